@@ -1,0 +1,428 @@
+"""The rule catalog: the single source of truth for every rule the program can deploy.
+
+Each entry says which AWS Config managed rule detects the problem, which AWS-owned SSM runbook can
+fix it (and how its parameters are filled), which Lambda fixer can fix it, which parameters the
+stack may set, and the IAM actions each engine needs. Adding a rule means adding one entry here and,
+for the Lambda engine, one fixer module under ``lambdas/remediation/fixers``.
+
+Runbook names, parameters and IAM lists follow the verified AWS facts this project keeps; where a
+fact is not verified, the entry says so in a comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from governance.params import (
+    BUCKET_ARN,
+    BUCKET_NAME,
+    KMS_KEY,
+    LOG_GROUP_NAME,
+    TRAIL_NAME,
+    ParamSpec,
+    RuleParams,
+    one_of,
+    port_list,
+    string_list,
+)
+
+Engine = Literal["ssm", "lambda"]
+Scope = Literal["region", "account"]
+
+
+@dataclass(frozen=True)
+class SsmContext:
+    """Values an SSM runbook parameter may need besides the rule's own params."""
+
+    account_id: str
+    region: str
+    partition: str
+    flow_logs_role_arn: Any = None
+    """ARN (or Pulumi Output) of the flow-log delivery role, when the account has one."""
+    flow_logs_log_group_arn: Any = None
+    """ARN (or Pulumi Output) of the flow-log group in this region, when there is one."""
+
+
+def _no_static(_params: RuleParams, _context: SsmContext) -> dict[str, Any]:
+    return {}
+
+
+def _no_inputs(_params: RuleParams) -> dict[str, str]:
+    return {}
+
+
+def _no_cross_check(_params: RuleParams, _engine: Engine) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class SsmRunbook:
+    """An AWS-owned Automation runbook used as a Config remediation target."""
+
+    document: str
+    """SSM document name (AWS-owned)."""
+    resource_id_parameter: str | None
+    """Runbook parameter that receives the non-compliant resource's id (``RESOURCE_ID``)."""
+    iam_actions: tuple[str, ...]
+    """Actions the AutomationAssumeRole needs for this runbook; never a wildcard."""
+    static_parameters: Callable[[RuleParams, SsmContext], dict[str, Any]] = _no_static
+    """Fixed parameter values, computed from the rule's params."""
+    caveat: str | None = None
+    """Why this runbook is unsafe or limited; choosing it emits a preview warning."""
+
+
+@dataclass(frozen=True)
+class ConfigRuleSpec:
+    """The AWS Config managed rule that detects the problem."""
+
+    identifier: str
+    """Managed rule source identifier."""
+    scope_resource_types: tuple[str, ...]
+    """Resource types the rule is scoped to (empty for account-level periodic rules)."""
+    evaluated_resource_types: tuple[str, ...]
+    """Resource types that appear in the rule's compliance events."""
+    input_parameters: Callable[[RuleParams], dict[str, str]] = _no_inputs
+    """The rule's InputParameters, computed from the rule's params (all values are strings)."""
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """Everything the program knows about one rule."""
+
+    key: str
+    """Stable key used in stack config and in deployed names."""
+    title: str
+    """One line for people."""
+    config_rule: ConfigRuleSpec
+    scope: Scope
+    """``account``: evaluated and fixed once per account, in the account's first region."""
+    default_engine: Engine
+    lambda_fixer: str
+    """Key of the Lambda fixer (a module under lambdas/remediation/fixers)."""
+    ssm: SsmRunbook | None
+    params: tuple[ParamSpec, ...] = ()
+    securityhub_rule_prefixes: Callable[[RuleParams], tuple[str, ...]] = lambda _p: ()
+    """Name prefixes of Security Hub's own Config rules for the same check (with the trailing dash)."""
+    cross_check: Callable[[RuleParams, Engine], str | None] = _no_cross_check
+    """Checks that involve several params or the engine; returns what is allowed, or None."""
+    needs: frozenset[str] = field(default_factory=frozenset)
+    """Account or regional plumbing a fix needs; see ``flow_logs_plumbing``."""
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Engines this rule supports."""
+        return ("ssm", "lambda") if self.ssm else ("lambda",)
+
+    def param(self, name: str) -> ParamSpec:
+        """The declaration of one parameter."""
+        return next(spec for spec in self.params if spec.name == name)
+
+
+# --- s3-bucket-encryption ------------------------------------------------------------------------
+
+
+def _encryption_cross_check(params: RuleParams, engine: Engine) -> str | None:
+    if params["algorithm"] == "aws:kms" and not params.get("kmsKeyId"):
+        return "needs params.kmsKeyId when params.algorithm is aws:kms"
+    if engine == "ssm" and params["algorithm"] != "AES256":
+        # AWS-EnableS3BucketEncryption has no KMS key parameter; its aws:kms behaviour is UNVERIFIED.
+        return "supports only params.algorithm AES256 with the ssm engine (use the lambda engine for SSE-KMS)"
+    return None
+
+
+S3_BUCKET_ENCRYPTION = RuleEntry(
+    key="s3-bucket-encryption",
+    title="S3 buckets have default encryption",
+    config_rule=ConfigRuleSpec(
+        identifier="S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
+        scope_resource_types=("AWS::S3::Bucket",),
+        evaluated_resource_types=("AWS::S3::Bucket",),
+    ),
+    scope="region",
+    default_engine="ssm",
+    lambda_fixer="s3-bucket-encryption",
+    ssm=SsmRunbook(
+        document="AWS-EnableS3BucketEncryption",
+        resource_id_parameter="BucketName",
+        # The runbook page lists no IAM permissions; PutBucketEncryption maps to this action.
+        # That the runbook needs nothing else is UNVERIFIED.
+        iam_actions=("s3:PutEncryptionConfiguration",),
+        static_parameters=lambda params, _ctx: {"SSEAlgorithm": params["algorithm"]},
+    ),
+    params=(
+        ParamSpec("algorithm", "Default encryption to set: AES256 (SSE-S3) or aws:kms (SSE-KMS).", "AES256", one_of("AES256", "aws:kms")),
+        ParamSpec("kmsKeyId", "KMS key ARN for aws:kms (bucket key is turned on).", None, KMS_KEY),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-server-side-encryption-enabled-",),
+    cross_check=_encryption_cross_check,
+)
+
+# --- s3-bucket-public-access ---------------------------------------------------------------------
+
+S3_BUCKET_PUBLIC_ACCESS = RuleEntry(
+    key="s3-bucket-public-access",
+    title="S3 buckets block public access (all four bucket-level flags)",
+    config_rule=ConfigRuleSpec(
+        identifier="S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED",
+        scope_resource_types=("AWS::S3::Bucket",),
+        evaluated_resource_types=("AWS::S3::Bucket",),
+        input_parameters=lambda params: (
+            {"excludedPublicBuckets": ",".join(params["excludedPublicBuckets"])} if params["excludedPublicBuckets"] else {}
+        ),
+    ),
+    scope="region",
+    default_engine="ssm",
+    lambda_fixer="s3-bucket-public-access",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-ConfigureS3BucketPublicAccessBlock",
+        resource_id_parameter="BucketName",
+        # The runbook page also lists the account-level Get/Put actions, but its steps only call
+        # the bucket-level API; granting PutAccountPublicAccessBlock here would exceed the need.
+        iam_actions=("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    ),
+    params=(
+        ParamSpec(
+            "excludedPublicBuckets",
+            "Buckets that are meant to be public; the Config rule does not evaluate them.",
+            [],
+            string_list(BUCKET_NAME, max_items=50),
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-level-public-access-prohibited-",),
+)
+
+# --- s3-account-public-access --------------------------------------------------------------------
+
+S3_ACCOUNT_PUBLIC_ACCESS = RuleEntry(
+    key="s3-account-public-access",
+    title="The account blocks S3 public access (all four account-level flags)",
+    config_rule=ConfigRuleSpec(
+        identifier="S3_ACCOUNT_LEVEL_PUBLIC_ACCESS_BLOCKS_PERIODIC",
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::::Account",),
+        input_parameters=lambda _p: {
+            "BlockPublicAcls": "True",
+            "BlockPublicPolicy": "True",
+            "IgnorePublicAcls": "True",
+            "RestrictPublicBuckets": "True",
+        },
+    ),
+    scope="account",
+    default_engine="ssm",
+    lambda_fixer="s3-account-public-access",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-ConfigureS3PublicAccessBlock",
+        # The periodic rule evaluates AWS::::Account with the account id as resourceId, so
+        # AccountId <- RESOURCE_ID; UNVERIFIED in a live run.
+        resource_id_parameter="AccountId",
+        iam_actions=("s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock"),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-account-level-public-access-blocks-periodic-",),
+)
+
+# --- restricted-admin-ports ----------------------------------------------------------------------
+
+
+def _blocked_ports(params: RuleParams) -> dict[str, str]:
+    # RESTRICTED_INCOMING_TRAFFIC keeps its defaults (20, 21, 3389, 3306, 4333) for every unset
+    # blockedPortN, so all five are set, repeating the configured ports, to flag exactly those.
+    ports = list(params["ports"])
+    return {f"blockedPort{index + 1}": str(ports[index % len(ports)]) for index in range(5)}
+
+
+def _admin_port_prefixes(params: RuleParams) -> tuple[str, ...]:
+    prefixes = []
+    if 22 in params["ports"]:
+        prefixes.append("securityhub-restricted-ssh-")
+    if 3389 in params["ports"]:
+        # Security Hub names EC2.14's rule restricted-rdp, not restricted-common-ports.
+        prefixes.append("securityhub-restricted-rdp-")
+    return tuple(prefixes)
+
+
+def _admin_ports_cross_check(params: RuleParams, engine: Engine) -> str | None:
+    if engine == "ssm" and not set(params["ports"]) <= {22, 3389}:
+        return "supports only params.ports 22 and 3389 with the ssm engine (AWS-DisablePublicAccessForSecurityGroup is fixed to them)"
+    return None
+
+
+RESTRICTED_ADMIN_PORTS = RuleEntry(
+    key="restricted-admin-ports",
+    title="Security groups do not open admin ports (SSH 22, RDP 3389) to the world",
+    config_rule=ConfigRuleSpec(
+        identifier="RESTRICTED_INCOMING_TRAFFIC",
+        scope_resource_types=("AWS::EC2::SecurityGroup",),
+        evaluated_resource_types=("AWS::EC2::SecurityGroup",),
+        input_parameters=_blocked_ports,
+    ),
+    scope="region",
+    default_engine="lambda",
+    lambda_fixer="restricted-admin-ports",
+    ssm=SsmRunbook(
+        document="AWS-DisablePublicAccessForSecurityGroup",
+        resource_id_parameter="GroupId",
+        # The runbook page lists no IAM permissions: RevokeSecurityGroupIngress is inferred and
+        # whether it also describes the group is UNVERIFIED, so the read is granted too.
+        iam_actions=("ec2:DescribeSecurityGroups", "ec2:RevokeSecurityGroupIngress"),
+        caveat=(
+            "AWS-DisablePublicAccessForSecurityGroup fails with InvalidPermission.NotFound for many groups "
+            "in non-default VPCs and handles only TCP 22 and 3389 from 0.0.0.0/0 and ::/0"
+        ),
+    ),
+    params=(
+        ParamSpec("ports", "TCP ports that must not be open to 0.0.0.0/0 or ::/0 (1 to 5 ports).", [22, 3389], port_list(1, 5)),
+    ),
+    securityhub_rule_prefixes=_admin_port_prefixes,
+    cross_check=_admin_ports_cross_check,
+)
+
+# --- vpc-flow-logs -------------------------------------------------------------------------------
+
+FLOW_LOGS_PLUMBING = "flow-logs-plumbing"
+"""Need: a delivery role per account and a log group per region, when flow logs go to CloudWatch Logs."""
+
+
+def _flow_log_ssm_parameters(params: RuleParams, context: SsmContext) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "LogDestinationType": params["destinationType"],
+        "TrafficType": params["trafficType"],
+    }
+    if params["destinationType"] == "s3":
+        values["LogDestinationARN"] = params["s3BucketArn"]
+    else:
+        values["LogDestinationARN"] = context.flow_logs_log_group_arn
+        values["DeliverLogsPermissionArn"] = context.flow_logs_role_arn
+    return values
+
+
+def _flow_logs_cross_check(params: RuleParams, _engine: Engine) -> str | None:
+    if params["destinationType"] == "s3" and not params.get("s3BucketArn"):
+        return "needs params.s3BucketArn when params.destinationType is s3"
+    return None
+
+
+def needs_flow_logs_plumbing(params: RuleParams) -> bool:
+    """Whether this flow-log configuration needs the CloudWatch Logs group and delivery role."""
+    return params["destinationType"] == "cloud-watch-logs"
+
+
+VPC_FLOW_LOGS = RuleEntry(
+    key="vpc-flow-logs",
+    title="Every VPC has a flow log",
+    config_rule=ConfigRuleSpec(
+        identifier="VPC_FLOW_LOGS_ENABLED",
+        scope_resource_types=("AWS::EC2::VPC",),
+        evaluated_resource_types=("AWS::EC2::VPC",),
+        input_parameters=lambda params: {"trafficType": params["trafficType"]},
+    ),
+    scope="region",
+    default_engine="lambda",
+    lambda_fixer="vpc-flow-logs",
+    ssm=SsmRunbook(
+        document="AWSSupport-EnableVPCFlowLogs",
+        # ResourceIds is a StringList; that Config's single RESOURCE_ID value is accepted is UNVERIFIED.
+        resource_id_parameter="ResourceIds",
+        iam_actions=(
+            "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "ec2:DescribeFlowLogs",
+            "iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreateRole", "iam:DeletePolicy", "iam:DeleteRole",
+            "iam:DeleteRolePolicy", "iam:GetPolicy", "iam:GetRole", "iam:PassRole", "iam:PutRolePolicy",
+            "iam:TagRole", "iam:UpdateRole",
+            "logs:CreateLogDelivery", "logs:CreateLogGroup", "logs:DeleteLogDelivery", "logs:DeleteLogGroup",
+            "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+            "s3:GetAccountPublicAccessBlock", "s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketPolicyStatus",
+            "s3:GetBucketPublicAccessBlock", "s3:ListBucket", "s3:PutObject",
+        ),
+        static_parameters=_flow_log_ssm_parameters,
+        caveat=(
+            "AWSSupport-EnableVPCFlowLogs needs broad IAM rights (iam:CreateRole, iam:PutRolePolicy, iam:PassRole) "
+            "in the automation role"
+        ),
+    ),
+    params=(
+        ParamSpec("trafficType", "Traffic to log: ALL, ACCEPT or REJECT (also what the Config rule checks).", "ALL", one_of("ALL", "ACCEPT", "REJECT")),
+        ParamSpec("destinationType", "Where flow logs go: cloud-watch-logs (a log group the program creates) or s3.", "cloud-watch-logs", one_of("cloud-watch-logs", "s3")),
+        ParamSpec("s3BucketArn", "Bucket ARN for destinationType s3; the bucket must allow log delivery.", None, BUCKET_ARN),
+        ParamSpec("logGroupName", "Log group the program creates in each region for destinationType cloud-watch-logs.", "/governance/vpc-flow-logs", LOG_GROUP_NAME),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-vpc-flow-logs-enabled-",),
+    cross_check=_flow_logs_cross_check,
+    needs=frozenset({FLOW_LOGS_PLUMBING}),
+)
+
+# --- cloudtrail-multi-region ---------------------------------------------------------------------
+
+
+def _multi_region_cross_check(params: RuleParams, engine: Engine) -> str | None:
+    if engine == "ssm" and not params.get("s3BucketName"):
+        return "needs params.s3BucketName with the ssm engine (the runbook always creates a trail)"
+    return None
+
+
+CLOUDTRAIL_MULTI_REGION = RuleEntry(
+    key="cloudtrail-multi-region",
+    title="The account has a logging multi-region CloudTrail trail",
+    config_rule=ConfigRuleSpec(
+        identifier="MULTI_REGION_CLOUD_TRAIL_ENABLED",
+        scope_resource_types=(),
+        # The rule's page lists no resource type; AWS::::Account is inferred (Security Hub
+        # CloudTrail.1 says "AWS account"), so the Lambda also accepts a trail id.
+        evaluated_resource_types=("AWS::::Account",),
+    ),
+    scope="account",
+    default_engine="lambda",
+    lambda_fixer="cloudtrail-multi-region",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-CreateCloudTrailMultiRegionTrail",
+        resource_id_parameter=None,
+        iam_actions=(
+            "cloudtrail:CreateTrail", "cloudtrail:GetTrail", "cloudtrail:StartLogging",
+            "s3:GetBucketAcl", "s3:ListBucket", "s3:PutBucketLogging", "s3:PutObject",
+        ),
+        static_parameters=lambda params, _ctx: {"BucketName": params["s3BucketName"], "TrailName": params["trailName"]},
+        caveat="AWSConfigRemediation-CreateCloudTrailMultiRegionTrail always creates a new trail, even when one could be updated",
+    ),
+    params=(
+        ParamSpec("s3BucketName", "Bucket for a new trail, used only when the account has no trail; it needs the CloudTrail bucket policy.", None, BUCKET_NAME),
+        ParamSpec("trailName", "Name of the trail created when the account has none.", "governance-multi-region", TRAIL_NAME),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-multi-region-cloudtrail-enabled-",),
+    cross_check=_multi_region_cross_check,
+)
+
+# --- cloudtrail-log-validation -------------------------------------------------------------------
+
+CLOUDTRAIL_LOG_VALIDATION = RuleEntry(
+    key="cloudtrail-log-validation",
+    title="CloudTrail trails validate their log files",
+    config_rule=ConfigRuleSpec(
+        identifier="CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED",
+        scope_resource_types=("AWS::CloudTrail::Trail",),
+        evaluated_resource_types=("AWS::CloudTrail::Trail",),
+    ),
+    scope="region",
+    default_engine="ssm",
+    lambda_fixer="cloudtrail-log-validation",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-EnableCloudTrailLogFileValidation",
+        # TrailName accepts a name or an ARN, which covers both possible resourceId forms (UNVERIFIED which).
+        resource_id_parameter="TrailName",
+        iam_actions=("cloudtrail:GetTrail", "cloudtrail:UpdateTrail"),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-cloud-trail-log-file-validation-enabled-",),
+)
+
+CATALOG: Mapping[str, RuleEntry] = {
+    entry.key: entry
+    for entry in (
+        S3_BUCKET_ENCRYPTION,
+        S3_BUCKET_PUBLIC_ACCESS,
+        S3_ACCOUNT_PUBLIC_ACCESS,
+        RESTRICTED_ADMIN_PORTS,
+        VPC_FLOW_LOGS,
+        CLOUDTRAIL_MULTI_REGION,
+        CLOUDTRAIL_LOG_VALIDATION,
+    )
+}
+"""Every rule, by key, in the order the README lists them."""

@@ -1,0 +1,473 @@
+"""Parse and validate a stack's configuration into a typed, frozen ``Settings``.
+
+This is the one place where stack config is checked. Every problem becomes one sentence that names
+the key (``governance:accounts[1].id``) and says what is allowed; all problems are collected and
+raised together as a ``ConfigError`` before anything is deployed. Inner code trusts ``Settings``.
+
+The loader takes plain Python values, so the Pulumi program (``pulumi.Config``) and the operator
+CLI (reading ``Pulumi.<stack>.yaml``) share it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+from typing import Any, Literal, cast
+
+from governance.catalog import CATALOG, Engine, RuleEntry
+
+NAMESPACE = "governance"
+Mode = Literal["off", "detect", "manual", "auto"]
+Source = Literal["own", "securityhub"]
+MODES: tuple[Mode, ...] = ("off", "detect", "manual", "auto")
+SOURCES: tuple[Source, ...] = ("own", "securityhub")
+
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+"""Values CloudWatch Logs accepts for a log group's retention."""
+
+ACCOUNT_KEYS = ("id", "name", "roleArn", "externalId", "regions", "rules")
+RULE_KEYS = ("mode", "engine", "source", "params")
+ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
+ACCOUNT_ID = re.compile(r"\d{12}")
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+RULE_NAME_PREFIX = re.compile(r"[A-Za-z0-9_-]{0,40}")
+TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}")
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid; ``problems`` holds one sentence per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid stack config:\n" + "\n".join(f"- {problem}" for problem in problems))
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """A rule's effective settings in one account (stack defaults merged with the account's override)."""
+
+    key: str
+    mode: Mode
+    engine: Engine
+    source: Source
+    params: Mapping[str, Any]
+
+    @property
+    def entry(self) -> RuleEntry:
+        """The rule's catalog entry."""
+        return CATALOG[self.key]
+
+    @property
+    def remediates(self) -> bool:
+        """Whether a remediation is deployed (``manual`` or ``auto``)."""
+        return self.mode in ("manual", "auto")
+
+    @property
+    def deploys_config_rule(self) -> bool:
+        """Whether the program deploys its own Config rule for this check."""
+        return self.mode != "off" and self.source == "own"
+
+    @property
+    def uses_lambda(self) -> bool:
+        """Whether the remediation Lambda acts on this rule."""
+        return self.remediates and self.engine == "lambda"
+
+    @property
+    def uses_ssm(self) -> bool:
+        """Whether a Config remediation configuration (SSM Automation) is deployed for this rule."""
+        return self.remediates and self.engine == "ssm"
+
+
+@dataclass(frozen=True)
+class Account:
+    """One target account and the rules enabled in it."""
+
+    id: str
+    name: str
+    role_arn: str | None
+    external_id: str | None
+    partition: str
+    regions: tuple[str, ...]
+    rules: tuple[RuleSettings, ...]
+    """Enabled rules only (mode other than ``off``), in catalog order."""
+
+    @property
+    def home_region(self) -> str:
+        """Where account-level rules (S3 account public access, multi-region trail) are deployed."""
+        return self.regions[0]
+
+    def rules_in(self, region: str) -> tuple[RuleSettings, ...]:
+        """Enabled rules deployed in ``region``: regional rules everywhere, account rules in the home region."""
+        return tuple(rule for rule in self.rules if rule.entry.scope == "region" or region == self.home_region)
+
+
+@dataclass(frozen=True)
+class RemediationControls:
+    """Retry and rate controls of Config remediation (SSM engine)."""
+
+    maximum_automatic_attempts: int
+    retry_attempt_seconds: int
+    concurrent_execution_rate_percentage: int
+    error_percentage: int
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Retries between EventBridge, the remediation Lambda and its dead-letter queue."""
+
+    event_retry_attempts: int
+    event_max_age_seconds: int
+    lambda_retry_attempts: int
+    lambda_max_age_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A whole stack's validated configuration."""
+
+    accounts: tuple[Account, ...]
+    remediation: RemediationControls
+    delivery: DeliverySettings
+    exemption_tag: str
+    log_retention_days: int
+    rule_name_prefix: str
+    securityhub_updates: bool
+
+
+@dataclass(frozen=True)
+class _IntSetting:
+    key: str
+    default: int
+    minimum: int
+    maximum: int
+
+
+REMEDIATION_KEYS = (
+    _IntSetting("maximumAutomaticAttempts", 3, 1, 25),
+    _IntSetting("retryAttemptSeconds", 60, 1, 2678000),
+    _IntSetting("concurrentExecutionRatePercentage", 10, 1, 100),
+    _IntSetting("errorPercentage", 50, 1, 100),
+)
+DELIVERY_KEYS = (
+    _IntSetting("eventRetryAttempts", 185, 0, 185),
+    _IntSetting("eventMaxAgeSeconds", 86400, 60, 86400),
+    _IntSetting("lambdaRetryAttempts", 2, 0, 2),
+    _IntSetting("lambdaMaxAgeSeconds", 21600, 60, 21600),
+)
+
+DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "exemptionTag": "governance:exempt",
+    "logRetentionDays": 365,
+    "ruleNamePrefix": "governance-",
+    "securityHubUpdates": False,
+})
+
+
+@cache
+def regions_of(partition: str) -> frozenset[str]:
+    """Region names of a partition, from botocore's endpoint data (no network)."""
+    import botocore.session
+
+    return frozenset(botocore.session.get_session().get_available_regions("config", partition_name=partition))
+
+
+def _key(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Loader:
+    """Collects problems while building ``Settings`` from raw values."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, key: str, allowed: str, value: Any = ...) -> None:
+        got = "" if value is ... else f", got {_describe(value)}"
+        self.problems.append(f"{key} {allowed}{got}.")
+
+    def integer(self, key: str, value: Any, minimum: int, maximum: int) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            self.problem(key, f"must be a whole number from {minimum} to {maximum}", value)
+            return None
+        return value
+
+    def int_group(self, name: str, raw: Any, specs: tuple[_IntSetting, ...]) -> dict[str, int]:
+        values = {spec.key: spec.default for spec in specs}
+        if raw is None:
+            return values
+        if not isinstance(raw, dict):
+            self.problem(_key(name), "must be an object", raw)
+            return values
+        allowed = {spec.key: spec for spec in specs}
+        for field_name, value in raw.items():
+            spec = allowed.get(field_name)
+            if spec is None:
+                self.problem(f"{_key(name)}.{field_name}", "is not a known setting; allowed: " + ", ".join(allowed))
+                continue
+            checked = self.integer(f"{_key(name)}.{field_name}", value, spec.minimum, spec.maximum)
+            if checked is not None:
+                values[field_name] = checked
+        return values
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def rule_overrides(self, where: str, raw: Any) -> dict[str, dict[str, Any]]:
+        """Validate the shape of a ``rules`` object (stack-level or an account's) without merging."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.problem(where, "must be an object of rule key to settings", raw)
+            return {}
+        result: dict[str, dict[str, Any]] = {}
+        for rule_key, settings in raw.items():
+            key = f"{where}.{rule_key}"
+            if rule_key not in CATALOG:
+                self.problem(where, f"has unknown rule {rule_key!r}; allowed: " + ", ".join(CATALOG))
+                continue
+            if not isinstance(settings, dict):
+                self.problem(key, "must be an object with mode, engine, source and params", settings)
+                continue
+            clean: dict[str, Any] = {}
+            for field_name, value in settings.items():
+                if field_name not in RULE_KEYS:
+                    self.problem(f"{key}.{field_name}", "is not a rule setting; allowed: " + ", ".join(RULE_KEYS))
+                elif field_name == "params" and not isinstance(value, dict):
+                    self.problem(f"{key}.params", "must be an object", value)
+                else:
+                    clean[field_name] = value
+            result[rule_key] = clean
+        return result
+
+    def effective_rule(self, where: str, entry: RuleEntry, merged: dict[str, Any]) -> RuleSettings | None:
+        """Check one merged rule and fill in defaults; ``None`` when it is off or invalid."""
+        mode = merged.get("mode", "off")
+        if mode not in MODES:
+            self.problem(f"{where}.mode", "must be one of " + ", ".join(MODES), mode)
+            return None
+        engine = merged.get("engine", entry.default_engine)
+        if engine not in entry.engines:
+            self.problem(f"{where}.engine", f"must be one of {', '.join(entry.engines)} for {entry.key}", engine)
+            return None
+        source = merged.get("source", "own")
+        if source not in SOURCES:
+            self.problem(f"{where}.source", "must be one of " + ", ".join(SOURCES), source)
+            return None
+        if source == "securityhub" and engine != "lambda":
+            self.problem(f"{where}.source", "can be securityhub only with engine lambda (remediation cannot attach to Security Hub's rules)")
+            return None
+        params = self.rule_params(f"{where}.params", entry, merged.get("params", {}))
+        if params is None:
+            return None
+        cross = entry.cross_check(params, cast(Engine, engine))
+        if cross:
+            self.problem(where, cross)
+            return None
+        if mode == "off":
+            return None
+        return RuleSettings(
+            key=entry.key,
+            mode=cast(Mode, mode),
+            engine=cast(Engine, engine),
+            source=cast(Source, source),
+            params=MappingProxyType(params),
+        )
+
+    def rule_params(self, where: str, entry: RuleEntry, raw: dict[str, Any]) -> dict[str, Any] | None:
+        declared = {spec.name: spec for spec in entry.params}
+        params = {name: spec.default for name, spec in declared.items()}
+        valid = True
+        for name, value in raw.items():
+            spec = declared.get(name)
+            if spec is None:
+                allowed = ", ".join(declared) if declared else "none"
+                self.problem(f"{where}.{name}", f"is not a parameter of {entry.key}; allowed: {allowed}")
+                valid = False
+                continue
+            problem = spec.check(value)
+            if problem:
+                self.problem(f"{where}.{name}", problem, value)
+                valid = False
+                continue
+            params[name] = value
+        return params if valid else None
+
+    # --- accounts -----------------------------------------------------------------------------
+
+    def regions(self, key: str, raw: Any, partition: str) -> tuple[str, ...] | None:
+        known = regions_of(partition)
+        if not isinstance(raw, list) or not raw:
+            self.problem(key, f"must be a non-empty list of {partition} region names such as us-east-1", raw)
+            return None
+        regions: list[str] = []
+        for index, region in enumerate(raw):
+            if not isinstance(region, str) or region not in known:
+                self.problem(f"{key}[{index}]", f"must be a {partition} region name such as {sorted(known)[0]}", region)
+                return None
+            if region in regions:
+                self.problem(f"{key}[{index}]", "repeats a region; list each region once", region)
+                return None
+            regions.append(region)
+        return tuple(regions)
+
+    def account(
+        self,
+        index: int,
+        raw: Any,
+        default_regions: Any,
+        stack_rules: dict[str, dict[str, Any]],
+    ) -> Account | None:
+        where = f"{_key('accounts')}[{index}]"
+        if not isinstance(raw, dict):
+            self.problem(where, 'must be an object such as {id: "123456789012", roleArn: ...}', raw)
+            return None
+        for field_name in raw:
+            if field_name not in ACCOUNT_KEYS:
+                self.problem(f"{where}.{field_name}", "is not an account setting; allowed: " + ", ".join(ACCOUNT_KEYS))
+        account_id = raw.get("id")
+        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+            hint = " (quote it in YAML so leading zeros survive)" if isinstance(account_id, int) else ""
+            self.problem(f"{where}.id", f"must be a 12-digit account id string{hint}", account_id)
+            return None
+        name = raw.get("name", account_id)
+        if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name):
+            self.problem(f"{where}.name", "must be a label of 1-64 letters, digits, spaces, dots, dashes or underscores", name)
+        role_arn = raw.get("roleArn")
+        partition = "aws"
+        if role_arn is not None:
+            match = ROLE_ARN.fullmatch(role_arn) if isinstance(role_arn, str) else None
+            if not match:
+                self.problem(f"{where}.roleArn", "must be an IAM role ARN such as arn:aws:iam::123456789012:role/governance-deploy", role_arn)
+                return None
+            if match.group(2) != account_id:
+                self.problem(f"{where}.roleArn", f"must be a role in account {account_id} itself", role_arn)
+                return None
+            partition = match.group(1)
+        external_id = raw.get("externalId")
+        if external_id is not None and (not isinstance(external_id, str) or not EXTERNAL_ID.fullmatch(external_id)):
+            self.problem(f"{where}.externalId", "must be 2-1224 characters of letters, digits and +=,.@:/-", external_id)
+        if "regions" in raw:
+            regions = self.regions(f"{where}.regions", raw["regions"], partition)
+        elif default_regions is None:
+            self.problem(f"{where}.regions", f"is required because {_key('regions')} is not set")
+            return None
+        else:
+            regions = self.regions(_key("regions"), default_regions, partition)
+        overrides = self.rule_overrides(f"{where}.rules", raw.get("rules"))
+        rules = self.merged_rules(where, stack_rules, overrides)
+        if regions is None or rules is None:
+            return None
+        return Account(
+            id=account_id,
+            name=name if isinstance(name, str) else account_id,
+            role_arn=role_arn,
+            external_id=external_id,
+            partition=partition,
+            regions=regions,
+            rules=rules,
+        )
+
+    def merged_rules(
+        self,
+        where: str,
+        stack_rules: dict[str, dict[str, Any]],
+        overrides: dict[str, dict[str, Any]],
+    ) -> tuple[RuleSettings, ...] | None:
+        rules: list[RuleSettings] = []
+        before = len(self.problems)
+        for key, entry in CATALOG.items():
+            base = stack_rules.get(key, {})
+            override = overrides.get(key, {})
+            merged = {**base, **override}
+            merged["params"] = {**base.get("params", {}), **override.get("params", {})}
+            origin = f"{where}.rules.{key}" if key in overrides else f"{_key('rules')}.{key}"
+            rule = self.effective_rule(origin, entry, merged)
+            if rule is not None:
+                rules.append(rule)
+        if len(self.problems) > before:
+            return None
+        return tuple(rules)
+
+
+def load_settings(raw: Mapping[str, Any]) -> Settings:
+    """Build ``Settings`` from raw config values keyed without namespace (``accounts``, ``rules``, ...).
+
+    Raises ``ConfigError`` listing every problem, each as one sentence naming the key.
+    """
+    loader = _Loader()
+    known = {"accounts", "regions", "rules", "remediation", "delivery", *DEFAULTS}
+    for name in raw:
+        if name not in known:
+            loader.problem(_key(name), "is not a setting of this program; allowed: " + ", ".join(sorted(known)))
+
+    exemption_tag = raw.get("exemptionTag", DEFAULTS["exemptionTag"])
+    if not isinstance(exemption_tag, str) or not TAG_KEY.fullmatch(exemption_tag) or exemption_tag.startswith("aws:"):
+        loader.problem(_key("exemptionTag"), "must be a tag key of 1-128 characters that does not start with aws:", exemption_tag)
+    retention = raw.get("logRetentionDays", DEFAULTS["logRetentionDays"])
+    if retention not in LOG_RETENTION_DAYS or isinstance(retention, bool):
+        loader.problem(_key("logRetentionDays"), "must be one of " + ", ".join(map(str, LOG_RETENTION_DAYS)), retention)
+    prefix = raw.get("ruleNamePrefix", DEFAULTS["ruleNamePrefix"])
+    if not isinstance(prefix, str) or not RULE_NAME_PREFIX.fullmatch(prefix):
+        loader.problem(_key("ruleNamePrefix"), "must be up to 40 letters, digits, dashes or underscores", prefix)
+    securityhub_updates = raw.get("securityHubUpdates", DEFAULTS["securityHubUpdates"])
+    if not isinstance(securityhub_updates, bool):
+        loader.problem(_key("securityHubUpdates"), "must be true or false", securityhub_updates)
+    remediation = loader.int_group("remediation", raw.get("remediation"), REMEDIATION_KEYS)
+    delivery = loader.int_group("delivery", raw.get("delivery"), DELIVERY_KEYS)
+
+    stack_rules = loader.rule_overrides(_key("rules"), raw.get("rules"))
+    accounts: list[Account] = []
+    raw_accounts = raw.get("accounts")
+    if not isinstance(raw_accounts, list) or not raw_accounts:
+        loader.problem(_key("accounts"), 'is required: a non-empty list of accounts such as [{id: "123456789012"}]', raw_accounts)
+        raw_accounts = []
+    seen: set[str] = set()
+    without_role = 0
+    for index, raw_account in enumerate(raw_accounts):
+        account = loader.account(index, raw_account, raw.get("regions"), stack_rules)
+        if account is None:
+            continue
+        if account.id in seen:
+            loader.problem(f"{_key('accounts')}[{index}].id", "repeats an account; list each account once", account.id)
+            continue
+        seen.add(account.id)
+        if account.role_arn is None:
+            without_role += 1
+            if without_role > 1:
+                loader.problem(
+                    f"{_key('accounts')}[{index}].roleArn",
+                    "is required: at most one account may omit it and use the stack's own credentials",
+                )
+        accounts.append(account)
+
+    if loader.problems:
+        raise ConfigError(loader.problems)
+    return Settings(
+        accounts=tuple(accounts),
+        remediation=RemediationControls(
+            maximum_automatic_attempts=remediation["maximumAutomaticAttempts"],
+            retry_attempt_seconds=remediation["retryAttemptSeconds"],
+            concurrent_execution_rate_percentage=remediation["concurrentExecutionRatePercentage"],
+            error_percentage=remediation["errorPercentage"],
+        ),
+        delivery=DeliverySettings(
+            event_retry_attempts=delivery["eventRetryAttempts"],
+            event_max_age_seconds=delivery["eventMaxAgeSeconds"],
+            lambda_retry_attempts=delivery["lambdaRetryAttempts"],
+            lambda_max_age_seconds=delivery["lambdaMaxAgeSeconds"],
+        ),
+        exemption_tag=exemption_tag,
+        log_retention_days=retention,
+        rule_name_prefix=prefix,
+        securityhub_updates=securityhub_updates,
+    )

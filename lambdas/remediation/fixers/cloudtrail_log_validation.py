@@ -1,0 +1,3 @@
+"""Fixer: CloudTrail log file validation."""
+
+IAM_ACTIONS = ("cloudtrail:GetTrail", "cloudtrail:ListTags", "cloudtrail:UpdateTrail")
