@@ -1,0 +1,1 @@
+"""Pulumi components: the program's building blocks, one per file."""

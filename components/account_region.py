@@ -1,0 +1,91 @@
+"""Everything the program deploys in one account and region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.account_roles import AccountRoles
+from components.config_rules import ConfigRules, ConfigRulesArgs
+from components.remediation_function import RemediationFunction, RemediationFunctionArgs
+from governance.plan import RegionPlan
+from governance.settings import Settings
+
+
+@dataclass(frozen=True)
+class AccountRegionArgs:
+    """Inputs of ``AccountRegion``."""
+
+    plan: RegionPlan
+    """What this account-region deploys."""
+    settings: Settings
+    """Stack-wide settings (remediation controls, delivery retries, log retention)."""
+    roles: AccountRoles
+    """The account's roles, created once per account."""
+    code: pulumi.Archive
+    """The remediation Lambda's package."""
+    handler: str
+    """Entry point inside ``code``."""
+
+
+class AccountRegion(pulumi.ComponentResource):
+    """The bundle for one account-region: Config rules with SSM remediation, the flow-log group when
+    flow logs go to CloudWatch Logs, and the remediation Lambda when any rule needs it.
+
+    Resources take ``region=`` and inherit the account's provider from the parent chain.
+    """
+
+    rule_names: pulumi.Output[list[str]]
+    """Names of the Config rules deployed here."""
+    function_arn: pulumi.Output[str] | None
+    """The remediation Lambda's ARN, when this account-region runs it."""
+
+    def __init__(self, name: str, args: AccountRegionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("governance:index:AccountRegion", name, None, opts)
+        plan, settings, roles = args.plan, args.settings, args.roles
+        child = pulumi.ResourceOptions(parent=self)
+
+        flow_logs_group_arn: pulumi.Output[str] | None = None
+        if plan.flow_logs_log_group:
+            flow_logs_group = aws.cloudwatch.LogGroup(
+                f"{name}-flow-logs",
+                name=plan.flow_logs_log_group,
+                retention_in_days=settings.log_retention_days,
+                region=plan.region,
+                opts=child,
+            )
+            flow_logs_group_arn = flow_logs_group.arn
+
+        rules = ConfigRules(
+            f"{name}-rules",
+            ConfigRulesArgs(
+                plan=plan,
+                controls=settings.remediation,
+                ssm_role_arn=roles.ssm_role_arn,
+                flow_logs_role_arn=roles.flow_logs_role_arn,
+                flow_logs_log_group_arn=flow_logs_group_arn,
+            ),
+            opts=child,
+        )
+        self.rule_names = rules.rule_names
+
+        self.function_arn = None
+        if plan.needs_function:
+            assert roles.lambda_role_arn is not None, "the account plan creates the Lambda role whenever a region needs it"
+            function = RemediationFunction(
+                f"{name}-remediation",
+                RemediationFunctionArgs(
+                    plan=plan,
+                    role_arn=roles.lambda_role_arn,
+                    code=args.code,
+                    handler=args.handler,
+                    log_retention_days=settings.log_retention_days,
+                    delivery=settings.delivery,
+                ),
+                opts=child,
+            )
+            self.function_arn = function.function_arn
+
+        self.register_outputs({"ruleNames": self.rule_names, "functionArn": self.function_arn})

@@ -1,0 +1,109 @@
+"""The program's AWS Config rules in one account-region, each with its SSM remediation when it has one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from governance.catalog import SsmContext
+from governance.plan import RegionPlan
+from governance.settings import RemediationControls, RuleSettings
+
+
+@dataclass(frozen=True)
+class ConfigRulesArgs:
+    """Inputs of ``ConfigRules``."""
+
+    plan: RegionPlan
+    """The account-region's plan: which rules to deploy and with which engine."""
+    controls: RemediationControls
+    """Retry and rate controls for SSM remediations."""
+    ssm_role_arn: pulumi.Input[str] | None
+    """AutomationAssumeRole passed to every runbook (required when any rule uses the ssm engine)."""
+    flow_logs_role_arn: pulumi.Input[str] | None = None
+    """Delivery role for flow logs to CloudWatch Logs, when the flow-log runbook needs it."""
+    flow_logs_log_group_arn: pulumi.Input[str] | None = None
+    """Destination log group for flow logs, when the flow-log runbook needs it."""
+
+
+class ConfigRules(pulumi.ComponentResource):
+    """One Config rule per enabled rule whose source is ``own``, and a ``RemediationConfiguration`` per ssm-engine rule.
+
+    ``manual`` deploys the remediation with ``Automatic=false`` (a person starts it from the console's
+    Remediate button or ``aws configservice start-remediation-execution``); ``auto`` runs it automatically.
+    Rules whose source is ``securityhub`` deploy nothing here: the Lambda acts on Security Hub's rule.
+    """
+
+    rule_names: pulumi.Output[list[str]]
+    """Names of the Config rules deployed here."""
+
+    def __init__(self, name: str, args: ConfigRulesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("governance:index:ConfigRules", name, None, opts)
+        plan = args.plan
+        names: list[pulumi.Output[str]] = []
+        for rule in plan.own_config_rules:
+            config_rule = self._config_rule(name, plan, rule)
+            names.append(config_rule.name)
+            if rule.uses_ssm:
+                self._remediation(name, args, rule, config_rule)
+        self.rule_names = pulumi.Output.all(*names).apply(list)
+        self.register_outputs({"ruleNames": self.rule_names})
+
+    def _config_rule(self, name: str, plan: RegionPlan, rule: RuleSettings) -> aws.cfg.Rule:
+        spec = rule.entry.config_rule
+        inputs = spec.input_parameters(rule.params)
+        return aws.cfg.Rule(
+            f"{name}-{rule.key}",
+            name=plan.names.config_rule(rule),
+            description=f"{rule.entry.title} ({rule.mode}, {rule.engine if rule.remediates else 'no'} remediation).",
+            source=aws.cfg.RuleSourceArgs(owner="AWS", source_identifier=spec.identifier),
+            scope=aws.cfg.RuleScopeArgs(compliance_resource_types=list(spec.scope_resource_types)) if spec.scope_resource_types else None,
+            input_parameters=json.dumps(inputs, sort_keys=True) if inputs else None,
+            region=plan.region,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _remediation(self, name: str, args: ConfigRulesArgs, rule: RuleSettings, config_rule: aws.cfg.Rule) -> None:
+        runbook = rule.entry.ssm
+        assert runbook is not None and args.ssm_role_arn is not None, "settings only allow ssm for rules with a runbook"
+        plan, controls = args.plan, args.controls
+        context = SsmContext(
+            account_id=plan.account.id,
+            region=plan.region,
+            partition=plan.account.partition,
+            flow_logs_role_arn=args.flow_logs_role_arn,
+            flow_logs_log_group_arn=args.flow_logs_log_group_arn,
+        )
+        parameters = [aws.cfg.RemediationConfigurationParameterArgs(name="AutomationAssumeRole", static_value=args.ssm_role_arn)]
+        if runbook.resource_id_parameter:
+            parameters.append(
+                aws.cfg.RemediationConfigurationParameterArgs(name=runbook.resource_id_parameter, resource_value="RESOURCE_ID")
+            )
+        static: dict[str, Any] = runbook.static_parameters(rule.params, context)
+        parameters.extend(
+            aws.cfg.RemediationConfigurationParameterArgs(name=key, static_value=value) for key, value in sorted(static.items())
+        )
+        evaluated = rule.entry.config_rule.evaluated_resource_types
+        aws.cfg.RemediationConfiguration(
+            f"{name}-{rule.key}-remediation",
+            config_rule_name=config_rule.name,
+            target_type="SSM_DOCUMENT",
+            target_id=runbook.document,
+            parameters=parameters,
+            resource_type=evaluated[0] if rule.entry.scope == "region" else None,
+            automatic=rule.mode == "auto",
+            maximum_automatic_attempts=controls.maximum_automatic_attempts,
+            retry_attempt_seconds=controls.retry_attempt_seconds,
+            execution_controls=aws.cfg.RemediationConfigurationExecutionControlsArgs(
+                ssm_controls=aws.cfg.RemediationConfigurationExecutionControlsSsmControlsArgs(
+                    concurrent_execution_rate_percentage=controls.concurrent_execution_rate_percentage,
+                    error_percentage=controls.error_percentage,
+                )
+            ),
+            region=plan.region,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

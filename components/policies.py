@@ -1,0 +1,136 @@
+"""IAM documents the program deploys, built as plain dicts from the plan.
+
+Every trust policy carries the confused-deputy conditions (``aws:SourceAccount``, and
+``aws:SourceArn`` where the service documents it); no statement has a wildcard action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from governance.plan import Names, role_arn
+from governance.settings import Account
+
+Document = dict[str, Any]
+FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+
+
+def _document(*statements: Document) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _trust(service: str, conditions: Document) -> Document:
+    return _document({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": conditions,
+    })
+
+
+def ssm_trust_policy(account: Account) -> Document:
+    """Trust for the SSM AutomationAssumeRole: automation executions of this account only."""
+    return _trust("ssm.amazonaws.com", {
+        "StringEquals": {"aws:SourceAccount": account.id},
+        "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:ssm:*:{account.id}:automation-execution/*"},
+    })
+
+
+def lambda_trust_policy(account: Account) -> Document:
+    """Trust for the Lambda execution role, limited to this account's functions."""
+    # That Lambda supplies aws:SourceAccount when it assumes an execution role is UNVERIFIED in
+    # this project's facts; aws:SourceArn is left out for the same reason.
+    return _trust("lambda.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account.id}})
+
+
+def flow_logs_trust_policy(account: Account) -> Document:
+    """Trust for the flow-log delivery role: this account's flow logs only."""
+    return _trust(FLOW_LOGS_SERVICE, {
+        "StringEquals": {"aws:SourceAccount": account.id},
+        "ArnLike": {"aws:SourceArn": f"arn:{account.partition}:ec2:*:{account.id}:vpc-flow-log/*"},
+    })
+
+
+def _split_pass_role(actions: tuple[str, ...]) -> tuple[list[str], bool]:
+    return [action for action in actions if action != "iam:PassRole"], "iam:PassRole" in actions
+
+
+def _pass_flow_logs_role(account: Account, names: Names) -> Document:
+    return {
+        "Sid": "PassFlowLogsDeliveryRole",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role_arn(account, names.flow_logs_role),
+        "Condition": {"StringEquals": {"iam:PassedToService": FLOW_LOGS_SERVICE}},
+    }
+
+
+def ssm_role_policy(account: Account, names: Names, actions: tuple[str, ...]) -> Document:
+    """Inline policy of the automation role: exactly the actions of the account's SSM remediations."""
+    others, passes_role = _split_pass_role(actions)
+    statements: list[Document] = [{"Sid": "Remediate", "Effect": "Allow", "Action": others, "Resource": "*"}]
+    if passes_role:
+        statements.append(_pass_flow_logs_role(account, names))
+    return _document(*statements)
+
+
+def lambda_role_policy(
+    account: Account,
+    names: Names,
+    fixer_actions: tuple[str, ...],
+    handler_actions: tuple[str, ...],
+) -> Document:
+    """Inline policy of the Lambda role: its own logs, queue and bus, plus what its fixers declare."""
+    scope = f"{account.partition}"
+    statements: list[Document] = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:{scope}:logs:*:{account.id}:log-group:{names.function_log_group}:*",
+        },
+        {
+            "Sid": "KeepFailedEvents",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": f"arn:{scope}:sqs:*:{account.id}:{names.dead_letter_queue}",
+        },
+        {
+            "Sid": "PublishResults",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": f"arn:{scope}:events:*:{account.id}:event-bus/default",
+        },
+    ]
+    others, passes_role = _split_pass_role(tuple(sorted({*fixer_actions, *handler_actions})))
+    if others:
+        statements.append({"Sid": "Remediate", "Effect": "Allow", "Action": others, "Resource": "*"})
+    if passes_role:
+        statements.append(_pass_flow_logs_role(account, names))
+    return _document(*statements)
+
+
+def flow_logs_role_policy(account: Account, log_group_names: tuple[str, ...]) -> Document:
+    """Inline policy of the flow-log delivery role: write to the program's flow-log groups only."""
+    resources = []
+    for name in log_group_names:
+        resources.append(f"arn:{account.partition}:logs:*:{account.id}:log-group:{name}")
+        resources.append(f"arn:{account.partition}:logs:*:{account.id}:log-group:{name}:*")
+    return _document({
+        "Sid": "DeliverFlowLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+        "Resource": resources,
+    })
+
+
+def dead_letter_queue_policy(queue_arn: str, event_rule_arn: str) -> Document:
+    """Queue policy letting only this EventBridge rule send undeliverable events to the DLQ."""
+    return _document({
+        "Sid": "EventBridgeDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": event_rule_arn}},
+    })

@@ -1,0 +1,139 @@
+"""The EventBridge -> Lambda path of one account-region: one function for all lambda-engine rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policies
+from governance.plan import LAMBDA_CONFIG_VARIABLE, RegionPlan
+from governance.settings import DeliverySettings
+
+DEAD_LETTER_RETENTION_SECONDS = 1209600
+"""Fourteen days, SQS's maximum: time enough to notice and replay a failed event."""
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_TIMEOUT_SECONDS = 120
+LAMBDA_MEMORY_MB = 256
+
+
+@dataclass(frozen=True)
+class RemediationFunctionArgs:
+    """Inputs of ``RemediationFunction``."""
+
+    plan: RegionPlan
+    """The account-region's plan: event pattern, Lambda config and names."""
+    role_arn: pulumi.Input[str]
+    """The account's Lambda execution role."""
+    code: pulumi.Archive
+    """The ``remediation`` package (built once per program run)."""
+    handler: str
+    """Module path of the entry point inside ``code``."""
+    log_retention_days: int
+    delivery: DeliverySettings
+
+
+class RemediationFunction(pulumi.ComponentResource):
+    """The remediation Lambda with everything that keeps its events from being lost.
+
+    EventBridge delivers matching events to the function with a retry policy; what it cannot
+    deliver goes to the dead-letter queue. Lambda retries failed invocations, then sends them to the
+    same queue as its on-failure destination. The log group exists, with retention, before the function.
+    """
+
+    function_arn: pulumi.Output[str]
+    """ARN of the remediation Lambda."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """ARN of the queue that keeps undeliverable and failed events."""
+    event_rule_arn: pulumi.Output[str]
+    """ARN of the EventBridge rule that feeds the Lambda."""
+
+    def __init__(self, name: str, args: RemediationFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("governance:index:RemediationFunction", name, None, opts)
+        plan, names, region = args.plan, args.plan.names, args.plan.region
+        child = pulumi.ResourceOptions(parent=self)
+        pattern = plan.event_pattern
+        assert pattern is not None, "a region gets the function only when it has events to route"
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=names.function_log_group,
+            retention_in_days=args.log_retention_days,
+            region=region,
+            opts=child,
+        )
+        event_rule = aws.cloudwatch.EventRule(
+            f"{name}-events",
+            name=names.event_rule,
+            description="Non-compliant evaluations of lambda-engine rules and outcomes of SSM remediations.",
+            event_pattern=json.dumps(pattern, sort_keys=True),
+            region=region,
+            opts=child,
+        )
+        queue_arn = f"arn:{plan.account.partition}:sqs:{region}:{plan.account.id}:{names.dead_letter_queue}"
+        queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=names.dead_letter_queue,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            policy=event_rule.arn.apply(lambda rule_arn: json.dumps(policies.dead_letter_queue_policy(queue_arn, rule_arn))),
+            region=region,
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=names.function,
+            description="Fixes non-compliant resources for governance rules and audits SSM remediations.",
+            role=args.role_arn,
+            runtime=LAMBDA_RUNTIME,
+            handler=args.handler,
+            code=args.code,
+            timeout=LAMBDA_TIMEOUT_SECONDS,
+            memory_size=LAMBDA_MEMORY_MB,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables={LAMBDA_CONFIG_VARIABLE: plan.lambda_config_json()}),
+            region=region,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=event_rule.name,
+            arn=function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=args.delivery.event_retry_attempts,
+                maximum_event_age_in_seconds=args.delivery.event_max_age_seconds,
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=queue.arn),
+            region=region,
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=event_rule.arn,
+            region=region,
+            opts=child,
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async",
+            function_name=function.name,
+            maximum_retry_attempts=args.delivery.lambda_retry_attempts,
+            maximum_event_age_in_seconds=args.delivery.lambda_max_age_seconds,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=queue.arn),
+            ),
+            region=region,
+            opts=child,
+        )
+
+        self.function_arn = function.arn
+        self.dead_letter_queue_arn = queue.arn
+        self.event_rule_arn = event_rule.arn
+        self.register_outputs({
+            "functionArn": self.function_arn,
+            "deadLetterQueueArn": self.dead_letter_queue_arn,
+            "eventRuleArn": self.event_rule_arn,
+        })
