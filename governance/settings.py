@@ -306,13 +306,14 @@ class _Loader:
 
     def regions(self, key: str, raw: Any, partition: str) -> tuple[str, ...] | None:
         known = regions_of(partition)
+        example = "us-east-1" if "us-east-1" in known else sorted(known)[0]
         if not isinstance(raw, list) or not raw:
-            self.problem(key, f"must be a non-empty list of {partition} region names such as us-east-1", raw)
+            self.problem(key, f"must be a non-empty list of region names of partition {partition}, such as {example}", raw)
             return None
         regions: list[str] = []
         for index, region in enumerate(raw):
             if not isinstance(region, str) or region not in known:
-                self.problem(f"{key}[{index}]", f"must be a {partition} region name such as {sorted(known)[0]}", region)
+                self.problem(f"{key}[{index}]", f"must be a region name of partition {partition}, such as {example}", region)
                 return None
             if region in regions:
                 self.problem(f"{key}[{index}]", "repeats a region; list each region once", region)

@@ -1,0 +1,346 @@
+"""The Pulumi program under mocks: what it registers for Pulumi.dev.yaml and for other configs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pulumi
+import pytest
+
+from governance.catalog import CATALOG
+from governance.lambda_code import fixer_iam_actions
+from tests.pulumi_harness import ProgramRun, Registered, run_program, stack_config
+
+ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
+RULE = "aws:cfg/rule:Rule"
+REMEDIATION = "aws:cfg/remediationConfiguration:RemediationConfiguration"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+FUNCTION = "aws:lambda/function:Function"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+QUEUE = "aws:sqs/queue:Queue"
+PERMISSION = "aws:lambda/permission:Permission"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+PROVIDER = "pulumi:providers:aws"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_program(stack_config("dev"))
+
+
+def config_with(**overrides: Any) -> dict[str, Any]:
+    """A small valid stack config (one account, one region) with keys replaced."""
+    config: dict[str, Any] = {
+        "governance:accounts": [{"id": ACCOUNT_A, "roleArn": f"arn:aws:iam::{ACCOUNT_A}:role/deploy"}],
+        "governance:regions": ["us-east-1"],
+        "governance:rules": {},
+    }
+    config.update({f"governance:{key}": value for key, value in overrides.items()})
+    return config
+
+
+def in_bundle(run: ProgramRun, account: str, region: str, type_token: str) -> list[Registered]:
+    return [resource for resource in run.of_type(type_token) if resource.name.startswith(f"gov-{account}-{region}-")]
+
+
+def policy_of(run: ProgramRun, role_logical_name: str) -> dict[str, Any]:
+    return json.loads(run.named(f"{role_logical_name}-policy").inputs["policy"])
+
+
+def statement_actions(policy: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for statement in policy["Statement"]:
+        action = statement["Action"]
+        actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+# --- counts and placement -------------------------------------------------------------------------
+
+
+def test_dev_stack_counts_per_account_region(dev: ProgramRun) -> None:
+    expected = {
+        # account A: all 7 rules in the home region, the 5 regional ones in eu-west-1
+        (ACCOUNT_A, "us-east-1"): {RULE: 7, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "eu-west-1"): {RULE: 5, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 2},
+        # account B: restricted-admin-ports acts on Security Hub's rule, vpc-flow-logs is off
+        (ACCOUNT_B, "us-east-1"): {RULE: 5, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "eu-west-1"): {RULE: 3, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 1},
+    }
+    for (account, region), counts in expected.items():
+        actual = {type_token: len(in_bundle(dev, account, region, type_token)) for type_token in counts}
+        assert actual == counts, (account, region)
+    assert len(dev.of_type(PROVIDER)) == 2
+    assert Counter(role.name.split("-", 2)[1] for role in dev.of_type(ROLE)) == {ACCOUNT_A: 3, ACCOUNT_B: 2}
+
+
+def test_account_level_rules_deploy_once_in_the_home_region(dev: ProgramRun) -> None:
+    for key in ("s3-account-public-access", "cloudtrail-multi-region"):
+        names = [rule.name for rule in dev.of_type(RULE) if rule.inputs["name"] == f"governance-{key}"]
+        assert sorted(names) == [f"gov-{ACCOUNT_A}-us-east-1-rules-{key}", f"gov-{ACCOUNT_B}-us-east-1-rules-{key}"]
+
+
+def test_logical_names_are_unique(dev: ProgramRun) -> None:
+    pairs = Counter((resource.type, resource.name) for resource in dev.resources)
+    assert [pair for pair, count in pairs.items() if count > 1] == []
+
+
+def test_every_resource_uses_its_accounts_explicit_provider(dev: ProgramRun) -> None:
+    custom = [resource for resource in dev.resources if resource.custom and resource.type != PROVIDER]
+    assert custom
+    for resource in custom:
+        account = resource.name.split("-")[1]
+        assert f"::aws-{account}::" in resource.provider, (resource.type, resource.name, resource.provider)
+
+
+def test_providers_assume_the_account_role_and_pin_the_account(dev: ProgramRun) -> None:
+    for account in (ACCOUNT_A, ACCOUNT_B):
+        provider = dev.named(f"aws-{account}")
+        assert json.loads(provider.inputs["allowedAccountIds"]) == [account]
+        roles = json.loads(provider.inputs["assumeRoles"])
+        assert [role["roleArn"] for role in roles] == [f"arn:aws:iam::{account}:role/governance-deploy"]
+        assert provider.inputs["region"] == "us-east-1"
+
+
+def test_regional_resources_name_their_region(dev: ProgramRun) -> None:
+    for resource in dev.resources:
+        if resource.custom and resource.type not in (PROVIDER, ROLE, ROLE_POLICY):
+            region = "us-east-1" if "-us-east-1-" in resource.name else "eu-west-1"
+            assert resource.inputs.get("region") == region, (resource.type, resource.name)
+
+
+# --- Config rules and SSM remediation -------------------------------------------------------------
+
+
+def remediation_for(run: ProgramRun, account: str, region: str, key: str) -> Registered:
+    return run.named(f"gov-{account}-{region}-rules-{key}-remediation")
+
+
+def parameters(remediation: Registered) -> dict[str, dict[str, Any]]:
+    return {parameter["name"]: parameter for parameter in remediation.inputs["parameters"]}
+
+
+def test_modes_set_the_automatic_flag(dev: ProgramRun) -> None:
+    assert remediation_for(dev, ACCOUNT_A, "us-east-1", "s3-bucket-encryption").inputs["automatic"] is True
+    assert remediation_for(dev, ACCOUNT_A, "us-east-1", "s3-account-public-access").inputs["automatic"] is False
+    assert remediation_for(dev, ACCOUNT_A, "eu-west-1", "cloudtrail-log-validation").inputs["automatic"] is True
+    detect_only = [r for r in dev.of_type(REMEDIATION) if "cloudtrail-multi-region" in r.name]
+    assert detect_only == []
+
+
+def test_remediation_parameter_mappings(dev: ProgramRun) -> None:
+    encryption = remediation_for(dev, ACCOUNT_A, "us-east-1", "s3-bucket-encryption")
+    assert encryption.inputs["targetId"] == "AWS-EnableS3BucketEncryption"
+    assert encryption.inputs["targetType"] == "SSM_DOCUMENT"
+    params = parameters(encryption)
+    assert params["BucketName"]["resourceValue"] == "RESOURCE_ID"
+    assert params["SSEAlgorithm"]["staticValue"] == "AES256"
+    assert params["AutomationAssumeRole"]["staticValue"] == dev.named(f"gov-{ACCOUNT_A}-ssm-automation").state["arn"]
+    account_block = parameters(remediation_for(dev, ACCOUNT_A, "us-east-1", "s3-account-public-access"))
+    assert account_block["AccountId"]["resourceValue"] == "RESOURCE_ID"
+    validation = remediation_for(dev, ACCOUNT_B, "eu-west-1", "cloudtrail-log-validation")
+    assert validation.inputs["targetId"] == "AWSConfigRemediation-EnableCloudTrailLogFileValidation"
+    assert parameters(validation)["TrailName"]["resourceValue"] == "RESOURCE_ID"
+
+
+def test_remediation_controls_come_from_stack_config(dev: ProgramRun) -> None:
+    remediation = remediation_for(dev, ACCOUNT_A, "us-east-1", "s3-bucket-encryption")
+    assert remediation.inputs["maximumAutomaticAttempts"] == 3
+    assert remediation.inputs["retryAttemptSeconds"] == 60
+    controls = remediation.inputs["executionControls"]["ssmControls"]
+    assert controls == {"concurrentExecutionRatePercentage": 10, "errorPercentage": 50}
+
+
+def test_config_rules_use_the_catalog_identifiers_and_parameters(dev: ProgramRun) -> None:
+    by_name = {rule.name: rule for rule in dev.of_type(RULE)}
+    ports = by_name[f"gov-{ACCOUNT_A}-us-east-1-rules-restricted-admin-ports"]
+    assert ports.inputs["source"] == {"owner": "AWS", "sourceIdentifier": "RESTRICTED_INCOMING_TRAFFIC"}
+    assert json.loads(ports.inputs["inputParameters"]) == {
+        "blockedPort1": "22", "blockedPort2": "3389", "blockedPort3": "22", "blockedPort4": "3389", "blockedPort5": "22",
+    }
+    assert ports.inputs["scope"] == {"complianceResourceTypes": ["AWS::EC2::SecurityGroup"]}
+    public = by_name[f"gov-{ACCOUNT_A}-us-east-1-rules-s3-bucket-public-access"]
+    assert json.loads(public.inputs["inputParameters"]) == {"excludedPublicBuckets": "public-website-assets"}
+    for rule in dev.of_type(RULE):
+        key = rule.inputs["name"].removeprefix("governance-")
+        assert rule.inputs["source"]["sourceIdentifier"] == CATALOG[key].config_rule.identifier
+
+
+def test_choosing_a_limited_runbook_warns_in_the_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    run_program(config_with(rules={"restricted-admin-ports": {"mode": "auto", "engine": "ssm"}}))
+    assert len(warnings) == 1
+    assert "governance:rules.restricted-admin-ports" in warnings[0]
+    assert "InvalidPermission.NotFound" in warnings[0]
+
+
+# --- roles ----------------------------------------------------------------------------------------
+
+
+def test_roles_trust_only_their_service_in_their_account(dev: ProgramRun) -> None:
+    ssm = json.loads(dev.named(f"gov-{ACCOUNT_A}-ssm-automation").inputs["assumeRolePolicy"])["Statement"][0]
+    assert ssm["Principal"] == {"Service": "ssm.amazonaws.com"}
+    assert ssm["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_A},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ssm:*:{ACCOUNT_A}:automation-execution/*"},
+    }
+    function = json.loads(dev.named(f"gov-{ACCOUNT_B}-remediation-lambda").inputs["assumeRolePolicy"])["Statement"][0]
+    assert function["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert function["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT_B}
+    flow = json.loads(dev.named(f"gov-{ACCOUNT_A}-flow-logs-delivery").inputs["assumeRolePolicy"])["Statement"][0]
+    assert flow["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert flow["Condition"]["ArnLike"] == {"aws:SourceArn": f"arn:aws:ec2:*:{ACCOUNT_A}:vpc-flow-log/*"}
+
+
+def test_ssm_role_actions_are_the_union_of_enabled_ssm_runbooks(dev: ProgramRun) -> None:
+    # Account A: encryption (auto), account public access (manual), log validation (auto) use ssm.
+    expected = {
+        *CATALOG["s3-bucket-encryption"].ssm.iam_actions,  # type: ignore[union-attr]
+        *CATALOG["s3-account-public-access"].ssm.iam_actions,  # type: ignore[union-attr]
+        *CATALOG["cloudtrail-log-validation"].ssm.iam_actions,  # type: ignore[union-attr]
+    }
+    assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-ssm-automation")) == expected
+
+
+def test_lambda_role_actions_are_the_union_of_enabled_fixers(dev: ProgramRun) -> None:
+    plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "events:PutEvents", "ssm:GetAutomationExecution"}
+    account_a = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("vpc-flow-logs")}
+    assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-remediation-lambda")) == account_a | plumbing
+    # Account B turns vpc-flow-logs off: its fixer's rights (and iam:PassRole) are not granted there.
+    account_b = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports")}
+    assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_B}-remediation-lambda")) == account_b | plumbing
+
+
+def test_no_policy_has_a_wildcard_action(dev: ProgramRun) -> None:
+    for policy in dev.of_type(ROLE_POLICY):
+        for action in statement_actions(json.loads(policy.inputs["policy"])):
+            assert "*" not in action, (policy.name, action)
+
+
+def test_pass_role_is_limited_to_the_flow_log_role_and_service(dev: ProgramRun) -> None:
+    statements = policy_of(dev, f"gov-{ACCOUNT_A}-remediation-lambda")["Statement"]
+    passing = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passing == [{
+        "Sid": "PassFlowLogsDeliveryRole",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": f"arn:aws:iam::{ACCOUNT_A}:role/governance-flow-logs-delivery",
+        "Condition": {"StringEquals": {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"}},
+    }]
+
+
+def test_detect_and_off_rules_grant_nothing() -> None:
+    run = run_program(config_with(rules={key: {"mode": "detect"} for key in CATALOG}))
+    assert len(run.of_type(RULE)) == len(CATALOG)
+    assert run.of_type(ROLE) == []
+    assert run.of_type(REMEDIATION) == []
+    assert run.of_type(FUNCTION) == []
+
+
+# --- the EventBridge -> Lambda path ---------------------------------------------------------------
+
+
+def event_pattern(run: ProgramRun, account: str, region: str) -> dict[str, Any]:
+    (rule,) = in_bundle(run, account, region, EVENT_RULE)
+    return json.loads(rule.inputs["eventPattern"])
+
+
+def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
+    pattern = event_pattern(dev, ACCOUNT_A, "us-east-1")
+    config_branch, ssm_branch = pattern["$or"]
+    assert config_branch["source"] == ["aws.config"]
+    assert config_branch["detail"]["newEvaluationResult"] == {"complianceType": ["NON_COMPLIANT"]}
+    assert config_branch["detail"]["configRuleName"] == [
+        "governance-restricted-admin-ports", "governance-s3-bucket-public-access", "governance-vpc-flow-logs",
+    ]
+    assert ssm_branch["source"] == ["aws.ssm"]
+    assert ssm_branch["detail"]["Definition"] == [
+        "AWS-EnableS3BucketEncryption",
+        "AWSConfigRemediation-ConfigureS3PublicAccessBlock",
+        "AWSConfigRemediation-EnableCloudTrailLogFileValidation",
+    ]
+
+
+def test_event_pattern_matches_security_hub_rules_by_prefix(dev: ProgramRun) -> None:
+    config_branch = event_pattern(dev, ACCOUNT_B, "eu-west-1")["$or"][0]
+    assert config_branch["detail"]["configRuleName"] == [
+        "governance-s3-bucket-public-access",
+        {"prefix": "securityhub-restricted-rdp-"},
+        {"prefix": "securityhub-restricted-ssh-"},
+    ]
+    # No Config rule of our own for a check taken from Security Hub.
+    names = {rule.inputs["name"] for rule in in_bundle(dev, ACCOUNT_B, "eu-west-1", RULE)}
+    assert "governance-restricted-admin-ports" not in names
+
+
+def test_lambda_config_maps_rule_names_to_fixers_modes_and_params(dev: ProgramRun) -> None:
+    (function,) = in_bundle(dev, ACCOUNT_A, "us-east-1", FUNCTION)
+    config = json.loads(function.inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
+    assert config["rules"]["governance-restricted-admin-ports"] == {
+        "key": "restricted-admin-ports", "mode": "auto", "params": {"ports": [22, 3389]},
+    }
+    flow = config["rules"]["governance-vpc-flow-logs"]
+    assert flow["mode"] == "manual"
+    assert flow["params"]["deliverLogsRoleArn"] == f"arn:aws:iam::{ACCOUNT_A}:role/governance-flow-logs-delivery"
+    assert config["ssmRunbooks"]["AWSConfigRemediation-EnableCloudTrailLogFileValidation"] == {
+        "key": "cloudtrail-log-validation", "mode": "auto", "resourceParameter": "TrailName",
+    }
+    assert config["exemptionTag"] == "governance:exempt"
+    assert function.inputs["handler"] == "remediation.handler.lambda_handler"
+    assert function.inputs["runtime"] == "python3.13"
+
+
+def test_events_are_never_lost(dev: ProgramRun) -> None:
+    for account, region in ((ACCOUNT_A, "us-east-1"), (ACCOUNT_B, "eu-west-1")):
+        (queue,) = in_bundle(dev, account, region, QUEUE)
+        (target,) = in_bundle(dev, account, region, EVENT_TARGET)
+        (invoke,) = in_bundle(dev, account, region, INVOKE_CONFIG)
+        (permission,) = in_bundle(dev, account, region, PERMISSION)
+        (event_rule,) = in_bundle(dev, account, region, EVENT_RULE)
+        (function,) = in_bundle(dev, account, region, FUNCTION)
+        assert target.inputs["deadLetterConfig"] == {"arn": queue.state["arn"]}
+        assert target.inputs["retryPolicy"] == {"maximumRetryAttempts": 185, "maximumEventAgeInSeconds": 86400}
+        assert target.inputs["arn"] == function.state["arn"]
+        assert invoke.inputs["destinationConfig"] == {"onFailure": {"destination": queue.state["arn"]}}
+        assert permission.inputs["sourceArn"] == event_rule.state["arn"]
+        assert permission.inputs["principal"] == "events.amazonaws.com"
+        queue_policy = json.loads(queue.inputs["policy"])["Statement"][0]
+        assert queue_policy["Condition"] == {"ArnEquals": {"aws:SourceArn": event_rule.state["arn"]}}
+
+
+def test_log_groups_have_the_configured_retention() -> None:
+    run = run_program(config_with(
+        logRetentionDays=90,
+        rules={"vpc-flow-logs": {"mode": "auto"}, "restricted-admin-ports": {"mode": "auto"}},
+    ))
+    groups = {group.inputs["name"]: group.inputs["retentionInDays"] for group in run.of_type(LOG_GROUP)}
+    assert groups == {"/aws/lambda/governance-remediation": 90, "/governance/vpc-flow-logs": 90}
+
+
+def test_lambda_zip_holds_only_the_handler_package(dev: ProgramRun) -> None:
+    (function,) = in_bundle(dev, ACCOUNT_A, "us-east-1", FUNCTION)
+    archive = function.inputs["code"]
+    paths = sorted(archive.assets) if hasattr(archive, "assets") else []
+    assert paths, "the code is an AssetArchive of explicit files"
+    assert all(path.startswith("remediation/") and path.endswith(".py") for path in paths)
+    assert "remediation/handler.py" in paths
+
+
+def test_a_lambda_only_region_needs_no_ssm_role() -> None:
+    run = run_program(config_with(rules={"restricted-admin-ports": {"mode": "auto"}}))
+    assert [role.inputs["name"] for role in run.of_type(ROLE)] == ["governance-remediation-lambda"]
+    pattern = json.loads(run.of_type(EVENT_RULE)[0].inputs["eventPattern"])
+    assert pattern["source"] == ["aws.config"]
+
+
+def test_an_ssm_only_region_still_audits_its_executions() -> None:
+    run = run_program(config_with(rules={"s3-bucket-encryption": {"mode": "auto"}}))
+    pattern = json.loads(run.of_type(EVENT_RULE)[0].inputs["eventPattern"])
+    assert pattern["source"] == ["aws.ssm"]
+    assert pattern["detail"]["Definition"] == ["AWS-EnableS3BucketEncryption"]
