@@ -31,10 +31,10 @@ class AccountRegionArgs:
 
 
 class AccountRegion(pulumi.ComponentResource):
-    """The bundle for one account-region: Config rules with SSM remediation, the flow-log group when
-    flow logs go to CloudWatch Logs, and the remediation Lambda when any rule needs it.
+    """The bundle for one account-region.
 
-    Resources take ``region=`` and inherit the account's provider from the parent chain.
+    It holds the Config rules with their SSM remediations, the flow-log group when flow logs go to
+    CloudWatch Logs, and the remediation Lambda when any rule needs it. Resources take ``region=`` and inherit the account's provider from the parent chain.
     """
 
     rule_names: pulumi.Output[list[str]]

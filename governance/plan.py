@@ -8,7 +8,6 @@ that ARNs are predictable (the Lambda's config refers to the flow-log delivery r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -213,11 +212,6 @@ class AccountPlan:
     securityhub_updates: bool
 
     @property
-    def all_rules(self) -> tuple[RuleSettings, ...]:
-        """Every rule deployed somewhere in the account (an account rule appears once)."""
-        return tuple(rule for region in self.regions for rule in region.rules if rule.entry.scope == "region" or region.region == self.account.home_region)
-
-    @property
     def ssm_actions(self) -> tuple[str, ...]:
         """Actions the SSM automation role needs: the union over the account's SSM remediations."""
         return tuple(sorted({action for region in self.regions for rule in region.ssm_rules if rule.entry.ssm for action in rule.entry.ssm.iam_actions}))
@@ -273,6 +267,7 @@ def plan_stack(settings: Settings) -> tuple[AccountPlan, ...]:
     plans = tuple(plan_account(settings, account) for account in settings.accounts)
     problems: list[str] = []
     for plan in plans:
+        # The home region carries the account-level rules too, so it has the largest pattern and config.
         region = plan.regions[0]
         pattern = region.event_pattern
         if pattern is not None and len(json.dumps(pattern)) > EVENT_PATTERN_MAX_CHARS:
@@ -295,7 +290,3 @@ def account_region_key(account: Account, region: str) -> str:
     """How stack outputs name one account-region."""
     return f"{account.id}/{region}"
 
-
-def frozen(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain-dict copy of a read-only mapping (for JSON and Pulumi inputs)."""
-    return json.loads(json.dumps(mapping))

@@ -54,8 +54,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         return f"{args.name}-id", state
 
-    def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 @dataclass

@@ -96,7 +96,12 @@ def test_invalid_config_fails_before_anything_is_registered(
 ) -> None:
     recorded: list[Any] = []
     original = RecordingMocks.new_resource
-    monkeypatch.setattr(RecordingMocks, "new_resource", lambda self, args: recorded.append(args) or original(self, args))
+
+    def recording_new_resource(self: RecordingMocks, args: Any) -> Any:
+        recorded.append(args)
+        return original(self, args)
+
+    monkeypatch.setattr(RecordingMocks, "new_resource", recording_new_resource)
     config = {key: value for key, value in config_with(**overrides).items() if value is not None}
     with pytest.raises(pulumi.RunError) as raised:
         run_program(config)
