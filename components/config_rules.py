@@ -30,6 +30,16 @@ class ConfigRulesArgs:
     """Destination log group for flow logs, when the flow-log runbook needs it."""
 
 
+def rule_tags(rule: RuleSettings, protected_rules: frozenset[str]) -> dict[str, str]:
+    """Tags that let reviewers and the policy pack see a rule's key, mode, engine and protection."""
+    return {
+        "governance:rule": rule.key,
+        "governance:mode": rule.mode,
+        "governance:engine": rule.engine,
+        "governance:protected": "true" if rule.key in protected_rules else "false",
+    }
+
+
 class ConfigRules(pulumi.ComponentResource):
     """One Config rule per enabled rule whose source is ``own``, and a ``RemediationConfiguration`` per ssm-engine rule.
 
@@ -63,6 +73,7 @@ class ConfigRules(pulumi.ComponentResource):
             source=aws.cfg.RuleSourceArgs(owner="AWS", source_identifier=spec.identifier),
             scope=aws.cfg.RuleScopeArgs(compliance_resource_types=list(spec.scope_resource_types)) if spec.scope_resource_types else None,
             input_parameters=json.dumps(inputs, sort_keys=True) if inputs else None,
+            tags=rule_tags(rule, plan.protected_rules),
             region=plan.region,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -89,6 +89,7 @@ class RegionPlan:
     rules: tuple[RuleSettings, ...]
     exemption_tag: str
     securityhub_updates: bool
+    protected_rules: frozenset[str] = frozenset()
 
     @property
     def own_config_rules(self) -> tuple[RuleSettings, ...]:
@@ -195,6 +196,7 @@ class RegionPlan:
             "rules": rules,
             "rulePrefixes": prefixes,
             "ssmRunbooks": runbooks,
+            "protectedRules": sorted(self.protected_rules),
         }
 
     def lambda_config_json(self) -> str:
@@ -256,6 +258,7 @@ def plan_account(settings: Settings, account: Account) -> AccountPlan:
             rules=account.rules_in(region),
             exemption_tag=settings.exemption_tag,
             securityhub_updates=settings.securityhub_updates,
+            protected_rules=settings.protected_rules,
         )
         for region in account.regions
     )

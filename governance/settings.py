@@ -138,6 +138,8 @@ class Settings:
     log_retention_days: int
     rule_name_prefix: str
     securityhub_updates: bool
+    protected_rules: frozenset[str] = frozenset()
+    """Rules that must never be ``auto`` in this stack; the policy pack blocks a change that makes one so."""
 
 
 @dataclass(frozen=True)
@@ -406,7 +408,7 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
     Raises ``ConfigError`` listing every problem, each as one sentence naming the key.
     """
     loader = _Loader()
-    known = {"accounts", "regions", "rules", "remediation", "delivery", *DEFAULTS}
+    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", *DEFAULTS}
     for name in raw:
         if name not in known:
             loader.problem(_key(name), "is not a setting of this program; allowed: " + ", ".join(sorted(known)))
@@ -423,6 +425,10 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
     securityhub_updates = raw.get("securityHubUpdates", DEFAULTS["securityHubUpdates"])
     if not isinstance(securityhub_updates, bool):
         loader.problem(_key("securityHubUpdates"), "must be true or false", securityhub_updates)
+    protected = raw.get("protectedRules", [])
+    if not isinstance(protected, list) or not all(isinstance(key, str) and key in CATALOG for key in protected):
+        loader.problem(_key("protectedRules"), "must be a list of rule keys from: " + ", ".join(CATALOG), protected)
+        protected = []
     remediation = loader.int_group("remediation", raw.get("remediation"), REMEDIATION_KEYS)
     delivery = loader.int_group("delivery", raw.get("delivery"), DELIVERY_KEYS)
 
@@ -471,4 +477,5 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
         log_retention_days=retention,
         rule_name_prefix=prefix,
         securityhub_updates=securityhub_updates,
+        protected_rules=frozenset(protected),
     )

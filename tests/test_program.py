@@ -344,3 +344,17 @@ def test_an_ssm_only_region_still_audits_its_executions() -> None:
     pattern = json.loads(run.of_type(EVENT_RULE)[0].inputs["eventPattern"])
     assert pattern["source"] == ["aws.ssm"]
     assert pattern["detail"]["Definition"] == ["AWS-EnableS3BucketEncryption"]
+
+
+def test_protected_rules_are_marked_for_the_policy_pack() -> None:
+    run = run_program(config_with(
+        protectedRules=["restricted-admin-ports"],
+        rules={"restricted-admin-ports": {"mode": "auto"}, "s3-bucket-encryption": {"mode": "auto"}},
+    ))
+    tags = {rule.inputs["name"]: rule.inputs["tags"] for rule in run.of_type(RULE)}
+    assert tags["governance-restricted-admin-ports"]["governance:protected"] == "true"
+    assert tags["governance-s3-bucket-encryption"] == {
+        "governance:rule": "s3-bucket-encryption", "governance:mode": "auto", "governance:engine": "ssm", "governance:protected": "false",
+    }
+    config = json.loads(run.of_type(FUNCTION)[0].inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
+    assert config["protectedRules"] == ["restricted-admin-ports"]

@@ -87,6 +87,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown top-level key", {"rule": {}}, "governance:rule is not a setting of this program"),
     ("unknown account key", {"accounts": [{"id": ACCOUNT_A, "roleArn": ROLE_A, "region": "us-east-1"}]}, "governance:accounts[0].region is not an account setting"),
     ("accounts missing", {"accounts": None}, "governance:accounts is required"),
+    ("protected rule that does not exist", {"protectedRules": ["ssh"]}, "governance:protectedRules must be a list of rule keys"),
 ]
 
 
