@@ -1,0 +1,7 @@
+"""``python -m governance``: the operator CLI."""
+
+import sys
+
+from governance.cli.main import main
+
+sys.exit(main())

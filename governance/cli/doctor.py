@@ -1,0 +1,145 @@
+"""``doctor``: check, for every account and region of a stack, what the deployment relies on.
+
+Without a Config recorder, rules never evaluate and nothing is ever remediated: the most common
+silent failure. Each check passes or fails with the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from governance.catalog import CLOUDTRAIL_MULTI_REGION, VPC_FLOW_LOGS
+from governance.cli.sessions import AccountSessions
+from governance.settings import Account, Settings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one preflight check."""
+
+    account: str
+    region: str
+    check: str
+    passed: bool
+    detail: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict."""
+        return {
+            "account": self.account,
+            "region": self.region,
+            "check": self.check,
+            "passed": self.passed,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+def _error_text(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return f"{error.response.get('Error', {}).get('Code', 'Error')}: {error.response.get('Error', {}).get('Message', '')}".strip()
+    return str(error)
+
+
+def run_doctor(settings: Settings, sessions: AccountSessions) -> list[CheckResult]:
+    """Run every check for every account and region of ``settings``."""
+    results: list[CheckResult] = []
+    for account in settings.accounts:
+        access = _check_access(account, sessions)
+        results.append(access)
+        if not access.passed:
+            continue
+        for region in account.regions:
+            results.extend(_region_checks(settings, account, region, sessions))
+    return results
+
+
+def _check_access(account: Account, sessions: AccountSessions) -> CheckResult:
+    name = "deploy role can be assumed" if account.role_arn else "credentials reach the account"
+    try:
+        identity = sessions.client(account, "sts", account.home_region).get_caller_identity()
+    except (ClientError, BotoCoreError) as error:
+        return CheckResult(
+            account.id, "-", name, False, _error_text(error),
+            f"create {account.role_arn} with a trust policy for your identity (README: Deploy role in each account)"
+            if account.role_arn else "run with credentials of this account",
+        )
+    if identity["Account"] != account.id:
+        return CheckResult(account.id, "-", name, False, f"credentials resolve to account {identity['Account']}", "use credentials of this account")
+    return CheckResult(account.id, "-", name, True, identity["Arn"])
+
+
+def _region_checks(settings: Settings, account: Account, region: str, sessions: AccountSessions) -> Iterator[CheckResult]:
+    rules = account.rules_in(region)
+    config = sessions.client(account, "config", region)
+    yield _check_recorder(account, region, config, sorted({t for rule in rules if rule.deploys_config_rule for t in rule.entry.config_rule.scope_resource_types}))
+    yield _check_delivery_channel(account, region, config)
+    if settings.securityhub_updates or any(rule.source == "securityhub" for rule in rules):
+        yield _check_security_hub(account, region, sessions)
+    for rule in rules:
+        if not rule.remediates:
+            continue
+        if rule.key == VPC_FLOW_LOGS.key and rule.params["destinationType"] == "s3":
+            bucket = str(rule.params["s3BucketArn"]).split(":::", 1)[1].split("/", 1)[0]
+            yield _check_bucket(account, region, sessions, bucket, "flow-log bucket exists")
+        if rule.key == CLOUDTRAIL_MULTI_REGION.key and rule.params.get("s3BucketName"):
+            yield _check_bucket(account, region, sessions, str(rule.params["s3BucketName"]), "trail bucket exists")
+
+
+def _check_recorder(account: Account, region: str, config: Any, required_types: list[str]) -> CheckResult:
+    name = "Config recorder records the rules' resource types"
+    fix = f"turn on AWS Config in {region} recording {', '.join(required_types) or 'all supported types'} (put-configuration-recorder, start-configuration-recorder)"
+    try:
+        recorders = config.describe_configuration_recorders()["ConfigurationRecorders"]
+        statuses = config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+    except (ClientError, BotoCoreError) as error:
+        return CheckResult(account.id, region, name, False, _error_text(error), fix)
+    if not recorders:
+        return CheckResult(account.id, region, name, False, "no configuration recorder", fix)
+    if not any(status.get("recording") for status in statuses):
+        return CheckResult(account.id, region, name, False, f"recorder {recorders[0]['name']} is stopped", fix)
+    group = recorders[0].get("recordingGroup", {})
+    if group.get("allSupported"):
+        return CheckResult(account.id, region, name, True, f"{recorders[0]['name']} records all supported types")
+    recorded = set(group.get("resourceTypes", []))
+    missing = [resource_type for resource_type in required_types if resource_type not in recorded]
+    if missing:
+        return CheckResult(account.id, region, name, False, f"not recorded: {', '.join(missing)}", fix)
+    return CheckResult(account.id, region, name, True, f"{recorders[0]['name']} records {', '.join(required_types) or 'what the rules need'}")
+
+
+def _check_delivery_channel(account: Account, region: str, config: Any) -> CheckResult:
+    name = "Config delivery channel exists"
+    fix = f"create a delivery channel in {region} (put-delivery-channel) pointing at your Config bucket"
+    try:
+        channels = config.describe_delivery_channels()["DeliveryChannels"]
+    except (ClientError, BotoCoreError) as error:
+        return CheckResult(account.id, region, name, False, _error_text(error), fix)
+    if not channels:
+        return CheckResult(account.id, region, name, False, "no delivery channel", fix)
+    return CheckResult(account.id, region, name, True, f"{channels[0]['name']} -> s3://{channels[0].get('s3BucketName', '?')}")
+
+
+def _check_security_hub(account: Account, region: str, sessions: AccountSessions) -> CheckResult:
+    name = "Security Hub is enabled"
+    try:
+        hub = sessions.client(account, "securityhub", region).describe_hub()
+    except (ClientError, BotoCoreError) as error:
+        return CheckResult(
+            account.id, region, name, False, _error_text(error),
+            f"enable Security Hub in {region}, or turn off securityHubUpdates and source: securityhub",
+        )
+    return CheckResult(account.id, region, name, True, hub.get("HubArn", "enabled"))
+
+
+def _check_bucket(account: Account, region: str, sessions: AccountSessions, bucket: str, name: str) -> CheckResult:
+    try:
+        sessions.client(account, "s3", region).head_bucket(Bucket=bucket)
+    except (ClientError, BotoCoreError) as error:
+        return CheckResult(account.id, region, name, False, f"s3://{bucket}: {_error_text(error)}", f"create s3://{bucket} with the service's bucket policy")
+    return CheckResult(account.id, region, name, True, f"s3://{bucket}")

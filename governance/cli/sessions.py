@@ -1,0 +1,51 @@
+"""boto3 sessions per account: the caller's own, or the account's roleArn assumed through STS.
+
+boto3 honours ``AWS_ENDPOINT_URL``, so the same code runs against AWS or an emulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from governance.settings import Account
+
+CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+"""Throttle-aware retries for every CLI client."""
+SESSION_NAME = "governance-cli"
+
+
+@dataclass
+class AccountSessions:
+    """Creates and caches one boto3 session per account."""
+
+    base: boto3.Session = field(default_factory=boto3.Session)
+    _sessions: dict[str, boto3.Session] = field(default_factory=dict)
+
+    def session(self, account: Account) -> boto3.Session:
+        """The account's session: the caller's credentials, or the account's role assumed with them."""
+        cached = self._sessions.get(account.id)
+        if cached is not None:
+            return cached
+        if account.role_arn is None:
+            session = self.base
+        else:
+            request = {"RoleArn": account.role_arn, "RoleSessionName": SESSION_NAME}
+            if account.external_id:
+                request["ExternalId"] = account.external_id
+            sts = self.base.client("sts", region_name=account.home_region, config=CLIENT_CONFIG)
+            credentials = sts.assume_role(**request)["Credentials"]
+            session = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
+        self._sessions[account.id] = session
+        return session
+
+    def client(self, account: Account, service: str, region: str) -> Any:
+        """A client for ``service`` in ``region`` of ``account``."""
+        return self.session(account).client(service, region_name=region, config=CLIENT_CONFIG)
