@@ -26,7 +26,7 @@ import pulumi_aws as aws  # noqa: E402
 from pulumi.runtime import mocks, settings  # noqa: E402
 
 from governance.catalog import CATALOG  # noqa: E402
-from tests.pulumi_harness import RecordingMocks, run_program  # noqa: E402
+from governance.mock_program import RecordingMocks, run_program  # noqa: E402
 
 REGIONS = ["us-east-1", "us-east-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"]
 

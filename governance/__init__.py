@@ -1,1 +1,4 @@
-"""Pure, Pulumi-free core shared by the program and the operator CLI: the rule catalog and stack settings."""
+"""Core shared by the Pulumi program and the operator CLI: rule catalog, stack settings, deployment plan.
+
+Everything here is plain Python except ``mock_program``, which runs the program under Pulumi mocks.
+"""

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from governance.plan import plan_stack
 from governance.settings import load_settings
-from tests.pulumi_harness import stack_config
+from governance.mock_program import stack_config
 
 ACCOUNT = "222222222222"
 

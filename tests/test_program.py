@@ -11,7 +11,7 @@ import pytest
 
 from governance.catalog import CATALOG
 from governance.lambda_code import fixer_iam_actions
-from tests.pulumi_harness import ProgramRun, Registered, run_program, stack_config
+from governance.mock_program import ProgramRun, Registered, run_program, stack_config
 
 ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
 RULE = "aws:cfg/rule:Rule"

@@ -1,0 +1,133 @@
+"""Run ``__main__.py`` in-process under Pulumi mocks, the way the Pulumi CLI runs it, and record what it registers.
+
+The tests, the benchmark and the operator CLI's ``demo`` use it to see exactly what a stack would deploy
+without the Pulumi CLI or an AWS account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "governance"
+
+
+@dataclass
+class Registered:
+    """One resource the program registered."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str
+    custom: bool
+    state: dict[str, Any]
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Mocks that synthesise the outputs the program reads (name, arn) and record every registration."""
+
+    resources: list[Registered] = field(default_factory=list)
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        name = state.get("name") or args.name
+        state.setdefault("name", name)
+        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
+        state.setdefault("arn", f"arn:aws:{service}:mock:000000000000:{args.name}")
+        self.resources.append(
+            Registered(
+                type=args.typ,
+                name=args.name,
+                inputs=dict(args.inputs),
+                provider=args.provider or "",
+                custom=bool(args.custom),
+                state=state,
+            )
+        )
+        return f"{args.name}-id", state
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered and exported."""
+
+    resources: list[Registered]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[Registered]:
+        """Registered resources of one type, e.g. ``aws:cfg/rule:Rule``."""
+        return [resource for resource in self.resources if resource.type == type_token]
+
+    def named(self, logical_name: str) -> Registered:
+        """The one resource with this logical name."""
+        matches = [resource for resource in self.resources if resource.name == logical_name]
+        assert len(matches) == 1, f"expected one resource named {logical_name}, found {len(matches)}"
+        return matches[0]
+
+    def with_prefix(self, prefix: str) -> list[Registered]:
+        """Resources whose logical name starts with ``prefix`` (an account-region's children)."""
+        return [resource for resource in self.resources if resource.name.startswith(prefix)]
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The ``config:`` block of ``Pulumi.<stack>.yaml`` as the CLI would pass it (``governance:*`` keys)."""
+    document = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return {key: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
+
+
+def to_cli_values(config: Mapping[str, Any]) -> dict[str, str]:
+    """Encode config values as the CLI does: strings as they are, everything else as JSON."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+def run_program(config: Mapping[str, Any], stack: str = "dev") -> ProgramRun:
+    """Run ``__main__.py`` under mocks with ``config`` (``governance:*`` keys) and return what it did."""
+    recording = RecordingMocks()
+    monitor = mocks.MockMonitor(recording)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(recording, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(to_cli_values(config))
+    previous = Path.cwd()
+    os.chdir(PROJECT_ROOT)
+    try:
+
+        @pulumi.runtime.test
+        def program() -> None:
+            runpy.run_path(str(PROJECT_ROOT), run_name="__main__")
+
+        program()
+        root = settings.get_root_resource()
+        outputs = _resolved_outputs(root)
+    finally:
+        os.chdir(previous)
+    return ProgramRun(resources=recording.resources, outputs=outputs)
+
+
+def _resolved_outputs(root: Any) -> dict[str, Any]:
+    # The mock monitor receives the stack's outputs as the last registration of the root resource.
+    if root is None:
+        return {}
+    result: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def collect() -> Any:
+        outputs = getattr(root, "outputs", {}) or {}
+        return pulumi.Output.from_input(outputs).apply(result.update)
+
+    collect()
+    return result
