@@ -41,6 +41,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        """Record the registration and return its inputs plus a synthesised name and ARN."""
         state = dict(args.inputs)
         name = state.get("name") or args.name
         state.setdefault("name", name)
@@ -59,6 +60,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        """The program makes no invokes; answer any with nothing."""
         return {}, None
 
 

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from governance.mock_program import stack_config
 from governance.plan import plan_stack
 from governance.settings import load_settings
-from governance.mock_program import stack_config
 
 ACCOUNT = "222222222222"
 

@@ -7,8 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from governance.settings import ConfigError, load_settings
 from governance.mock_program import RecordingMocks, run_program
+from governance.settings import ConfigError, load_settings
 from tests.test_program import ACCOUNT_A, ACCOUNT_B, config_with
 
 ROLE_A = f"arn:aws:iam::{ACCOUNT_A}:role/deploy"
