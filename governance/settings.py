@@ -361,7 +361,8 @@ class _Loader:
             self.problem(f"{where}.externalId", "must be 2-1224 characters of letters, digits and +=,.@:/-", external_id)
         if "regions" in raw:
             regions = self.regions(f"{where}.regions", raw["regions"], partition)
-        elif default_regions is None:
+        elif not default_regions:
+            # Pulumi.yaml declares governance:regions with the default [] (unset).
             self.problem(f"{where}.regions", f"is required because {_key('regions')} is not set")
             return None
         else:

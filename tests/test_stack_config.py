@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from governance.mock_program import RecordingMocks, run_program
-from governance.settings import ConfigError, load_settings
+from governance.settings import DEFAULTS, ConfigError, load_settings
 from tests.test_program import ACCOUNT_A, ACCOUNT_B, config_with
 
 ROLE_A = f"arn:aws:iam::{ACCOUNT_A}:role/deploy"
@@ -149,3 +149,32 @@ def test_unlisted_rules_are_off_and_defaults_apply() -> None:
     assert settings.exemption_tag == "governance:exempt"
     assert settings.remediation.maximum_automatic_attempts == 3
     assert settings.remediation.retry_attempt_seconds == 60
+
+
+def project_declarations() -> dict[str, Any]:
+    import yaml
+
+    from governance.mock_program import PROJECT_ROOT
+
+    return dict(yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"])
+
+
+def test_pulumi_yaml_declares_every_setting_with_type_and_description() -> None:
+    declared = {key: value for key, value in project_declarations().items() if ":" not in key}
+    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", *DEFAULTS}
+    assert set(declared) == known
+    for key, declaration in declared.items():
+        assert declaration["type"] in ("string", "integer", "boolean", "array", "object"), key
+        assert declaration["description"], key
+        if key in DEFAULTS:
+            assert declaration["default"] == DEFAULTS[key], key
+    assert project_declarations()["pulumi:disable-default-providers"] == {"value": ["aws"]}
+
+
+def test_the_clis_project_defaults_are_valid_settings() -> None:
+    # The Pulumi CLI passes every declared default for keys a stack does not set.
+    defaults = {key: value["default"] for key, value in project_declarations().items() if ":" not in key and "default" in value}
+    settings = load_settings({**defaults, "accounts": [{"id": ACCOUNT_A, "regions": ["us-east-1"]}]})
+    assert settings.accounts[0].regions == ("us-east-1",)
+    with pytest.raises(ConfigError, match=r"governance:accounts\[0\]\.regions is required"):
+        load_settings({**defaults, "accounts": [{"id": ACCOUNT_A}]})
