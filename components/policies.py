@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from governance.iam_reference import scoped_resources
 from governance.plan import Names, role_arn
 from governance.settings import Account
 
@@ -55,6 +56,29 @@ def _split_pass_role(actions: tuple[str, ...]) -> tuple[list[str], bool]:
     return [action for action in actions if action != "iam:PassRole"], "iam:PassRole" in actions
 
 
+def scoped_statements(sid: str, account: Account, actions: list[str]) -> list[Document]:
+    """Statements granting ``actions`` on the narrowest resources IAM supports for each, in ``account`` only.
+
+    Actions that share the same resources share a statement. S3 bucket and object ARNs carry no
+    account, so a statement with one also requires ``aws:ResourceAccount`` to be the account itself.
+    """
+    by_resources: dict[tuple[str, ...], list[str]] = {}
+    for action in sorted(set(actions)):
+        by_resources.setdefault(tuple(scoped_resources(action, account.partition, account.id)), []).append(action)
+    statements: list[Document] = []
+    for index, (resources, grouped) in enumerate(sorted(by_resources.items(), key=lambda item: item[1][0]), start=1):
+        statement: Document = {
+            "Sid": f"{sid}{index}",
+            "Effect": "Allow",
+            "Action": grouped,
+            "Resource": list(resources) if len(resources) > 1 else resources[0],
+        }
+        if any(resource.startswith(f"arn:{account.partition}:s3:::") for resource in resources):
+            statement["Condition"] = {"StringEquals": {"aws:ResourceAccount": account.id}}
+        statements.append(statement)
+    return statements
+
+
 def _pass_flow_logs_role(account: Account, names: Names) -> Document:
     return {
         "Sid": "PassFlowLogsDeliveryRole",
@@ -68,7 +92,7 @@ def _pass_flow_logs_role(account: Account, names: Names) -> Document:
 def ssm_role_policy(account: Account, names: Names, actions: tuple[str, ...]) -> Document:
     """Inline policy of the automation role: exactly the actions of the account's SSM remediations."""
     others, passes_role = _split_pass_role(actions)
-    statements: list[Document] = [{"Sid": "Remediate", "Effect": "Allow", "Action": others, "Resource": "*"}]
+    statements = scoped_statements("Remediate", account, others)
     if passes_role:
         statements.append(_pass_flow_logs_role(account, names))
     return _document(*statements)
@@ -103,8 +127,7 @@ def lambda_role_policy(
         },
     ]
     others, passes_role = _split_pass_role(tuple(sorted({*fixer_actions, *handler_actions})))
-    if others:
-        statements.append({"Sid": "Remediate", "Effect": "Allow", "Action": others, "Resource": "*"})
+    statements.extend(scoped_statements("Remediate", account, others))
     if passes_role:
         statements.append(_pass_flow_logs_role(account, names))
     return _document(*statements)
