@@ -28,9 +28,10 @@ def reference() -> dict[str, list[str]]:
 
 
 def scoped_resources(action: str, partition: str, account: str) -> list[str]:
-    """The narrowest resources to grant ``action`` on in ``account``: its ARN formats with the
-    partition and account filled in and every other placeholder as a wildcard; ``["*"]`` when the
-    action supports no resource-level permissions.
+    """The narrowest resources to grant ``action`` on in ``account``.
+
+    Its ARN formats, with the partition and account filled in and every other placeholder as a
+    wildcard; ``["*"]`` when the action supports no resource-level permissions.
     """
     formats = reference().get(action)
     if formats is None:
