@@ -6,6 +6,7 @@ import importlib
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambdas"
 """Directory that holds the ``remediation`` package (the zip's root)."""
@@ -19,27 +20,44 @@ def package_files() -> dict[str, Path]:
     return {path.relative_to(LAMBDA_ROOT).as_posix(): path for path in sorted(package.rglob("*.py")) if "__pycache__" not in path.parts}
 
 
+PLUMBING_ACTIONS = frozenset({"events:PutEvents"})
+"""Handler actions the program grants in their own, narrowly scoped statements (the default bus)."""
+
+
 @cache
-def _fixers_registry() -> object:
+def _lambda_module(name: str) -> Any:
     # The Lambda package is importable as top-level ``remediation`` from lambdas/, as in Lambda.
     root = str(LAMBDA_ROOT)
     if root not in sys.path:
         sys.path.append(root)
-    return importlib.import_module(f"{PACKAGE}.fixers")
+    return importlib.import_module(f"{PACKAGE}.{name}")
 
 
 def fixer_iam_actions(rule_key: str) -> tuple[str, ...]:
     """IAM actions the Lambda fixer of ``rule_key`` declares next to its code."""
-    registry = _fixers_registry()
-    actions: tuple[str, ...] = registry.iam_actions(rule_key)  # type: ignore[attr-defined]
+    actions: tuple[str, ...] = _lambda_module("fixers").iam_actions(rule_key)
     return actions
 
 
 def handler_iam_actions(*, audits_ssm: bool, updates_securityhub: bool) -> tuple[str, ...]:
-    """Actions of the handler itself: reading SSM executions it audits and updating Security Hub findings."""
+    """The handler's own declared actions that a deployment needs, besides the plumbing.
+
+    ``ssm:*`` reads the SSM executions it audits (only with ssm-engine rules); ``securityhub:*``
+    updates findings (only with ``securityHubUpdates``). An action of another service fails loudly,
+    so a new declaration cannot be silently left out of the role.
+    """
+    declared: tuple[str, ...] = _lambda_module("handler").HANDLER_IAM_ACTIONS
     actions: list[str] = []
-    if audits_ssm:
-        actions.append("ssm:GetAutomationExecution")
-    if updates_securityhub:
-        actions.extend(("securityhub:BatchUpdateFindings", "securityhub:GetFindings"))
-    return tuple(actions)
+    for action in declared:
+        service = action.split(":", 1)[0]
+        if action in PLUMBING_ACTIONS:
+            continue
+        if service == "ssm":
+            if audits_ssm:
+                actions.append(action)
+        elif service == "securityhub":
+            if updates_securityhub:
+                actions.append(action)
+        else:
+            raise ValueError(f"{action} in HANDLER_IAM_ACTIONS has no rule for when to grant it; add one here")
+    return tuple(sorted(actions))

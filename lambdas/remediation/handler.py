@@ -1,38 +1,141 @@
-"""Lambda entry point: parse the EventBridge event and log it as one JSON line."""
+"""Lambda entry point: a thin adapter from the EventBridge event to the engine and the audit trail.
+
+Every event ends in exactly one final audit record, logged as one JSON line and, unless it is an
+info-level ignore, published on the default event bus. The handler raises only on transient AWS
+errors (after botocore's adaptive retries), so that Lambda retries the event and, in the end, its
+on-failure destination keeps it.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
 import os
+import traceback
+from dataclasses import replace
 from typing import Any
 
-LOGGER = logging.getLogger("governance.remediation")
-LOGGER.setLevel(logging.INFO)
+from botocore.exceptions import BotoCoreError, ClientError
 
+from .audit import AuditRecord, publish_result, should_publish, write_log_line
+from .automation import automation_outcome
+from .calls import recording
+from .config import ENVIRONMENT_VARIABLE, ConfigError, DeploymentConfig, load_config
+from .engine import Outcome, remediate
+from .errors import describe_error, is_transient
+from .events import ComplianceEvent, Ignored, Invocation, parse_event
+from .fixers import load_fixer
+from .fixers.base import NotRemediable
+from .securityhub import WORKFLOW_BY_DECISION, finding_filters, update_findings
 
-def _deployment_config() -> dict[str, Any]:
-    raw = os.environ.get("GOVERNANCE_CONFIG", "{}")
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError:
-        return {}
-    return config if isinstance(config, dict) else {}
+HANDLER_IAM_ACTIONS: tuple[str, ...] = (
+    "events:PutEvents",
+    "securityhub:GetFindings",
+    "securityhub:BatchUpdateFindings",
+    "ssm:GetAutomationExecution",
+)
+"""IAM actions the handler itself calls, besides the fixers' own. The Security Hub pair is needed
+only when securityHubUpdates is on, and ssm:GetAutomationExecution only when ssmRunbooks is not empty."""
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Record what arrived and which managed rule it belongs to; never raises on bad input."""
-    config = _deployment_config()
-    detail = event.get("detail") if isinstance(event, dict) else None
-    detail = detail if isinstance(detail, dict) else {}
-    rule_name = detail.get("configRuleName")
-    managed = isinstance(rule_name, str) and rule_name in config.get("rules", {})
-    record = {
-        "source": event.get("source") if isinstance(event, dict) else None,
-        "detailType": event.get("detail-type") if isinstance(event, dict) else None,
-        "configRuleName": rule_name,
-        "resourceId": detail.get("resourceId"),
-        "managed": managed,
+    """Handle one EventBridge event; returns the final audit record."""
+    invocation = Invocation.from_context(context)
+    config = load_config(os.environ.get(ENVIRONMENT_VARIABLE))
+    if isinstance(config, ConfigError):
+        record = AuditRecord("ignored", f"the deployment config is invalid: {config}; nothing was changed", "warning")
+        return _finish(_with_invocation(record, invocation), None)
+    if invocation is None:
+        reason = "context.invoked_function_arn is not a Lambda function ARN, so the account cannot be checked; nothing was changed"
+        return _finish(AuditRecord("ignored", reason, "warning"), config)
+    try:
+        parsed = parse_event(event, config, invocation)
+    except Exception as error:  # a malformed event must never crash the function
+        parsed = Ignored(f"the event could not be parsed ({type(error).__name__}: {error})", "warning")
+    if isinstance(parsed, Ignored):
+        record = AuditRecord(
+            "ignored",
+            parsed.reason,
+            parsed.level,
+            rule=parsed.rule_name,
+            resource_type=parsed.resource_type,
+            resource_id=parsed.resource_id,
+            event_id=parsed.event_id,
+        )
+        return _finish(_with_invocation(record, invocation), config)
+    if isinstance(parsed, ComplianceEvent):
+        return _finish(_handle_compliance(parsed, config, invocation), config)
+    with recording() as calls:
+        try:
+            outcome, resource_id = automation_outcome(parsed)
+        except (ClientError, BotoCoreError) as error:
+            _write_attempt(error, AuditRecord("failed", "", engine="ssm", rule_key=parsed.runbook.key, event_id=parsed.event_id, api_calls=tuple(calls)), invocation)
+            raise
+    fixer = load_fixer(parsed.runbook.key)
+    record = _record(outcome, calls, invocation, engine="ssm", rule_key=parsed.runbook.key, mode=parsed.runbook.mode, event_id=parsed.event_id)
+    record = replace(record, resource_type=fixer.RESOURCE_TYPES[0] if resource_id else None, resource_id=resource_id)
+    return _finish(record, config)
+
+
+def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocation: Invocation) -> AuditRecord:
+    context: dict[str, Any] = {
+        "rule": event.rule_name,
+        "rule_key": event.rule.key,
+        "mode": event.rule.mode,
+        "resource_type": event.target.resource_type,
+        "resource_id": event.raw_resource_id,
+        "event_id": event.event_id,
     }
-    LOGGER.info(json.dumps(record, sort_keys=True, default=str))
+    with recording() as calls:
+        try:
+            outcome = remediate(event, config.exemption_tag)
+        except NotRemediable as error:
+            outcome = Outcome("failed", str(error), "error")
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                _write_attempt(error, AuditRecord("failed", "", api_calls=tuple(calls), **context), invocation)
+                raise
+            outcome = Outcome("failed", f"AWS refused a call ({describe_error(error)}); see apiCalls", "error")
+        except Exception as error:  # a defect must end in a failure record, not a crash loop
+            write_log_line({"level": "error", "message": "internal error", "traceback": traceback.format_exc()})
+            outcome = Outcome("failed", f"internal error ({type(error).__name__}: {error})", "error")
+    record = _record(outcome, calls, invocation, **context)
+    if config.security_hub_updates and outcome.decision in WORKFLOW_BY_DECISION:
+        resource_filter = outcome.finding_resource or load_fixer(event.rule.key).finding_resource(event.target, None)
+        filters = finding_filters(event.rule_name, event.from_security_hub, resource_filter, invocation.account, invocation.region)
+        note = f"governance {outcome.decision}: {outcome.reason} (record {record.record_id})"
+        record = replace(record, security_hub=update_findings(filters, outcome.decision, note))
     return record
+
+
+def _record(outcome: Outcome, calls: list[dict[str, Any]], invocation: Invocation, **context: Any) -> AuditRecord:
+    record = AuditRecord(
+        outcome.decision,
+        outcome.reason,
+        outcome.level,
+        api_calls=tuple(calls),
+        before=outcome.before,
+        after=outcome.after,
+        change=outcome.change,
+        undo=outcome.undo,
+        narrowing=outcome.narrowing,
+        **context,
+    )
+    return _with_invocation(record, invocation)
+
+
+def _with_invocation(record: AuditRecord, invocation: Invocation | None) -> AuditRecord:
+    if invocation is None:
+        return record
+    return replace(record, account=invocation.account, region=invocation.region, request_id=invocation.request_id)
+
+
+def _write_attempt(error: BaseException, record: AuditRecord, invocation: Invocation) -> None:
+    """Log a non-final record for an attempt that raises on a transient error; the retry decides."""
+    reason = f"transient error ({describe_error(error)}); raised so that Lambda retries the event"
+    write_log_line(_with_invocation(replace(record, reason=reason, level="warning", final=False), invocation).to_json())
+
+
+def _finish(record: AuditRecord, config: DeploymentConfig | None) -> dict[str, Any]:
+    write_log_line(record.to_json())
+    if config is not None and should_publish(record):
+        publish_result(record, config.result_event_source)
+    return record.to_json()

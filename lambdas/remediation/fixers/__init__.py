@@ -2,34 +2,76 @@
 
 Each fixer module declares ``IAM_ACTIONS``: the exact IAM actions its code calls. The Pulumi
 program builds the Lambda role from these declarations through ``iam_actions``.
+
+Fixer modules are imported on first use, so that a cold start loads only the fixers the
+deployment configures: ``load_fixer(key)`` imports one; ``FIXER_MODULES`` and ``FIXERS`` (built on
+first access) import them all.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from . import (
-    cloudtrail_log_validation,
-    cloudtrail_multi_region,
-    restricted_admin_ports,
-    s3_account_public_access,
-    s3_bucket_encryption,
-    s3_bucket_public_access,
-    vpc_flow_logs,
-)
+from .base import Fixer
 
-FIXER_MODULES: dict[str, ModuleType] = {
-    "s3-bucket-encryption": s3_bucket_encryption,
-    "s3-bucket-public-access": s3_bucket_public_access,
-    "s3-account-public-access": s3_account_public_access,
-    "restricted-admin-ports": restricted_admin_ports,
-    "vpc-flow-logs": vpc_flow_logs,
-    "cloudtrail-multi-region": cloudtrail_multi_region,
-    "cloudtrail-log-validation": cloudtrail_log_validation,
+MODULE_NAMES: dict[str, str] = {
+    "s3-bucket-encryption": "s3_bucket_encryption",
+    "s3-bucket-public-access": "s3_bucket_public_access",
+    "s3-account-public-access": "s3_account_public_access",
+    "restricted-admin-ports": "restricted_admin_ports",
+    "vpc-flow-logs": "vpc_flow_logs",
+    "cloudtrail-multi-region": "cloudtrail_multi_region",
+    "cloudtrail-log-validation": "cloudtrail_log_validation",
 }
-"""Fixer module by rule key (the catalog's ``lambda_fixer``)."""
+"""Fixer module name by rule key (the catalog's ``lambda_fixer``)."""
+
+RULE_KEYS: tuple[str, ...] = tuple(MODULE_NAMES)
+"""Every rule key that has a fixer, in catalog order."""
+
+
+def load_fixer(rule_key: str) -> Fixer:
+    """The fixer module for ``rule_key``, imported on first use."""
+    module: Fixer = import_module(f".{MODULE_NAMES[rule_key]}", __name__)
+    return module
 
 
 def iam_actions(rule_key: str) -> tuple[str, ...]:
     """The IAM actions the fixer for ``rule_key`` calls, as declared next to its code."""
-    return tuple(FIXER_MODULES[rule_key].IAM_ACTIONS)
+    return tuple(load_fixer(rule_key).IAM_ACTIONS)
+
+
+def __getattr__(name: str) -> Any:
+    # FIXER_MODULES (module by rule key) and FIXERS (the same, typed as Fixer) import every fixer.
+    if name in ("FIXER_MODULES", "FIXERS"):
+        modules: dict[str, ModuleType] = {key: import_module(f".{module}", __name__) for key, module in MODULE_NAMES.items()}
+        return modules
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    # The type checker proves that every module provides the functions of base.Fixer.
+    from . import (
+        cloudtrail_log_validation,
+        cloudtrail_multi_region,
+        restricted_admin_ports,
+        s3_account_public_access,
+        s3_bucket_encryption,
+        s3_bucket_public_access,
+        vpc_flow_logs,
+    )
+
+    FIXER_MODULES: dict[str, ModuleType]
+    """Fixer module by rule key."""
+    FIXERS: dict[str, Fixer]
+    """The same modules, typed as ``Fixer``."""
+    _CHECKED: tuple[Fixer, ...] = (
+        cloudtrail_log_validation,
+        cloudtrail_multi_region,
+        restricted_admin_ports,
+        s3_account_public_access,
+        s3_bucket_encryption,
+        s3_bucket_public_access,
+        vpc_flow_logs,
+    )

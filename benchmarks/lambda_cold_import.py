@@ -1,0 +1,53 @@
+"""Cold-import cost of the remediation handler compared with a bare ``import boto3``.
+
+Each measurement runs in a fresh interpreter (no module cache, no bytecode written) and times only
+the import statement. The budget is that importing the handler takes at most 20% longer than
+importing boto3 alone, since boto3 is the bulk of both.
+
+Usage: python benchmarks/lambda_cold_import.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
+SNIPPET = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+BOTO3 = "import boto3"
+HANDLER = "import remediation.handler"
+# What the first event adds when the deployment configures every Lambda fixer (they load lazily).
+HANDLER_AND_ALL_FIXERS = "import remediation.handler; import remediation.fixers as fixers; fixers.FIXERS"
+
+
+def time_import(statement: str) -> float:
+    environment = {**os.environ, "PYTHONPATH": str(LAMBDAS), "PYTHONDONTWRITEBYTECODE": "1"}
+    output = subprocess.run(
+        [sys.executable, "-c", SNIPPET.format(statement=statement)], check=True, capture_output=True, text=True, env=environment
+    ).stdout
+    return float(output.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    times: dict[str, list[float]] = {BOTO3: [], HANDLER: [], HANDLER_AND_ALL_FIXERS: []}
+    for _ in range(runs):  # interleaved, so machine noise hits all alike
+        for statement, measured in times.items():
+            measured.append(time_import(statement))
+    medians = {statement: statistics.median(measured) for statement, measured in times.items()}
+    print(f"runs: {runs} (fresh interpreter each, no bytecode cache)")
+    for statement, median in medians.items():
+        print(f"{statement:<90} median {median * 1000:7.1f} ms  ratio {median / medians[BOTO3]:.3f}")
+    ratio = medians[HANDLER] / medians[BOTO3]
+    print(f"cold import of the handler: ratio {ratio:.3f}, overhead {100 * (ratio - 1):+.1f}% (budget +20%)")
+    sys.exit(0 if ratio <= 1.2 else 1)
+
+
+if __name__ == "__main__":
+    main()

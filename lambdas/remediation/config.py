@@ -1,0 +1,158 @@
+"""The deployment config: which rules this function manages, how, and with which params.
+
+The Pulumi program writes it, already validated, as JSON into the ``GOVERNANCE_CONFIG``
+environment variable. It is parsed once per container; if it is invalid, every event becomes a
+warning-level "ignored" record naming the problem, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .fixers import RULE_KEYS, load_fixer
+
+ENVIRONMENT_VARIABLE = "GOVERNANCE_CONFIG"
+"""Environment variable that holds the deployment config."""
+
+Mode = Literal["auto", "manual"]
+MODES: tuple[Mode, ...] = ("auto", "manual")
+
+
+class ConfigError(ValueError):
+    """The deployment config is invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    """How one managed Config rule is handled."""
+
+    key: str
+    """Rule key, which selects the fixer."""
+    mode: Mode
+    """``auto`` changes resources; ``manual`` records the planned change only."""
+    params: Any
+    """The fixer's typed params."""
+
+
+@dataclass(frozen=True)
+class RunbookSetting:
+    """An SSM runbook whose outcomes this function records."""
+
+    key: str
+    mode: Mode
+    resource_parameter: str | None
+    """Runbook parameter that carries the resource id, or None when it takes none."""
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """The parsed ``GOVERNANCE_CONFIG``."""
+
+    exemption_tag: str
+    security_hub_updates: bool
+    result_event_source: str
+    rules: Mapping[str, RuleSetting]
+    """By exact Config rule name."""
+    rule_prefixes: tuple[tuple[str, RuleSetting], ...]
+    """Security Hub rule-name prefixes (trailing dash included), longest first."""
+    ssm_runbooks: Mapping[str, RunbookSetting]
+    """By SSM document name."""
+
+    def rule_for(self, rule_name: str) -> tuple[RuleSetting, bool] | None:
+        """The setting for a Config rule name, and whether it is a Security Hub rule; None if unmanaged."""
+        setting = self.rules.get(rule_name)
+        if setting is not None:
+            return setting, False
+        for prefix, prefixed in self.rule_prefixes:
+            if rule_name.startswith(prefix) and len(rule_name) > len(prefix):
+                return prefixed, True
+        return None
+
+
+def parse_config(raw: str | None) -> DeploymentConfig:
+    """Parse and validate the deployment config; raises ConfigError naming the bad field."""
+    if not raw:
+        raise ConfigError(f"{ENVIRONMENT_VARIABLE} is not set")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{ENVIRONMENT_VARIABLE} is not valid JSON ({error.msg} at position {error.pos})") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{ENVIRONMENT_VARIABLE} must be a JSON object")
+    if data.get("version") != 1:
+        raise ConfigError("version must be 1")
+    exemption_tag = data.get("exemptionTag")
+    if not isinstance(exemption_tag, str) or not 1 <= len(exemption_tag) <= 128:
+        raise ConfigError("exemptionTag must be a tag key (1-128 characters)")
+    security_hub_updates = data.get("securityHubUpdates", False)
+    if not isinstance(security_hub_updates, bool):
+        raise ConfigError("securityHubUpdates must be true or false")
+    source = data.get("resultEventSource")
+    if not isinstance(source, str) or not source or source.startswith("aws."):
+        raise ConfigError("resultEventSource must be a non-empty event source that does not start with aws.")
+    rules = {name: _rule_setting(f"rules.{name}", value) for name, value in _object(data, "rules").items()}
+    prefixes = {name: _rule_setting(f"rulePrefixes.{name}", value) for name, value in _object(data, "rulePrefixes").items()}
+    runbooks = {name: _runbook_setting(f"ssmRunbooks.{name}", value) for name, value in _object(data, "ssmRunbooks").items()}
+    return DeploymentConfig(
+        exemption_tag=exemption_tag,
+        security_hub_updates=security_hub_updates,
+        result_event_source=source,
+        rules=rules,
+        rule_prefixes=tuple(sorted(prefixes.items(), key=lambda item: -len(item[0]))),
+        ssm_runbooks=runbooks,
+    )
+
+
+_LOADED: dict[str | None, DeploymentConfig | ConfigError] = {}
+
+
+def load_config(raw: str | None) -> DeploymentConfig | ConfigError:
+    """The parsed config for ``raw``, parsed once per container; the error if it is invalid."""
+    if raw not in _LOADED:
+        try:
+            _LOADED[raw] = parse_config(raw)
+        except ConfigError as error:
+            _LOADED[raw] = error
+    return _LOADED[raw]
+
+
+def _object(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict) or not all(isinstance(key, str) and key for key in value):
+        raise ConfigError(f"{name} must be an object keyed by name")
+    return value
+
+
+def _key_and_mode(where: str, value: Any) -> tuple[str, Mode]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be an object")
+    key = value.get("key")
+    if key not in RULE_KEYS:
+        raise ConfigError(f"{where}.key must be one of {', '.join(RULE_KEYS)}")
+    mode = value.get("mode")
+    if mode not in MODES:
+        raise ConfigError(f"{where}.mode must be auto or manual")
+    return key, mode
+
+
+def _rule_setting(where: str, value: Any) -> RuleSetting:
+    key, mode = _key_and_mode(where, value)
+    raw_params = value.get("params", {})
+    if not isinstance(raw_params, dict):
+        raise ConfigError(f"{where}.params must be an object")
+    try:
+        params = load_fixer(key).parse_params(raw_params)
+    except ValueError as error:
+        raise ConfigError(f"{where}.{error}") from error
+    return RuleSetting(key, mode, params)
+
+
+def _runbook_setting(where: str, value: Any) -> RunbookSetting:
+    key, mode = _key_and_mode(where, value)
+    parameter = value.get("resourceParameter")
+    if parameter is not None and (not isinstance(parameter, str) or not parameter):
+        raise ConfigError(f"{where}.resourceParameter must be a parameter name or null")
+    return RunbookSetting(key, mode, parameter)

@@ -1,0 +1,192 @@
+"""Parse and validate an incoming event, once, into a small typed value or a reason to ignore it.
+
+Two kinds of events are handled: AWS Config "Config Rules Compliance Change" events for the
+rules this deployment manages, and SSM "EC2 Automation Execution Status-change Notification"
+events for the runbooks of the SSM engine. Anything else is ignored with a reason. An ignore is
+``info`` when the event is well formed but needs no action, and ``warning`` when it should never
+have arrived (unknown shape, foreign account, unmanaged rule, unexpected resource), so that
+operators can alarm on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .config import DeploymentConfig, RuleSetting, RunbookSetting
+from .fixers import load_fixer
+from .fixers.base import Target
+
+CONFIG_SOURCE = "aws.config"
+COMPLIANCE_DETAIL_TYPE = "Config Rules Compliance Change"
+SSM_SOURCE = "aws.ssm"
+AUTOMATION_DETAIL_TYPE = "EC2 Automation Execution Status-change Notification"
+
+SUCCEEDED_STATUSES = frozenset({"Success", "CompletedWithSuccess"})
+"""Terminal automation statuses that mean the runbook fixed the resource."""
+FAILED_STATUSES = frozenset(
+    {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "ChangeCalendarOverrideRejected", "Exited"}
+)
+"""Terminal automation statuses that mean it did not."""
+
+FUNCTION_ARN = re.compile(r"arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?")
+EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+Level = Literal["info", "warning"]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Where the function runs, from the Lambda context."""
+
+    account: str
+    region: str
+    partition: str
+    request_id: str | None
+
+    @classmethod
+    def from_context(cls, context: Any) -> Invocation | None:
+        """Read the account, region and partition from ``context.invoked_function_arn``."""
+        match = FUNCTION_ARN.fullmatch(str(getattr(context, "invoked_function_arn", "")))
+        if match is None:
+            return None
+        request_id = getattr(context, "aws_request_id", None)
+        return cls(match.group(3), match.group(2), match.group(1), str(request_id) if request_id else None)
+
+
+@dataclass(frozen=True)
+class ComplianceEvent:
+    """A NON_COMPLIANT evaluation of a managed rule, for a resource of this account and region."""
+
+    event_id: str | None
+    rule_name: str
+    rule: RuleSetting
+    from_security_hub: bool
+    """Whether the rule is one of Security Hub's own (matched by prefix)."""
+    target: Target
+    raw_resource_id: str
+
+
+@dataclass(frozen=True)
+class AutomationEvent:
+    """A terminal status of an SSM Automation execution of a runbook the SSM engine uses."""
+
+    event_id: str | None
+    execution_id: str
+    document: str
+    status: str
+    runbook: RunbookSetting
+    account: str
+    region: str
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the status means the runbook succeeded."""
+        return self.status in SUCCEEDED_STATUSES
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event this function does not act on, and why."""
+
+    reason: str
+    level: Level
+    event_id: str | None = None
+    rule_name: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+
+
+ParsedEvent = ComplianceEvent | AutomationEvent | Ignored
+
+
+def parse_event(event: Any, config: DeploymentConfig, invocation: Invocation) -> ParsedEvent:
+    """Validate ``event`` into a ComplianceEvent or AutomationEvent, or say why it is ignored."""
+    if not isinstance(event, dict):
+        return Ignored("the event is not a JSON object", "warning")
+    kind = (event.get("source"), event.get("detail-type"))
+    if kind == (CONFIG_SOURCE, COMPLIANCE_DETAIL_TYPE):
+        return _compliance_event(event, config, invocation)
+    if kind == (SSM_SOURCE, AUTOMATION_DETAIL_TYPE):
+        return _automation_event(event, config, invocation)
+    return Ignored(f"unrecognised event: source {kind[0]!r}, detail-type {kind[1]!r}", "warning", _text(event.get("id")))
+
+
+def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invocation: Invocation) -> ParsedEvent:
+    event_id = _text(event.get("id"))
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return Ignored("the event has no detail object", "warning", event_id)
+    rule_name = _text(detail.get("configRuleName"))
+    resource_type = _text(detail.get("resourceType"))
+    raw_id = _text(detail.get("resourceId"))
+
+    def ignore(reason: str, level: Level = "warning") -> Ignored:
+        return Ignored(reason, level, event_id, rule_name, resource_type, raw_id)
+
+    if detail.get("messageType") != "ComplianceChangeNotification":
+        return ignore(f"detail.messageType is {detail.get('messageType')!r}, not ComplianceChangeNotification")
+    new_result = detail.get("newEvaluationResult")
+    if not isinstance(new_result, dict):
+        return ignore("detail.newEvaluationResult is missing")
+    compliance = new_result.get("complianceType")
+    if compliance != "NON_COMPLIANT":
+        return ignore(f"the resource is {compliance}, not NON_COMPLIANT", "info" if isinstance(compliance, str) else "warning")
+    if rule_name is None or resource_type is None or raw_id is None:
+        return ignore("detail.configRuleName, detail.resourceType or detail.resourceId is missing")
+    managed = config.rule_for(rule_name)
+    if managed is None:
+        return ignore(f"rule {rule_name} is not managed by this deployment")
+    qualifier = new_result.get("evaluationResultIdentifier", {})
+    qualifier = qualifier.get("evaluationResultQualifier") if isinstance(qualifier, dict) else None
+    if isinstance(qualifier, dict) and (
+        qualifier.get("configRuleName", rule_name),
+        qualifier.get("resourceType", resource_type),
+        qualifier.get("resourceId", raw_id),
+    ) != (rule_name, resource_type, raw_id):
+        return ignore("the evaluation result names another rule or resource than the event detail")
+    accounts = {event.get("account"), detail.get("awsAccountId")}
+    if accounts != {invocation.account}:
+        return ignore(f"the event's account {sorted(map(str, accounts))} is not this function's account {invocation.account}")
+    regions = {event.get("region"), detail.get("awsRegion")}
+    if regions != {invocation.region}:
+        return ignore(f"the event's region {sorted(map(str, regions))} is not this function's region {invocation.region}")
+    setting, from_security_hub = managed
+    fixer = load_fixer(setting.key)
+    if resource_type not in fixer.RESOURCE_TYPES:
+        return ignore(f"rule {rule_name} ({setting.key}) evaluates {', '.join(fixer.RESOURCE_TYPES)}, not {resource_type}")
+    canonical = fixer.resource_id(resource_type, raw_id, invocation.account)
+    if canonical is None:
+        return ignore(f"{raw_id!r} is not a well-formed {resource_type} id of this account for {setting.key}")
+    target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition)
+    return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id)
+
+
+def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invocation: Invocation) -> ParsedEvent:
+    event_id = _text(event.get("id"))
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        return Ignored("the event has no detail object", "warning", event_id)
+    definition = _text(detail.get("Definition"))
+    # A shared or versioned document may be named by ARN (arn:...:document/<name>).
+    document = definition.rsplit("document/", 1)[-1] if definition else None
+    execution_id = _text(detail.get("ExecutionId"))
+    status = _text(detail.get("Status"))
+    if document is None or execution_id is None or status is None:
+        return Ignored("detail.Definition, detail.ExecutionId or detail.Status is missing", "warning", event_id)
+    runbook = config.ssm_runbooks.get(document)
+    if runbook is None:
+        return Ignored(f"runbook {document} is not used by this deployment", "warning", event_id, document)
+    if not EXECUTION_ID.fullmatch(execution_id):
+        return Ignored(f"{execution_id!r} is not a well-formed automation execution id", "warning", event_id, document)
+    if event.get("account") != invocation.account or event.get("region") != invocation.region:
+        return Ignored("the event's account or region is not this function's", "warning", event_id, document)
+    if status not in SUCCEEDED_STATUSES | FAILED_STATUSES:
+        return Ignored(f"automation status {status} is not final", "info", event_id, document)
+    return AutomationEvent(event_id, execution_id, document, status, runbook, invocation.account, invocation.region)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,218 @@
+"""Fixtures for the remediation Lambda: moto in-process, fake credentials, a deployment config,
+real-shaped events, and a count of every HTTP request each client sends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+from remediation import clients, config, engine
+from remediation.calls import attach_recorder
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:governance-remediation"
+EXEMPTION_TAG = "governance:exempt"
+FAULT_HEADER = "x-governance-test-fault"
+
+
+@dataclass
+class FakeContext:
+    invoked_function_arn: str = FUNCTION_ARN
+    aws_request_id: str = "11111111-2222-3333-4444-555555555555"
+
+
+@dataclass
+class RequestLog:
+    """Every HTTP request sent by the function's clients: (service, operation) in order."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def operations(self, exclude: tuple[str, ...] = ("PutEvents",)) -> list[str]:
+        return [operation for _, operation in self.sent if operation not in exclude]
+
+    def writes(self) -> list[str]:
+        read_prefixes = ("Get", "Describe", "List")
+        return [op for op in self.operations() if not op.startswith(read_prefixes)]
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[RequestLog]:
+    """Fake credentials, a fresh moto account, fresh clients, instant verification waits."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # The fixers never touch AMIs; loading moto's default ones makes every EC2 test slow.
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("GOVERNANCE_CONFIG", json.dumps(base_config()))
+    log = RequestLog()
+
+    def attach_and_count(client: Any) -> None:
+        attach_recorder(client)
+
+        def count(request: Any, **kwargs: Any) -> None:
+            log.sent.append((client.meta.service_model.service_name, kwargs["event_name"].rsplit(".", 1)[-1]))
+
+        client.meta.events.register_first("before-send", count)
+
+    monkeypatch.setattr(clients, "attach_recorder", attach_and_count)
+    original_stubber_call = BotocoreStubber.__call__
+
+    def moto_unless_faulted(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        # A request answered by faults.inject_error must not also reach moto's backend.
+        if request.headers.get(FAULT_HEADER):
+            return None
+        return original_stubber_call(self, event_name, request, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", moto_unless_faulted)
+    monkeypatch.setattr(engine, "sleep", lambda _seconds: None)
+    clients.forget_clients()
+    config._LOADED.clear()
+    with mock_aws():
+        yield log
+    clients.forget_clients()
+
+
+@pytest.fixture
+def requests(aws: RequestLog) -> RequestLog:
+    return aws
+
+
+def rule_entry(key: str, params: dict[str, Any] | None = None, mode: str = "auto") -> dict[str, Any]:
+    return {"key": key, "mode": mode, "params": params or {}}
+
+
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "s3-bucket-encryption": {"algorithm": "AES256", "kmsKeyId": None},
+    "s3-bucket-public-access": {"excludedPublicBuckets": []},
+    "s3-account-public-access": {},
+    "restricted-admin-ports": {"ports": [22, 3389]},
+    "vpc-flow-logs": {
+        "trafficType": "ALL",
+        "destinationType": "cloud-watch-logs",
+        "s3BucketArn": None,
+        "logGroupName": "/governance/vpc-flow-logs",
+        "deliverLogsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/governance-flow-logs",
+    },
+    "cloudtrail-multi-region": {"s3BucketName": "governance-trail-bucket", "trailName": "governance-multi-region"},
+    "cloudtrail-log-validation": {},
+}
+
+
+def rule_name(key: str) -> str:
+    return f"governance-{key}"
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": 1,
+        "exemptionTag": EXEMPTION_TAG,
+        "securityHubUpdates": False,
+        "resultEventSource": "governance.remediation",
+        "rules": {rule_name(key): rule_entry(key, params) for key, params in DEFAULT_PARAMS.items()},
+        "rulePrefixes": {
+            "securityhub-restricted-ssh-": rule_entry("restricted-admin-ports", DEFAULT_PARAMS["restricted-admin-ports"]),
+            "securityhub-s3-bucket-server-side-encryption-enabled-": rule_entry("s3-bucket-encryption", DEFAULT_PARAMS["s3-bucket-encryption"]),
+        },
+        "ssmRunbooks": {
+            "AWSConfigRemediation-EnableCloudTrailLogFileValidation": {"key": "cloudtrail-log-validation", "mode": "auto", "resourceParameter": "TrailName"},
+            "AWSConfigRemediation-CreateCloudTrailMultiRegionTrail": {"key": "cloudtrail-multi-region", "mode": "auto", "resourceParameter": None},
+        },
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def deploy(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
+    """Set GOVERNANCE_CONFIG; keyword arguments replace top-level fields, ``rules`` entries are merged."""
+
+    def apply(rules: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+        data = base_config(**overrides)
+        if rules:
+            data["rules"] = {**data["rules"], **rules}
+        monkeypatch.setenv("GOVERNANCE_CONFIG", json.dumps(data))
+        return data
+
+    return apply
+
+
+def compliance_event(
+    rule: str,
+    resource_type: str,
+    resource_id: str,
+    compliance: str = "NON_COMPLIANT",
+    account: str = ACCOUNT,
+    region: str = REGION,
+    with_old_result: bool = False,
+) -> dict[str, Any]:
+    """A real-shaped EventBridge "Config Rules Compliance Change" event (facts §4)."""
+    qualifier = {"configRuleName": rule, "resourceType": resource_type, "resourceId": resource_id}
+    detail: dict[str, Any] = {
+        "resourceId": resource_id,
+        "awsRegion": region,
+        "awsAccountId": account,
+        "configRuleName": rule,
+        "recordVersion": "1.0",
+        "configRuleARN": f"arn:aws:config:{region}:{account}:config-rule/config-rule-eguym2",
+        "messageType": "ComplianceChangeNotification",
+        "newEvaluationResult": {
+            "evaluationResultIdentifier": {"evaluationResultQualifier": qualifier, "orderingTimestamp": "2021-04-19T19:03:50.251Z"},
+            "complianceType": compliance,
+            "resultRecordedTime": "2021-04-19T19:04:04.741Z",
+            "configRuleInvokedTime": "2021-04-19T19:04:04.332Z",
+        },
+        "notificationCreationTime": "2021-04-19T19:04:05.751Z",
+        "resourceType": resource_type,
+    }
+    if with_old_result:
+        detail["oldEvaluationResult"] = {**detail["newEvaluationResult"], "complianceType": "COMPLIANT"}
+    return {
+        "version": "0",
+        "id": "c0bb891c-77fe-8518-14fc-be78b966f95b",
+        "detail-type": "Config Rules Compliance Change",
+        "source": "aws.config",
+        "account": account,
+        "time": "2021-04-19T19:04:05Z",
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def automation_event(document: str, status: str, execution_id: str = "4105a4fc-f944-11e6-9d32-0a1b2c3d495e") -> dict[str, Any]:
+    """An "EC2 Automation Execution Status-change Notification" event (AWS docs example shape)."""
+    return {
+        "version": "0",
+        "id": "d290ece9-1d8a-48e3-a27e-4bea9f1a8bb0",
+        "detail-type": "EC2 Automation Execution Status-change Notification",
+        "source": "aws.ssm",
+        "account": ACCOUNT,
+        "time": "2016-11-29T19:43:35Z",
+        "region": REGION,
+        "resources": [f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-execution/{execution_id}"],
+        "detail": {
+            "ExecutionId": execution_id,
+            "Definition": document,
+            "DefinitionVersion": 1.0,
+            "Status": status,
+            "StartTime": "Nov 29, 2016 7:43:25 PM",
+            "EndTime": "Nov 29, 2016 7:43:34 PM",
+            "Time": 2630.0,
+            "ExecutedBy": f"arn:aws:iam::{ACCOUNT}:user/userName",
+        },
+    }

@@ -1,0 +1,151 @@
+"""Audit trail: result events on the bus, Security Hub updates, and the SSM engine's outcomes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.stub import ANY, Stubber
+from conftest import ACCOUNT, REGION, FakeContext, automation_event, compliance_event, rule_name
+from lambda_scenarios import SCENARIOS
+from remediation import clients
+from remediation.audit import RESULT_DETAIL_TYPE
+from remediation.handler import HANDLER_IAM_ACTIONS, lambda_handler
+
+ENCRYPTION = next(scenario for scenario in SCENARIOS if scenario.key == "s3-bucket-encryption")
+LOG_VALIDATION_RUNBOOK = "AWSConfigRemediation-EnableCloudTrailLogFileValidation"
+EXECUTION_ID = "4105a4fc-f944-11e6-9d32-0a1b2c3d495e"
+
+
+def test_the_result_event_carries_the_record(monkeypatch) -> None:
+    entries = []
+    events_client = clients.client("events")
+    events_client.meta.events.register("before-parameter-build.eventbridge.PutEvents", lambda params, **_: entries.extend(params["Entries"]))
+    bucket = ENCRYPTION.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(ENCRYPTION.key), ENCRYPTION.resource_type, bucket), FakeContext())
+    assert len(entries) == 1
+    entry = entries[0]
+    assert (entry["Source"], entry["DetailType"], entry["EventBusName"]) == ("governance.remediation", RESULT_DETAIL_TYPE, "default")
+    assert json.loads(entry["Detail"]) == record
+
+
+def test_a_publishing_failure_is_logged_and_not_raised(capsys) -> None:
+    from faults import inject_error
+
+    inject_error("events", "PutEvents", "AccessDeniedException", 400)
+    bucket = ENCRYPTION.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(ENCRYPTION.key), ENCRYPTION.resource_type, bucket), FakeContext())
+    assert record["decision"] == "remediated"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1]["message"] == "could not publish the result event"
+
+
+def _finding(finding_id: str) -> dict:
+    return {"Id": finding_id, "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/config"}
+
+
+def _full_finding(finding_id: str, bucket: str) -> dict:
+    return {
+        **_finding(finding_id),
+        "SchemaVersion": "2018-10-08",
+        "GeneratorId": f"arn:aws:config:{REGION}:{ACCOUNT}:config-rule/config-rule-eguym2",
+        "AwsAccountId": ACCOUNT,
+        "CreatedAt": "2024-01-01T00:00:00Z",
+        "UpdatedAt": "2024-01-01T00:00:00Z",
+        "Title": rule_name("s3-bucket-encryption"),
+        "Description": "config finding",
+        "Resources": [{"Type": "AwsS3Bucket", "Id": f"arn:aws:s3:::{bucket}"}],
+    }
+
+
+@pytest.mark.parametrize(("break_it", "workflow"), [(False, "RESOLVED"), (True, "NOTIFIED")])
+def test_security_hub_finding_is_noted_and_its_workflow_set(deploy, break_it: bool, workflow: str) -> None:
+    deploy(securityHubUpdates=True)
+    bucket = ENCRYPTION.make_non_compliant()
+    if break_it:
+        from faults import inject_error
+
+        inject_error("s3", "PutBucketEncryption", "AccessDenied", 403)
+    stubber = Stubber(clients.client("securityhub"))
+    expected_filters = {
+        "AwsAccountId": [{"Value": ACCOUNT, "Comparison": "EQUALS"}],
+        "Region": [{"Value": REGION, "Comparison": "EQUALS"}],
+        "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
+        "ProductFields": [{"Key": "aws/config/ConfigRuleName", "Value": rule_name(ENCRYPTION.key), "Comparison": "EQUALS"}],
+        "ResourceId": [{"Value": f"arn:aws:s3:::{bucket}", "Comparison": "EQUALS"}],
+    }
+    stubber.add_response("get_findings", {"Findings": [_full_finding("f-1", bucket)]}, {"Filters": expected_filters, "MaxResults": 100})
+    stubber.add_response(
+        "batch_update_findings",
+        {"ProcessedFindings": [{"Id": "f-1", "ProductArn": _finding("f-1")["ProductArn"]}], "UnprocessedFindings": []},
+        {"FindingIdentifiers": [_finding("f-1")], "Note": {"Text": ANY, "UpdatedBy": "governance-remediation"}, "Workflow": {"Status": workflow}},
+    )
+    with stubber:
+        record = lambda_handler(compliance_event(rule_name(ENCRYPTION.key), ENCRYPTION.resource_type, bucket), FakeContext())
+    stubber.assert_no_pending_responses()
+    assert record["securityHub"] == {"updated": 1, "workflowStatus": workflow, "unprocessed": []}
+
+
+def test_security_hub_rules_are_matched_by_their_own_product_field(deploy) -> None:
+    deploy(securityHubUpdates=True)
+    bucket = ENCRYPTION.make_non_compliant()
+    stubber = Stubber(clients.client("securityhub"))
+    stubber.add_response("get_findings", {"Findings": []}, {"Filters": ANY, "MaxResults": 100})
+    with stubber:
+        record = lambda_handler(compliance_event("securityhub-s3-bucket-server-side-encryption-enabled-fe95bf3f", ENCRYPTION.resource_type, bucket), FakeContext())
+    assert record["securityHub"]["updated"] == 0
+
+
+def test_security_hub_is_left_alone_when_disabled_or_nothing_happened(deploy, requests) -> None:
+    deploy(securityHubUpdates=True)
+    bucket = ENCRYPTION.make_compliant()
+    record = lambda_handler(compliance_event(rule_name(ENCRYPTION.key), ENCRYPTION.resource_type, bucket), FakeContext())
+    assert record["securityHub"] is None
+    assert not any(service == "securityhub" for service, _ in requests.sent)
+
+
+def _execution(status: str, parameters: dict, failure: str | None = None) -> dict:
+    execution = {"AutomationExecutionId": EXECUTION_ID, "DocumentName": LOG_VALIDATION_RUNBOOK, "AutomationExecutionStatus": status, "Parameters": parameters}
+    if failure:
+        execution["FailureMessage"] = failure
+    return {"AutomationExecution": execution}
+
+
+@pytest.mark.parametrize(
+    ("status", "decision", "published_level"),
+    [("Success", "remediated", "info"), ("CompletedWithSuccess", "remediated", "info"), ("Failed", "failed", "error"), ("TimedOut", "failed", "error"), ("Cancelled", "failed", "error")],
+)
+def test_ssm_outcomes_are_recorded_in_the_same_format(status: str, decision: str, published_level: str, requests) -> None:
+    stubber = Stubber(clients.client("ssm"))
+    parameters = {"TrailName": ["main-trail"], "AutomationAssumeRole": [f"arn:aws:iam::{ACCOUNT}:role/automation"]}
+    stubber.add_response("get_automation_execution", _execution(status, parameters, "Step failed" if decision == "failed" else None), {"AutomationExecutionId": EXECUTION_ID})
+    with stubber:
+        record = lambda_handler(automation_event(LOG_VALIDATION_RUNBOOK, status), FakeContext())
+    assert (record["engine"], record["decision"], record["level"], record["final"]) == ("ssm", decision, published_level, True)
+    assert (record["ruleKey"], record["resourceType"], record["resourceId"]) == ("cloudtrail-log-validation", "AWS::CloudTrail::Trail", "main-trail")
+    assert record["change"]["executionId"] == EXECUTION_ID
+    assert "AutomationAssumeRole" not in record["change"]["parameters"]
+    assert requests.sent[-1] == ("events", "PutEvents"), "every outcome, failures included, notifies"
+    if decision == "failed":
+        assert "Step failed" in record["reason"]
+
+
+def test_an_ssm_execution_that_cannot_be_read_is_still_recorded() -> None:
+    stubber = Stubber(clients.client("ssm"))
+    stubber.add_client_error("get_automation_execution", "AccessDeniedException", http_status_code=400)
+    with stubber:
+        record = lambda_handler(automation_event(LOG_VALIDATION_RUNBOOK, "Failed"), FakeContext())
+    assert record["decision"] == "failed"
+    assert "could not be read" in record["reason"]
+
+
+def test_an_account_level_runbook_names_the_account() -> None:
+    stubber = Stubber(clients.client("ssm"))
+    stubber.add_response("get_automation_execution", _execution("Success", {"TrailName": ["governance"]}), {"AutomationExecutionId": EXECUTION_ID})
+    with stubber:
+        record = lambda_handler(automation_event("AWSConfigRemediation-CreateCloudTrailMultiRegionTrail", "Success"), FakeContext())
+    assert (record["resourceType"], record["resourceId"]) == ("AWS::::Account", ACCOUNT)
+
+
+def test_handler_iam_actions_cover_what_the_handler_calls() -> None:
+    assert set(HANDLER_IAM_ACTIONS) == {"events:PutEvents", "securityhub:GetFindings", "securityhub:BatchUpdateFindings", "ssm:GetAutomationExecution"}

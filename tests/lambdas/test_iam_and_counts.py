@@ -1,0 +1,145 @@
+"""Least privilege and minimal calls: every call a fixer makes is declared, every declaration is
+used, and the AWS requests per event match the counts documented in docs/lambda-engine.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
+from lambda_scenarios import SCENARIOS, Scenario, new_group, new_vpc, trail
+from remediation.fixers import FIXER_MODULES, iam_actions
+from remediation.handler import lambda_handler
+
+# API operation → IAM actions, where they differ from "<service>:<Operation>".
+S3_ACTIONS = {
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "PutBucketEncryption"): "s3:PutEncryptionConfiguration",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "PutPublicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("s3", "GetBucketTagging"): "s3:GetBucketTagging",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+    ("s3control", "PutPublicAccessBlock"): "s3:PutAccountPublicAccessBlock",
+}
+
+
+def required_actions(call: dict) -> set[str]:
+    """The IAM actions one recorded call needs."""
+    service, operation, params = call["service"], call["operation"], call["params"]
+    if service in ("s3", "s3control"):
+        return {S3_ACTIONS[(service, operation)]}
+    actions = {f"{service}:{operation}"}
+    if operation == "CreateFlowLogs":
+        if params.get("DeliverLogsPermissionArn"):
+            actions.add("iam:PassRole")
+        if params.get("LogDestinationType") == "s3":
+            actions.add("logs:CreateLogDelivery")
+    return actions
+
+
+def _s3_flow_logs(deploy) -> str:
+    boto3.client("s3").create_bucket(Bucket="flow-log-bucket")
+    params = {**DEFAULT_PARAMS["vpc-flow-logs"], "destinationType": "s3", "s3BucketArn": "arn:aws:s3:::flow-log-bucket"}
+    deploy(rules={rule_name("vpc-flow-logs"): rule_entry("vpc-flow-logs", params)})
+    return new_vpc()
+
+
+def _ranged_group(_deploy) -> str:
+    group = new_group()
+    boto3.client("ec2").authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    return group
+
+
+def _no_trails() -> None:
+    cloudtrail = boto3.client("cloudtrail")
+    for found in cloudtrail.describe_trails()["trailList"]:
+        cloudtrail.delete_trail(Name=found["Name"])
+
+
+def _idle_multi_region_trail(_deploy) -> str:
+    _no_trails()
+    trail("idle-trail", multi_region=True, logging=False)
+    return ACCOUNT
+
+
+def _no_trail_at_all(_deploy) -> str:
+    _no_trails()
+    return ACCOUNT
+
+
+# Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
+EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
+    "restricted-admin-ports": [_ranged_group],
+    "vpc-flow-logs": [_s3_flow_logs],
+    "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all],
+}
+
+
+def _run(scenario: Scenario, resource_id: str) -> dict:
+    return lambda_handler(compliance_event(rule_name(scenario.key), scenario.resource_type, resource_id), FakeContext())
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_every_call_is_declared_and_every_declaration_is_used(scenario: Scenario, deploy) -> None:
+    calls: list[dict] = []
+    resource_id = scenario.make_non_compliant()
+    calls += _run(scenario, resource_id)["apiCalls"]
+    if scenario.tag_exempt:
+        scenario.tag_exempt(resource_id)
+    calls += _run(scenario, scenario.make_compliant() if scenario.key != "cloudtrail-multi-region" else resource_id)["apiCalls"]
+    for make in EXTRA_PATHS.get(scenario.key, []):
+        record = _run(scenario, make(deploy))
+        assert record["decision"] == "remediated", record["reason"]
+        calls += record["apiCalls"]
+    needed = set().union(*(required_actions(call) for call in calls))
+    declared = set(iam_actions(scenario.key))
+    assert needed <= declared, f"calls not covered by IAM_ACTIONS: {needed - declared}"
+    assert declared == needed, f"declared but never called: {declared - needed}"
+
+
+def test_iam_action_declarations_are_well_formed() -> None:
+    for key, module in FIXER_MODULES.items():
+        assert isinstance(module.IAM_ACTIONS, tuple), key
+        for action in module.IAM_ACTIONS:
+            assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action), action
+
+
+# (compliant, fixed) AWS requests per event, PutEvents excluded; the same table is in the docs.
+EXPECTED_COUNTS = {
+    "s3-bucket-encryption": (1, 4),
+    "s3-bucket-public-access": (1, 4),
+    "s3-account-public-access": (1, 3),
+    "restricted-admin-ports": (1, 3),
+    "vpc-flow-logs": (1, 4),
+    "cloudtrail-multi-region": (2, 6),
+    "cloudtrail-log-validation": (1, 4),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_requests_per_event(scenario: Scenario, requests) -> None:
+    compliant, _ = EXPECTED_COUNTS[scenario.key]
+    _run(scenario, scenario.make_compliant())
+    assert len(requests.operations()) == compliant, requests.operations()
+    assert requests.sent[-1] == ("events", "PutEvents"), "already-compliant results are published too"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_requests_per_fixed_event(scenario: Scenario, requests) -> None:
+    _, fixed = EXPECTED_COUNTS[scenario.key]
+    _run(scenario, scenario.make_non_compliant())
+    assert len(requests.operations()) == fixed, requests.operations()
+    assert requests.sent[-1] == ("events", "PutEvents")
+    assert len(requests.sent) == fixed + 1
+
+
+def test_the_docs_list_the_measured_counts() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "lambda-engine.md").read_text()
+    for key, (compliant, fixed) in EXPECTED_COUNTS.items():
+        assert re.search(rf"\| `{re.escape(key)}` \| {compliant} \| {fixed} \|", doc), key
