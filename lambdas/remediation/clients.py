@@ -2,10 +2,18 @@
 
 Clients use botocore's adaptive retry mode: throttling and 5xx errors are retried with backoff
 and client-side rate limiting, then raised so that Lambda retries the event.
+
+In Lambda every client uses the function's own credentials. The operator CLI runs the same fixers
+in many accounts at once: inside ``using_session(session)`` (per thread or task) clients come from
+that account's boto3 session instead.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import boto3
@@ -23,17 +31,35 @@ CLIENT_CONFIG = Config(
 )
 """Botocore settings shared by every client."""
 
-_CLIENTS: dict[tuple[str, str | None], Any] = {}
+_CLIENTS: dict[tuple[int, str, str | None], Any] = {}
+_CREATING = threading.Lock()
+_SESSION: ContextVar[boto3.Session | None] = ContextVar("governance_session", default=None)
+
+
+@contextmanager
+def using_session(session: boto3.Session) -> Iterator[None]:
+    """Make ``client()`` use ``session`` (another account's credentials) inside the block."""
+    token = _SESSION.set(session)
+    try:
+        yield
+    finally:
+        _SESSION.reset(token)
 
 
 def client(service: str, region: str | None = None) -> Any:
     """The cached client for ``service`` in ``region`` (None: the function's own region)."""
-    key = (service, region)
+    session = _SESSION.get()
+    key = (id(session) if session is not None else 0, service, region)
     cached = _CLIENTS.get(key)
     if cached is None:
-        cached = boto3.client(service, region_name=region, config=CLIENT_CONFIG)
-        attach_recorder(cached)
-        _CLIENTS[key] = cached
+        # Creating clients is not thread-safe in botocore; using them is.
+        with _CREATING:
+            cached = _CLIENTS.get(key)
+            if cached is None:
+                factory = session.client if session is not None else boto3.client
+                cached = factory(service, region_name=region, config=CLIENT_CONFIG)
+                attach_recorder(cached)
+                _CLIENTS[key] = cached
     return cached
 
 

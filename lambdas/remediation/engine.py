@@ -42,9 +42,25 @@ class Outcome:
 
 def remediate(event: ComplianceEvent, exemption_tag: str) -> Outcome:
     """Decide and, in auto mode, fix the event's resource. Raises AWS errors as they come."""
-    fixer = load_fixer(event.rule.key)
-    target, params = event.target, event.rule.params
-    state = fixer.read_state(target)
+    return remediate_target(event.rule.key, event.rule.mode, event.target, event.rule.params, exemption_tag)
+
+
+def remediate_target(
+    rule_key: str,
+    mode: str,
+    target: Target,
+    params: Any,
+    exemption_tag: str,
+    state: Any = None,
+) -> Outcome:
+    """Decide and, in ``auto`` mode, fix one resource; the operator CLI calls this too.
+
+    ``state`` is the fixer's read of the resource when the caller already has it (the CLI reads many
+    resources in one call); otherwise the fixer reads it.
+    """
+    fixer = load_fixer(rule_key)
+    if state is None:
+        state = fixer.read_state(target)
     before = state.to_json()
     finding = fixer.finding_resource(target, state)
     result = fixer.plan(state, params)
@@ -62,7 +78,7 @@ def remediate(event: ComplianceEvent, exemption_tag: str) -> Outcome:
     if exempt:
         return Outcome("exempt", f"the resource is tagged {exemption_tag}; nothing was changed", before=before, change=planned, finding_resource=finding)
     undo = tuple(call.to_json() for call in result.undo)
-    if event.rule.mode == "manual":
+    if mode != "auto":
         reason = f"mode is manual; planned, not applied: {result.summary}"
         return Outcome("dry_run", reason, before=before, change=planned, undo=undo, narrowing=result.narrowing, finding_resource=finding)
     applied = fixer.apply(target, result, params)
