@@ -25,8 +25,8 @@ PLUMBING_ACTIONS = frozenset({"events:PutEvents"})
 
 
 @cache
-def _lambda_module(name: str) -> Any:
-    # The Lambda package is importable as top-level ``remediation`` from lambdas/, as in Lambda.
+def lambda_module(name: str) -> Any:
+    """A module of the Lambda package (``fixers``, ``engine``...), imported as Lambda imports it: top-level ``remediation``."""
     root = str(LAMBDA_ROOT)
     if root not in sys.path:
         sys.path.append(root)
@@ -35,7 +35,7 @@ def _lambda_module(name: str) -> Any:
 
 def fixer_iam_actions(rule_key: str) -> tuple[str, ...]:
     """IAM actions the Lambda fixer of ``rule_key`` declares next to its code."""
-    actions: tuple[str, ...] = _lambda_module("fixers").iam_actions(rule_key)
+    actions: tuple[str, ...] = lambda_module("fixers").iam_actions(rule_key)
     return actions
 
 
@@ -46,7 +46,7 @@ def handler_iam_actions(*, audits_ssm: bool, updates_securityhub: bool) -> tuple
     updates findings (only with ``securityHubUpdates``). An action of another service fails loudly,
     so a new declaration cannot be silently left out of the role.
     """
-    declared: tuple[str, ...] = _lambda_module("handler").HANDLER_IAM_ACTIONS
+    declared: tuple[str, ...] = lambda_module("handler").HANDLER_IAM_ACTIONS
     actions: list[str] = []
     for action in declared:
         service = action.split(":", 1)[0]

@@ -27,6 +27,19 @@ def stack_values(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
     return {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
 
 
+def file_values(path: Path) -> dict[str, Any]:
+    """The ``governance:*`` values of a stack file given by path."""
+    if not path.is_file():
+        raise ConfigError([f"--stack-file {path} does not exist."])
+    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    return stack_values(name, path.parent)
+
+
+def load_stack_file(path: Path) -> Settings:
+    """Validated settings of the stack file at ``path``."""
+    return load_settings(file_values(path))
+
+
 def load_stack(stack: str, project_dir: Path | None = None) -> Settings:
     """Validated settings of a stack file; raises ``ConfigError`` like the program does."""
     return load_settings(stack_values(stack, project_dir))

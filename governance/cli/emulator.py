@@ -68,10 +68,14 @@ def embedded_emulator() -> Iterator[Emulator]:
     Sets ``AWS_ENDPOINT_URL`` and fake credentials for the duration and restores the environment after.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *_args: Any, **_kwargs: Any) -> None:
+            """Keep the per-request access log off the terminal."""
 
     counter = RequestCounter(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", 0, counter, threaded=True)
+    server = make_server("127.0.0.1", 0, counter, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
     thread.start()
     endpoint = f"http://127.0.0.1:{server.server_port}"

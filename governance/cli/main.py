@@ -1,22 +1,40 @@
 """Argument parsing and dispatch for ``python -m governance``.
 
-Exit codes follow linters: 0 nothing found / all passed, 1 something found / a check failed,
+Exit codes follow linters: 0 nothing found / all passed, 1 something found / a check or fix failed,
 2 bad usage or bad stack config.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from governance.catalog import CATALOG
 from governance.cli.doctor import run_doctor
 from governance.cli.output import json_lines, table
 from governance.cli.sessions import AccountSessions
 from governance.settings import ConfigError, Settings
-from governance.stack_file import load_stack
+from governance.stack_file import load_stack, load_stack_file
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONCURRENCY = 16
+
+
+def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml next to Pulumi.yaml")
+    where.add_argument("--stack-file", type=Path, help="path of a Pulumi.<stack>.yaml file")
+
+
+def _add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_stack_arguments(parser)
+    parser.add_argument("--rule", action="append", choices=list(CATALOG), help="only this rule (repeatable)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"parallel AWS workers (default {DEFAULT_CONCURRENCY})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,9 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m governance", description="Operate governance stacks: preflight, what-if, fix, undo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     doctor = commands.add_parser("doctor", help="check what the deployment relies on in every account and region")
-    doctor.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    _add_stack_arguments(doctor)
     doctor.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    scan = commands.add_parser("scan", help="what-if: find non-compliant resources and show the planned change (no writes)")
+    _add_fleet_arguments(scan)
+    scan.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    apply = commands.add_parser("apply", help="fix what scan finds, with the Lambda's exemptions and safety")
+    _add_fleet_arguments(apply)
+    apply.add_argument("--audit-file", type=Path, help="JSONL file for the audit records (default governance-audit-<time>.jsonl)")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    undo = commands.add_parser("undo", help="restore the before-state of audit records (by record id or JSONL file)")
+    _add_stack_arguments(undo)
+    undo.add_argument("records", help="a record id, or a JSONL file of audit records")
+    undo.add_argument("--audit-file", type=Path, action="append", default=[], help="JSONL file to look the record id up in (repeatable)")
+    undo.add_argument("--force", action="store_true", help="undo even if the resource changed since the record")
+    undo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
+
+
+def _concurrency(value: int) -> int:
+    if not 1 <= value <= 256:
+        raise ConfigError([f"--concurrency must be a whole number from 1 to 256, got {value}."])
+    return value
 
 
 def doctor_command(settings: Settings, as_json: bool) -> int:
@@ -42,14 +79,79 @@ def doctor_command(settings: Settings, as_json: bool) -> int:
     return EXIT_OK if all(result.passed for result in results) else EXIT_FOUND
 
 
+def _print_findings(findings: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        json_lines(findings)
+        return
+    if not findings:
+        print("No non-compliant resources found.")
+        return
+    table(
+        ["account", "region", "rule", "resource", "status", "planned change"],
+        [[f["account"], f["region"], f["rule"], f["resourceId"], f["status"], f["summary"]] for f in findings],
+    )
+
+
+def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, as_json: bool) -> int:
+    """What-if: read every resource, report the non-compliant ones and their planned changes."""
+    from governance.cli.fleet import read_fleet
+
+    items = read_fleet(settings, AccountSessions(), concurrency, rules)
+    findings = [item.finding() for item in items if item.non_compliant]
+    _print_findings(findings, as_json)
+    return EXIT_FOUND if any(finding["status"] != "exempt" for finding in findings) else EXIT_OK
+
+
+def apply_command(settings: Settings, rules: set[str] | None, concurrency: int, audit_file: Path | None, assume_yes: bool) -> int:
+    """Fix what scan finds; audit records go to a JSONL file."""
+    from governance.cli.fleet import apply_fleet, read_fleet
+
+    items = read_fleet(settings, AccountSessions(), concurrency, rules, remediating=True)
+    findings = [item.finding() for item in items if item.non_compliant]
+    fixable = [finding for finding in findings if finding["status"] == "non_compliant"]
+    if not findings:
+        print("No non-compliant resources found.")
+        return EXIT_OK
+    if not assume_yes:
+        _print_findings(findings, as_json=False)
+        if not sys.stdin.isatty():
+            sys.stderr.write("apply changes resources: confirm on a terminal or pass --yes.\n")
+            return EXIT_USAGE
+        if input(f"Fix {len(fixable)} resources? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return EXIT_OK
+    path = audit_file or Path(f"governance-audit-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.jsonl")
+    with path.open("a", encoding="utf-8") as out:
+
+        def write(record: dict[str, Any]) -> None:
+            out.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+
+        records = apply_fleet(items, settings, concurrency, write)
+    decisions: dict[str, int] = {}
+    for record in records:
+        decisions[record["decision"]] = decisions.get(record["decision"], 0) + 1
+    print(", ".join(f"{count} {decision}" for decision, count in sorted(decisions.items())) + f"; audit records in {path}")
+    return EXIT_FOUND if decisions.get("failed") else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_stack(args.stack)
+        settings = load_stack_file(args.stack_file) if args.stack_file else load_stack(args.stack)
+        concurrency = _concurrency(args.concurrency) if hasattr(args, "concurrency") else DEFAULT_CONCURRENCY
     except ConfigError as error:
         sys.stderr.write(f"{error}\n")
         return EXIT_USAGE
+    rules = set(args.rule) if getattr(args, "rule", None) else None
     if args.command == "doctor":
         return doctor_command(settings, args.json)
+    if args.command == "scan":
+        return scan_command(settings, rules, concurrency, args.json)
+    if args.command == "apply":
+        return apply_command(settings, rules, concurrency, args.audit_file, args.yes)
+    if args.command == "undo":
+        from governance.cli.undo import undo_command
+
+        return undo_command(settings, args.records, args.audit_file, args.force, args.yes)
     raise AssertionError(f"unhandled command {args.command}")

@@ -46,6 +46,25 @@ class AccountSessions:
         self._sessions[account.id] = session
         return session
 
+    def regional(self, account: Account, region: str) -> boto3.Session:
+        """A session with the account's credentials whose default region is ``region``.
+
+        The fixers create clients without naming a region, as the Lambda does in its own region.
+        """
+        key = f"{account.id}/{region}"
+        cached = self._sessions.get(key)
+        if cached is None:
+            credentials = self.session(account).get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials else None
+            cached = boto3.Session(
+                aws_access_key_id=frozen.access_key if frozen else None,
+                aws_secret_access_key=frozen.secret_key if frozen else None,
+                aws_session_token=frozen.token if frozen else None,
+                region_name=region,
+            )
+            self._sessions[key] = cached
+        return cached
+
     def client(self, account: Account, service: str, region: str) -> Any:
         """A client for ``service`` in ``region`` of ``account``."""
         return self.session(account).client(service, region_name=region, config=CLIENT_CONFIG)

@@ -36,7 +36,8 @@ class AuditRecord:
     reason: str
     level: Level = "info"
     final: bool = True
-    engine: Literal["lambda", "ssm"] = "lambda"
+    engine: Literal["lambda", "ssm", "cli"] = "lambda"
+    """Who decided: the Lambda, an SSM Automation outcome, or the operator CLI."""
     account: str | None = None
     region: str | None = None
     rule: str | None = None

@@ -52,11 +52,15 @@ def remediate_target(
     params: Any,
     exemption_tag: str,
     state: Any = None,
+    exempt: bool | None = None,
+    verify_after: bool = True,
 ) -> Outcome:
     """Decide and, in ``auto`` mode, fix one resource; the operator CLI calls this too.
 
-    ``state`` is the fixer's read of the resource when the caller already has it (the CLI reads many
-    resources in one call); otherwise the fixer reads it.
+    ``state`` is the fixer's read of the resource when the caller already has it, and ``exempt``
+    whether it carries the exemption tag (the CLI reads many resources and their tags in a few
+    calls); otherwise the fixer reads them. ``verify_after=False`` leaves verification to a caller
+    that re-reads many resources at once.
     """
     fixer = load_fixer(rule_key)
     if state is None:
@@ -71,7 +75,8 @@ def remediate_target(
         return Outcome(result.decision, result.reason, level, before=before, finding_resource=finding)
     planned = result.to_json()
     try:
-        exempt = fixer.is_exempt(target, state, result, exemption_tag)
+        if exempt is None:
+            exempt = fixer.is_exempt(target, state, result, exemption_tag)
     except TagsUnreadable as error:
         reason = f"the tags could not be read ({error}); exemptions fail closed, so nothing was changed"
         return Outcome("failed", reason, "error", before=before, change=planned, finding_resource=finding)
@@ -84,6 +89,9 @@ def remediate_target(
     applied = fixer.apply(target, result, params)
     applied_json = applied.to_json()
     applied_undo = tuple(call.to_json() for call in applied.undo)
+    if not verify_after:
+        level = "warning" if applied.narrowing else "info"
+        return Outcome("remediated", applied.summary, level, before, None, applied_json, applied_undo, applied.narrowing, finding)
     after, verified = verify(fixer, target, params)
     if not verified:
         reason = "the change was made, but the resource still reads as non-compliant"
