@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from governance.cli.inventory import ExemptionsUnreadable, Found, discover, exempt_arns
 from governance.cli.sessions import AccountSessions
+from governance.compliance import config_verdict
 from governance.lambda_code import lambda_module
 from governance.plan import RegionPlan, plan_stack
 from governance.settings import RuleSettings, Settings
@@ -42,14 +43,21 @@ class Item:
     """From the tag query; None when the tags could not be read (treated as exempt)."""
 
     @property
+    def config_verdict(self) -> str:
+        """What AWS Config's managed rule will report for this resource."""
+        return config_verdict(self.rule.key, self.state.to_json(), self.region_plan.lambda_params(self.rule), self.found.target.resource_id)
+
+    @property
     def non_compliant(self) -> bool:
-        """Whether the fixer found something to change or a reason it cannot."""
-        return self.plan is not None
+        """Whether the fixer found something to change or a reason it cannot, or Config will flag it."""
+        return self.plan is not None or self.config_verdict == "NON_COMPLIANT"
 
     def finding(self) -> dict[str, Any]:
         """What ``scan`` reports for this resource."""
         base = lambda_module("fixers.base")
-        if isinstance(self.plan, base.Plan):
+        if self.plan is None:
+            status, change, summary = "no_fix", None, "Config will flag it, but the fixer finds nothing it may change"
+        elif isinstance(self.plan, base.Plan):
             status = "exempt" if self.exempt is not False else "non_compliant"
             change = self.plan.to_json()
             summary = self.plan.summary
@@ -64,6 +72,7 @@ class Item:
             "mode": self.rule.mode,
             "resourceType": self.found.target.resource_type,
             "resourceId": self.found.target.resource_id,
+            "config": self.config_verdict,
             "status": status,
             "summary": summary,
             "change": change,
@@ -158,7 +167,7 @@ def apply_fleet(
     """Fix every non-compliant, non-exempt item; one audit record per non-compliant item."""
     engine, audit, calls_module = lambda_module("engine"), lambda_module("audit"), lambda_module("calls")
     errors = lambda_module("errors")
-    todo = [item for item in items if item.non_compliant]
+    todo = [item for item in items if item.plan is not None]
     progress = Progress(len(todo), "apply")
 
     def fix(item: Item) -> tuple[Item, Any, list[dict[str, Any]]]:

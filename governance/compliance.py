@@ -1,0 +1,105 @@
+"""What AWS Config will say about a resource: the documented logic of each managed rule, as pure functions.
+
+``scan`` shows this verdict next to the fixer's planned change, so a what-if agrees with what Config
+will flag. Each function takes the fixer's state (its ``to_json()``) and the rule's params, and
+follows the rule's documentation as this project's AWS facts record it (section 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+Verdict = Literal["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"]
+State = Mapping[str, Any]
+Params = Mapping[str, Any]
+
+WORLD = ("0.0.0.0/0", "::/0")
+BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def bucket_encryption(state: State, _params: Params) -> Verdict:
+    """S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: the bucket has a default encryption rule."""
+    return "COMPLIANT" if state.get("rules") else "NON_COMPLIANT"
+
+
+def bucket_public_access(state: State, params: Params, bucket: str = "") -> Verdict:
+    """S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED: all four bucket-level flags on; excluded buckets are not evaluated."""
+    if bucket and bucket in params.get("excludedPublicBuckets", []):
+        return "NOT_APPLICABLE"
+    return _all_flags_on(state)
+
+
+def account_public_access(state: State, _params: Params) -> Verdict:
+    """S3_ACCOUNT_LEVEL_PUBLIC_ACCESS_BLOCKS_PERIODIC with every flag parameter True (as deployed)."""
+    return _all_flags_on(state)
+
+
+def _all_flags_on(state: State) -> Verdict:
+    block = state.get("publicAccessBlock") or {}
+    return "COMPLIANT" if all(block.get(flag) is True for flag in BLOCK_FLAGS) else "NON_COMPLIANT"
+
+
+def restricted_ports(state: State, params: Params) -> Verdict:
+    """RESTRICTED_INCOMING_TRAFFIC: no TCP ingress from 0.0.0.0/0 or ::/0 reaches a blocked port.
+
+    Protocol -1 (all traffic) reaches every TCP port; how Config treats it is UNVERIFIED in this
+    project's facts and is taken as reaching them, like the fixer.
+    """
+    ports = set(params.get("ports", []))
+    for rule in state.get("worldRules", []):
+        if rule.get("cidr") not in WORLD:
+            continue
+        protocol = str(rule.get("protocol")).lower()
+        if protocol in ("-1", "all"):
+            return "NON_COMPLIANT"
+        if protocol not in ("tcp", "6"):
+            continue
+        low, high = rule.get("fromPort"), rule.get("toPort")
+        if low is None or high is None or low < 0:
+            return "NON_COMPLIANT"
+        if any(low <= port <= high for port in ports):
+            return "NON_COMPLIANT"
+    return "COMPLIANT"
+
+
+def flow_logs(state: State, params: Params) -> Verdict:
+    """VPC_FLOW_LOGS_ENABLED with trafficType: an active flow log with that traffic type exists."""
+    wanted = params.get("trafficType")
+    for flow_log in state.get("flowLogs", []):
+        if flow_log.get("FlowLogStatus", "ACTIVE") != "ACTIVE":
+            continue
+        if not wanted or flow_log.get("TrafficType") == wanted:
+            return "COMPLIANT"
+    return "NON_COMPLIANT"
+
+
+def multi_region_trail(state: State, _params: Params) -> Verdict:
+    """MULTI_REGION_CLOUD_TRAIL_ENABLED without optional params: a multi-region trail that is logging."""
+    trails = state.get("trails", [])
+    return "COMPLIANT" if any(trail.get("isMultiRegionTrail") and trail.get("isLogging") for trail in trails) else "NON_COMPLIANT"
+
+
+def log_file_validation(state: State, _params: Params) -> Verdict:
+    """CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED: the trail validates its log files."""
+    return "COMPLIANT" if state.get("LogFileValidationEnabled") else "NON_COMPLIANT"
+
+
+EVALUATORS: dict[str, Callable[..., Verdict]] = {
+    "s3-bucket-encryption": bucket_encryption,
+    "s3-bucket-public-access": bucket_public_access,
+    "s3-account-public-access": account_public_access,
+    "restricted-admin-ports": restricted_ports,
+    "vpc-flow-logs": flow_logs,
+    "cloudtrail-multi-region": multi_region_trail,
+    "cloudtrail-log-validation": log_file_validation,
+}
+"""The Config verdict function of each rule (one per catalog key)."""
+
+
+def config_verdict(rule_key: str, state: State, params: Params, resource_id: str = "") -> Verdict:
+    """What the rule's Config evaluation will report for this state."""
+    evaluator = EVALUATORS[rule_key]
+    if rule_key == "s3-bucket-public-access":
+        return evaluator(state, params, resource_id)
+    return evaluator(state, params)
