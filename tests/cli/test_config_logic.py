@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from remediation.fixers import base, load_fixer
+from remediation.fixers import (
+    base,
+    cloudtrail_log_validation,
+    cloudtrail_multi_region,
+    load_fixer,
+    restricted_admin_ports,
+    s3_account_public_access,
+    s3_bucket_encryption,
+    s3_bucket_public_access,
+    vpc_flow_logs,
+)
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -28,8 +38,7 @@ def params_for(key: str, **overrides: Any) -> dict[str, Any]:
 
 
 def group(*permissions: dict[str, Any]) -> Any:
-    fixer = load_fixer("restricted-admin-ports")
-    return fixer.group_state({"GroupId": "sg-0123456789abcdef0", "VpcId": "vpc-01234567", "IpPermissions": list(permissions), "Tags": []})
+    return restricted_admin_ports.group_state({"GroupId": "sg-0123456789abcdef0", "VpcId": "vpc-01234567", "IpPermissions": list(permissions), "Tags": []})
 
 
 def world(protocol: str, low: int | None, high: int | None, cidr: str = "0.0.0.0/0") -> dict[str, Any]:
@@ -41,33 +50,28 @@ def world(protocol: str, low: int | None, high: int | None, cidr: str = "0.0.0.0
 
 
 def trails(*trail_flags: tuple[bool, bool]) -> Any:
-    fixer = load_fixer("cloudtrail-multi-region")
     infos = tuple(
-        fixer.TrailInfo(f"trail-{index}", f"arn:aws:cloudtrail:us-east-1:123456789012:trail/trail-{index}", multi, True, logging)
+        cloudtrail_multi_region.TrailInfo(f"trail-{index}", f"arn:aws:cloudtrail:us-east-1:123456789012:trail/trail-{index}", multi, True, logging)
         for index, (multi, logging) in enumerate(trail_flags)
     )
-    return fixer.AccountTrailsState(infos, TARGET)
+    return cloudtrail_multi_region.AccountTrailsState(infos, TARGET)
 
 
 def bucket_block(**flags: bool) -> Any:
-    fixer = load_fixer("s3-bucket-public-access")
     base_flags = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
-    return fixer.PublicAccessState("some-bucket", {**base_flags, **flags})
+    return s3_bucket_public_access.PublicAccessState("some-bucket", {**base_flags, **flags})
 
 
 def flow_state(*logs: tuple[str, str]) -> Any:
-    fixer = load_fixer("vpc-flow-logs")
-    return fixer.FlowLogState("vpc-01234567", tuple({"FlowLogId": f"fl-{i}", "FlowLogStatus": status, "TrafficType": traffic} for i, (status, traffic) in enumerate(logs)))
+    return vpc_flow_logs.FlowLogState("vpc-01234567", tuple({"FlowLogId": f"fl-{i}", "FlowLogStatus": status, "TrafficType": traffic} for i, (status, traffic) in enumerate(logs)))
 
 
 def trail(validation: bool) -> Any:
-    fixer = load_fixer("cloudtrail-log-validation")
-    return fixer.TrailState({"Name": "main", "TrailARN": "arn:aws:cloudtrail:us-east-1:123456789012:trail/main", "HomeRegion": "us-east-1", "LogFileValidationEnabled": validation}, TARGET)
+    return cloudtrail_log_validation.TrailState({"Name": "main", "TrailARN": "arn:aws:cloudtrail:us-east-1:123456789012:trail/main", "HomeRegion": "us-east-1", "LogFileValidationEnabled": validation}, TARGET)
 
 
 def encryption(*algorithms: str) -> Any:
-    fixer = load_fixer("s3-bucket-encryption")
-    return fixer.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
+    return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
 
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
@@ -75,10 +79,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
     ("s3-bucket-encryption", "SSE-S3", encryption("AES256"), {}, "COMPLIANT"),
     ("s3-bucket-encryption", "SSE-KMS", encryption("aws:kms"), {}, "COMPLIANT"),
-    ("s3-bucket-public-access", "no configuration", load_fixer("s3-bucket-public-access").PublicAccessState("some-bucket", None), {}, "NON_COMPLIANT"),
+    ("s3-bucket-public-access", "no configuration", s3_bucket_public_access.PublicAccessState("some-bucket", None), {}, "NON_COMPLIANT"),
     ("s3-bucket-public-access", "all four on", bucket_block(), {}, "COMPLIANT"),
     ("s3-bucket-public-access", "one flag off", bucket_block(RestrictPublicBuckets=False), {}, "NON_COMPLIANT"),
-    ("s3-account-public-access", "account flag off", load_fixer("s3-account-public-access").PublicAccessState("123456789012", {"BlockPublicAcls": False}), {}, "NON_COMPLIANT"),
+    ("s3-account-public-access", "account flag off", s3_account_public_access.PublicAccessState("123456789012", {"BlockPublicAcls": False}), {}, "NON_COMPLIANT"),
     ("restricted-admin-ports", "ssh from the world", group(world("tcp", 22, 22)), {}, "NON_COMPLIANT"),
     ("restricted-admin-ports", "rdp from ::/0", group(world("tcp", 3389, 3389, "::/0")), {}, "NON_COMPLIANT"),
     ("restricted-admin-ports", "a range covering 22", group(world("tcp", 20, 25)), {}, "NON_COMPLIANT"),
@@ -112,7 +116,7 @@ def test_config_verdict_and_fixer_agree(key: str, case: str, state: Any, overrid
 
 def test_excluded_public_buckets_are_not_evaluated() -> None:
     params = params_for("s3-bucket-public-access", excludedPublicBuckets=["public-site"])
-    state = load_fixer("s3-bucket-public-access").PublicAccessState("public-site", None)
+    state = s3_bucket_public_access.PublicAccessState("public-site", None)
     assert config_verdict("s3-bucket-public-access", state.to_json(), params, "public-site") == "NOT_APPLICABLE"
 
 
