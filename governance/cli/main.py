@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     parser = argparse.ArgumentParser(prog="python -m governance", description="Operate governance stacks: preflight, what-if, fix, undo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser("demo", help="run the whole flow on the embedded emulator (no AWS account needed)")
     doctor = commands.add_parser("doctor", help="check what the deployment relies on in every account and region")
     _add_stack_arguments(doctor)
     doctor.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -137,6 +138,10 @@ def apply_command(settings: Settings, rules: set[str] | None, concurrency: int, 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from governance.cli.demo import run_demo
+
+        return run_demo()
     try:
         settings = load_stack_file(args.stack_file) if args.stack_file else load_stack(args.stack)
         concurrency = _concurrency(args.concurrency) if hasattr(args, "concurrency") else DEFAULT_CONCURRENCY

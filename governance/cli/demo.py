@@ -1,0 +1,263 @@
+"""``demo``: the whole flow on the embedded emulator, with no AWS account, in well under a minute.
+
+1. Start the emulator (moto's server on 127.0.0.1, a free port) and seed misconfigured resources for
+   every rule in the dev stack's two accounts.
+2. Run the Pulumi program for ``Pulumi.dev.yaml`` under mocks, and take from what it registers the
+   remediation Lambda's configuration and its EventBridge pattern for one account-region.
+3. Put real-shaped "Config Rules Compliance Change" events on that account's event bus, where an
+   EventBridge rule with the deployed pattern routes what matches to a queue; hand each delivered
+   event to the handler, as Lambda would (moto runs Lambda code only in Docker, so delivery is
+   in-process).
+4. Show each resource before and after, and the audit records; then ``scan``, ``apply`` and ``undo``
+   on what the events did not cover.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from governance.cli.emulator import embedded_emulator
+from governance.cli.sessions import AccountSessions
+from governance.lambda_code import lambda_module
+from governance.mock_program import run_program, stack_config
+from governance.stack_file import load_stack
+
+STACK = "dev"
+LAMBDA_ACCOUNT, LAMBDA_REGION = "111111111111", "us-east-1"
+"""The account-region whose deployed Lambda the demo drives with events."""
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A misconfigured resource the demo created, and how to show its state."""
+
+    rule_key: str
+    resource_type: str
+    resource_id: str
+    show: Callable[[], str]
+
+
+def _say(out: TextIO, text: str = "") -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+def _heading(out: TextIO, text: str) -> None:
+    _say(out)
+    _say(out, f"== {text}")
+
+
+def deployed_lambda(account: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Lambda config and the event pattern the program deploys in ``account``/``region`` (under mocks)."""
+    run = run_program(stack_config(STACK))
+    prefix = f"gov-{account}-{region}-remediation-"
+    (function,) = [r for r in run.of_type("aws:lambda/function:Function") if r.name.startswith(prefix)]
+    (rule,) = [r for r in run.of_type("aws:cloudwatch/eventRule:EventRule") if r.name.startswith(prefix)]
+    config = json.loads(function.inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
+    return config, json.loads(rule.inputs["eventPattern"])
+
+
+def _world_admin_ports(ec2: Any, group_id: str) -> str:
+    group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    rules = []
+    for permission in group["IpPermissions"]:
+        sources = [r["CidrIp"] for r in permission.get("IpRanges", [])] + [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])]
+        rules.append(f"{permission['IpProtocol']}:{permission.get('FromPort')}-{permission.get('ToPort')} from {','.join(sources)}")
+    return "; ".join(sorted(rules)) or "no ingress"
+
+
+def _public_access(s3: Any, bucket: str) -> str:
+    try:
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    except s3.exceptions.ClientError:
+        return "no Block Public Access"
+    return "Block Public Access: " + ", ".join(f"{k}={v}" for k, v in sorted(block.items()))
+
+
+def _encryption(s3: Any, bucket: str) -> str:
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    except s3.exceptions.ClientError:
+        return "no default encryption"
+    return "default encryption " + rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+
+
+def _flow_logs(ec2: Any, vpc: str) -> str:
+    logs = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])["FlowLogs"]
+    return f"{len(logs)} flow log(s)" + (f" ({logs[0]['TrafficType']})" if logs else "")
+
+
+def seed(session: boto3.Session, region: str, tag: str) -> list[Seeded]:
+    """Misconfigured resources for the rules the dev stack enables, in one account-region."""
+    s3, ec2 = session.client("s3"), session.client("ec2")
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    account = session.client("sts").get_caller_identity()["Account"]
+    open_bucket, plain_bucket = f"demo-{tag}-public-{account}", f"demo-{tag}-plain-{account}"
+    for bucket in (open_bucket, plain_bucket):
+        s3.create_bucket(Bucket=bucket, **location)
+    s3.put_bucket_encryption(Bucket=open_bucket, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    group = ec2.create_security_group(GroupName=f"demo-{tag}-bastion", Description="SSH and RDP open to the world", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 3380, "ToPort": 3390, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "legacy range"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "internal https"}]},
+    ])
+    return [
+        Seeded("s3-bucket-public-access", "AWS::S3::Bucket", open_bucket, lambda: _public_access(s3, open_bucket)),
+        Seeded("restricted-admin-ports", "AWS::EC2::SecurityGroup", group, lambda: _world_admin_ports(ec2, group)),
+        Seeded("vpc-flow-logs", "AWS::EC2::VPC", vpc, lambda: _flow_logs(ec2, vpc)),
+        Seeded("s3-bucket-encryption", "AWS::S3::Bucket", plain_bucket, lambda: _encryption(s3, plain_bucket)),
+    ]
+
+
+def compliance_event(account: str, region: str, rule_name: str, resource_type: str, resource_id: str, compliance: str) -> dict[str, Any]:
+    """A "Config Rules Compliance Change" event shaped like the ones AWS Config sends (facts §4)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    qualifier = {"configRuleName": rule_name, "resourceType": resource_type, "resourceId": resource_id}
+    return {
+        "source": "aws.config",
+        "detail-type": "Config Rules Compliance Change",
+        "resources": [],
+        "detail": {
+            "resourceId": resource_id,
+            "awsRegion": region,
+            "awsAccountId": account,
+            "configRuleName": rule_name,
+            "recordVersion": "1.0",
+            "configRuleARN": f"arn:aws:config:{region}:{account}:config-rule/config-rule-demo01",
+            "messageType": "ComplianceChangeNotification",
+            "newEvaluationResult": {
+                "evaluationResultIdentifier": {"evaluationResultQualifier": qualifier, "orderingTimestamp": now},
+                "complianceType": compliance,
+                "resultRecordedTime": now,
+                "configRuleInvokedTime": now,
+            },
+            "notificationCreationTime": now,
+            "resourceType": resource_type,
+        },
+    }
+
+
+class FunctionContext:
+    """The parts of the Lambda context the handler reads."""
+
+    def __init__(self, account: str, region: str, function: str) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function}"
+        self.aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+
+def deliver(session: boto3.Session, pattern: dict[str, Any], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Put events on the account's default bus; return those the deployed pattern routes to the function."""
+    bus, sqs = session.client("events"), session.client("sqs")
+    queue_url = sqs.create_queue(QueueName="demo-remediation-deliveries")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus.put_rule(Name="governance-remediation-events", EventPattern=json.dumps(pattern))
+    bus.put_targets(Rule="governance-remediation-events", Targets=[{"Id": "remediation", "Arn": queue_arn}])
+    for event in events:
+        bus.put_events(Entries=[{"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]), "Resources": event["resources"]}])
+    account = session.client("sts").get_caller_identity()["Account"]
+    delivered: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return delivered
+        for message in messages:
+            event = json.loads(message["Body"])
+            # EventBridge always sets the envelope's account to the bus owner; moto leaves it out.
+            event.setdefault("account", account)
+            delivered.append(event)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
+    """Run the demo; returns 0 when every step behaved as expected."""
+    out = out or sys.stdout
+    workdir = workdir or Path.cwd() / "out"
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    settings = load_stack(STACK)
+    with embedded_emulator() as emulator:
+        _heading(out, f"Embedded AWS emulator on {emulator.endpoint_url} (moto); stack {STACK} from Pulumi.{STACK}.yaml")
+        sessions = AccountSessions()
+        accounts = {account.id: account for account in settings.accounts}
+        lambda_session = sessions.regional(accounts[LAMBDA_ACCOUNT], LAMBDA_REGION)
+        seeded = seed(lambda_session, LAMBDA_REGION, "events")
+        other = settings.accounts[1]
+        seed(sessions.regional(other, other.regions[-1]), other.regions[-1], "backlog")
+        _say(out, f"Seeded misconfigured buckets, security groups and VPCs in {LAMBDA_ACCOUNT}/{LAMBDA_REGION} and {other.id}/{other.regions[-1]}.")
+
+        _heading(out, "What the program deploys (Pulumi program under mocks)")
+        config, pattern = deployed_lambda(LAMBDA_ACCOUNT, LAMBDA_REGION)
+        for rule_name, rule in sorted(config["rules"].items()):
+            _say(out, f"  Lambda rule {rule_name}: fixer {rule['key']}, mode {rule['mode']}")
+        _say(out, f"  EventBridge pattern routes {len(config['rules'])} rule name(s) and {len(config['ssmRunbooks'])} SSM runbook(s)")
+
+        _heading(out, "Before")
+        for item in seeded:
+            _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
+
+        names = {rule["key"]: name for name, rule in config["rules"].items()}
+        events = [
+            compliance_event(LAMBDA_ACCOUNT, LAMBDA_REGION, names.get(item.rule_key, f"governance-{item.rule_key}"), item.resource_type, item.resource_id, "NON_COMPLIANT")
+            for item in seeded
+        ]
+        events.append(compliance_event(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-restricted-admin-ports", "AWS::EC2::SecurityGroup", seeded[1].resource_id, "COMPLIANT"))
+        delivered = deliver(lambda_session, pattern, events)
+        _heading(out, f"EventBridge: {len(events)} events put on the bus, {len(delivered)} matched the deployed pattern and reached the handler")
+        handler = lambda_module("handler")
+        context = FunctionContext(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-remediation")
+        records = []
+        previous = os.environ.get("GOVERNANCE_CONFIG")
+        os.environ["GOVERNANCE_CONFIG"] = json.dumps(config)
+        try:
+            for event in delivered:
+                logged = io.StringIO()
+                with lambda_module("clients").using_session(lambda_session), redirect_stdout(logged):
+                    records.append(handler.lambda_handler(event, context))
+        finally:
+            if previous is None:
+                os.environ.pop("GOVERNANCE_CONFIG", None)
+            else:
+                os.environ["GOVERNANCE_CONFIG"] = previous
+        _heading(out, "Audit records (one JSON line each in the function's log group; here summarised)")
+        for record in records:
+            _say(out, f"  {record['decision']:18} {record['ruleKey']:26} {record['resourceId']}: {record['reason']}")
+            _say(out, f"  {'':18} calls: {', '.join(call['operation'] for call in record['apiCalls'])}")
+
+        _heading(out, "After")
+        for item in seeded:
+            _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
+
+        from governance.cli.main import main as cli
+
+        stack_args = ["--stack", STACK]
+        _heading(out, "python -m governance scan --stack dev   (what-if across both accounts and regions; no writes)")
+        with redirect_stdout(out):
+            scan_code = cli(["scan", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports"])
+        audit_file = workdir / "demo-audit.jsonl"
+        audit_file.unlink(missing_ok=True)
+        _heading(out, "python -m governance apply --stack dev --yes   (same fixers, in parallel)")
+        with redirect_stdout(out):
+            apply_code = cli(["apply", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports", "--yes", "--audit-file", str(audit_file)])
+        applied = [json.loads(line) for line in audit_file.read_text().splitlines()]
+        group_record = next(record for record in applied if record["ruleKey"] == "restricted-admin-ports" and record["decision"] == "remediated")
+        _heading(out, f"python -m governance undo {group_record['recordId']} --yes   (restores the recorded before-state)")
+        with redirect_stdout(out):
+            undo_code = cli(["undo", *stack_args, group_record["recordId"], "--audit-file", str(audit_file), "--yes"])
+        seconds = time.monotonic() - started
+        _heading(out, f"Done in {seconds:.1f} s; the emulator stops now. Audit records of apply: {audit_file}")
+    decisions = [record["decision"] for record in records]
+    expected = scan_code == 1 and apply_code == 0 and undo_code == 0 and "remediated" in decisions and "dry_run" in decisions
+    return 0 if expected else 1

@@ -1,0 +1,30 @@
+"""``demo`` end to end: emulator, the program under mocks, events through the deployed pattern, scan, apply, undo."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from governance.cli.demo import run_demo
+
+
+def test_the_demo_runs_the_whole_flow(tmp_path: Path) -> None:
+    endpoint_before = os.environ.get("AWS_ENDPOINT_URL")
+    out = io.StringIO()
+    assert run_demo(out, tmp_path) == 0
+    text = out.getvalue()
+    assert "5 events put on the bus, 3 matched the deployed pattern and reached the handler" in text
+    assert "remediated         s3-bucket-public-access" in text
+    assert "remediated         restricted-admin-ports" in text
+    assert "dry_run            vpc-flow-logs" in text
+    after = text.split("== After", 1)[1].split("==", 1)[0]
+    assert "RestrictPublicBuckets=True" in after
+    assert "22-22 from 0.0.0.0/0" not in after and "tcp:443-443 from 10.0.0.0/8" in after
+    assert "0 flow log(s)" in after, "manual mode changes nothing"
+    records = [json.loads(line) for line in (tmp_path / "demo-audit.jsonl").read_text().splitlines()]
+    assert {record["decision"] for record in records} == {"remediated"}
+    assert len(records) == 3
+    assert '"undone": true' in text
+    assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before, "the emulator is stopped and the environment restored"
