@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -127,8 +128,13 @@ def compliance_event(account: str, region: str, rule_name: str, resource_type: s
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     qualifier = {"configRuleName": rule_name, "resourceType": resource_type, "resourceId": resource_id}
     return {
-        "source": "aws.config",
+        "version": "0",
+        "id": str(uuid.uuid4()),
         "detail-type": "Config Rules Compliance Change",
+        "source": "aws.config",
+        "account": account,
+        "time": now[:19] + "Z",
+        "region": region,
         "resources": [],
         "detail": {
             "resourceId": resource_id,

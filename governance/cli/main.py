@@ -58,7 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--audit-file", type=Path, action="append", default=[], help="JSONL file to look the record id up in (repeatable)")
     undo.add_argument("--force", action="store_true", help="undo even if the resource changed since the record")
     undo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    smoke = commands.add_parser("smoke", help="create a tagged non-compliant test resource, wait for the deployed fix, report, clean up")
+    _add_stack_arguments(smoke)
+    smoke.add_argument("--rule", required=True, choices=list(CATALOG), help="rule to test")
+    smoke.add_argument("--account", help="account id (default: the stack's first account)")
+    smoke.add_argument("--region", help="region (default: the account's first region)")
+    smoke.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the remediation (default 900)")
     return parser
+
+
+def smoke_command(settings: Settings, rule: str, account_id: str | None, region: str | None, timeout: float) -> int:
+    """Run the smoke test and print its result as JSON; 1 when it did not pass."""
+    from governance.cli.smoke import choose, run_smoke
+
+    try:
+        account, chosen_region = choose(settings, rule, account_id, region)
+    except ValueError as error:
+        sys.stderr.write(f"{error}\n")
+        return EXIT_USAGE
+    session = AccountSessions().regional(account, chosen_region)
+    result = run_smoke(settings, session, account, chosen_region, rule, timeout)
+    print(json.dumps(result.to_json(), indent=1, default=str))
+    return EXIT_OK if result.remediated and result.record and result.cleaned_up else EXIT_FOUND
 
 
 def _concurrency(value: int) -> int:
@@ -148,13 +169,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         sys.stderr.write(f"{error}\n")
         return EXIT_USAGE
-    rules = set(args.rule) if getattr(args, "rule", None) else None
+    rules = set(args.rule) if isinstance(getattr(args, "rule", None), list) else None
     if args.command == "doctor":
         return doctor_command(settings, args.json)
     if args.command == "scan":
         return scan_command(settings, rules, concurrency, args.json)
     if args.command == "apply":
         return apply_command(settings, rules, concurrency, args.audit_file, args.yes)
+    if args.command == "smoke":
+        return smoke_command(settings, args.rule, args.account, args.region, args.timeout)
     if args.command == "undo":
         from governance.cli.undo import undo_command
 
