@@ -6,7 +6,9 @@ Used by ``demo``, the tests and the benchmarks. Everything that talks to it find
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
 import threading
 from collections import Counter
@@ -26,19 +28,58 @@ FAKE_CREDENTIALS = {
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def throttling_response(service: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The status, headers and body with which ``service`` tells a caller to slow down."""
+    if service == "s3":
+        body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        return "503 Slow Down", [("Content-Type", "application/xml")], body.encode()
+    if service == "ec2":
+        body = "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID></Response>"
+        return "503 Service Unavailable", [("Content-Type", "text/xml")], body.encode()
+    if service in QUERY_PROTOCOL_SERVICES:
+        body = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>throttled</RequestId></ErrorResponse>"
+        return "400 Bad Request", [("Content-Type", "text/xml")], body.encode()
+    body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+    return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")], body.encode()
+
+
+QUERY_PROTOCOL_SERVICES = frozenset({"sts", "iam", "sqs", "sns", "cloudformation", "autoscaling", "elasticloadbalancing"})
+
+
 @dataclass
 class RequestCounter:
-    """WSGI middleware that counts requests per AWS service (from the SigV4 credential scope)."""
+    """WSGI middleware that counts requests per AWS service (from the SigV4 credential scope).
+
+    With ``throttle_ratio`` above 0 it also answers that share of requests (chosen by a seeded
+    random generator, so runs repeat) with the service's own throttling error instead of passing
+    them to moto, and counts them in ``throttled``.
+    """
 
     app: WsgiApp
     by_service: Counter[str] = field(default_factory=Counter)
+    throttle_ratio: float = 0.0
+    throttled: int = 0
+    seed: int = 7
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _random: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Count the request, then let moto answer it."""
+        """Count the request, then let moto answer it (or throttle it)."""
         match = SERVICE_IN_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = match.group(1) if match else "unsigned"
         with self._lock:
-            self.by_service[match.group(1) if match else "unsigned"] += 1
+            self.by_service[service] += 1
+            throttle = self.throttle_ratio > 0 and match is not None and self._random.random() < self.throttle_ratio
+            if throttle:
+                self.throttled += 1
+        if throttle:
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            status, headers, body = throttling_response(service)
+            start_response(status, [*headers, ("Content-Length", str(len(body)))])
+            return [body]
         return self.app(environ, start_response)
 
     @property
@@ -51,6 +92,7 @@ class RequestCounter:
         """Start counting from zero."""
         with self._lock:
             self.by_service.clear()
+            self.throttled = 0
 
 
 @dataclass

@@ -20,7 +20,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from governance.cli.inventory import ExemptionsUnreadable, Found, discover, exempt_arns
-from governance.cli.sessions import AccountSessions
+from governance.cli.sessions import CLIENT_CONFIG, AccountSessions
 from governance.compliance import config_verdict
 from governance.lambda_code import lambda_module
 from governance.plan import RegionPlan, plan_stack
@@ -103,7 +103,7 @@ class Progress:
 
 @contextmanager
 def _in_account(session: boto3.Session) -> Iterator[None]:
-    with lambda_module("clients").using_session(session):
+    with lambda_module("clients").using_session(session, CLIENT_CONFIG):
         yield
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from governance.cli.sessions import CLIENT_CONFIG
 from governance.lambda_code import lambda_module
 from governance.settings import Account
 
@@ -51,8 +52,13 @@ def _target(account: Account, region: str, resource_type: str, resource_id: str)
     return base.Target(resource_type=resource_type, resource_id=resource_id, account=account.id, region=region, partition=account.partition)
 
 
+def _client(session: boto3.Session, service: str) -> Any:
+    # Batch reads retry throttling adaptively, like every other CLI call.
+    return session.client(service, config=CLIENT_CONFIG)
+
+
 def _pages(session: boto3.Session, service: str, operation: str, key: str, **params: Any) -> list[Any]:
-    client = session.client(service)
+    client = _client(session, service)
     items: list[Any] = []
     for page in client.get_paginator(operation).paginate(**params):
         items.extend(page.get(key, []))
@@ -60,7 +66,7 @@ def _pages(session: boto3.Session, service: str, operation: str, key: str, **par
 
 
 def _buckets(session: boto3.Session, account: Account, region: str) -> list[Found]:
-    response = session.client("s3").list_buckets(BucketRegion=region)
+    response = _client(session, "s3").list_buckets(BucketRegion=region)
     return [
         Found(_target(account, region, "AWS::S3::Bucket", bucket["Name"]), None, f"arn:{account.partition}:s3:::{bucket['Name']}")
         for bucket in response.get("Buckets", [])
@@ -95,7 +101,7 @@ def _vpcs(session: boto3.Session, account: Account, region: str) -> list[Found]:
 
 
 def _trails(session: boto3.Session, account: Account, region: str) -> list[Found]:
-    trails = session.client("cloudtrail").describe_trails(includeShadowTrails=False).get("trailList", [])
+    trails = _client(session, "cloudtrail").describe_trails(includeShadowTrails=False).get("trailList", [])
     return [
         Found(_target(account, region, "AWS::CloudTrail::Trail", trail["TrailARN"]), None, trail["TrailARN"])
         for trail in trails

@@ -13,8 +13,11 @@ from botocore.config import Config
 
 from governance.settings import Account
 
-CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
-"""Throttle-aware retries for every CLI client."""
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30)
+"""Every CLI client: throttling and 5xx retried up to 8 times with exponential backoff and jitter.
+
+Many workers share an account, so backoff per request suits better than the adaptive mode's
+client-side rate limiter, which under scattered throttling slows a whole client to a crawl."""
 SESSION_NAME = "governance-cli"
 
 

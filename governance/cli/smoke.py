@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from governance.cli.sessions import CLIENT_CONFIG
 from governance.lambda_code import lambda_module
 from governance.plan import Names
 from governance.settings import Account, Settings
@@ -128,7 +129,7 @@ def choose(settings: Settings, rule_key: str, account_id: str | None, region: st
 def _is_compliant(session: boto3.Session, resource: TestResource, account: Account, region: str, params: Any) -> bool:
     fixer = lambda_module("fixers").load_fixer(resource.rule_key)
     target = lambda_module("fixers.base").Target(resource.resource_type, resource.resource_id, account.id, region, account.partition)
-    with lambda_module("clients").using_session(session):
+    with lambda_module("clients").using_session(session, CLIENT_CONFIG):
         return fixer.plan(fixer.read_state(target), params) is None
 
 

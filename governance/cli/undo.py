@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from governance.cli.sessions import AccountSessions
+from governance.cli.sessions import CLIENT_CONFIG, AccountSessions
 from governance.lambda_code import lambda_module
 from governance.plan import Names
 from governance.settings import Settings
@@ -103,7 +103,7 @@ def undo_record(record: dict[str, Any], settings: Settings, sessions: AccountSes
     clients, base = lambda_module("clients"), lambda_module("fixers.base")
     fixer = lambda_module("fixers").load_fixer(str(record.get("ruleKey")))
     target = base.Target(str(record.get("resourceType")), str(record.get("resourceId")), account.id, region, account.partition)
-    with clients.using_session(session):
+    with clients.using_session(session, CLIENT_CONFIG):
         try:
             current = fixer.read_state(target).to_json()
         except (ClientError, BotoCoreError) as error:

@@ -33,13 +33,17 @@ CLIENT_CONFIG = Config(
 
 _CLIENTS: dict[tuple[int, str, str | None], Any] = {}
 _CREATING = threading.Lock()
-_SESSION: ContextVar[boto3.Session | None] = ContextVar("governance_session", default=None)
+_SESSION: ContextVar[tuple[boto3.Session, Config] | None] = ContextVar("governance_session", default=None)
 
 
 @contextmanager
-def using_session(session: boto3.Session) -> Iterator[None]:
-    """Make ``client()`` use ``session`` (another account's credentials) inside the block."""
-    token = _SESSION.set(session)
+def using_session(session: boto3.Session, config: Config | None = None) -> Iterator[None]:
+    """Make ``client()`` use ``session`` (another account's credentials) inside the block.
+
+    ``config`` replaces the clients' botocore settings: the CLI, with many workers in parallel,
+    retries throttling with backoff and jitter rather than Lambda's adaptive rate limiting.
+    """
+    token = _SESSION.set((session, config or CLIENT_CONFIG))
     try:
         yield
     finally:
@@ -48,16 +52,19 @@ def using_session(session: boto3.Session) -> Iterator[None]:
 
 def client(service: str, region: str | None = None) -> Any:
     """The cached client for ``service`` in ``region`` (None: the function's own region)."""
-    session = _SESSION.get()
-    key = (id(session) if session is not None else 0, service, region)
+    override = _SESSION.get()
+    key = (id(override[0]) if override is not None else 0, service, region)
     cached = _CLIENTS.get(key)
     if cached is None:
         # Creating clients is not thread-safe in botocore; using them is.
         with _CREATING:
             cached = _CLIENTS.get(key)
             if cached is None:
-                factory = session.client if session is not None else boto3.client
-                cached = factory(service, region_name=region, config=CLIENT_CONFIG)
+                if override is None:
+                    cached = boto3.client(service, region_name=region, config=CLIENT_CONFIG)
+                else:
+                    session, config = override
+                    cached = session.client(service, region_name=region, config=config)
                 attach_recorder(cached)
                 _CLIENTS[key] = cached
     return cached
