@@ -60,11 +60,11 @@ def port_list(min_items: int, max_items: int) -> Check:
         allowed = f"must be a list of {min_items} to {max_items} distinct TCP ports between 1 and 65535"
         if not isinstance(value, list) or not min_items <= len(value) <= max_items:
             return allowed
-        if len(set(value)) != len(value):
-            return allowed
         for port in value:
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
                 return allowed
+        if len(set(value)) != len(value):
+            return allowed
         return None
 
     return check

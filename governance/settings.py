@@ -10,6 +10,7 @@ CLI (reading ``Pulumi.<stack>.yaml``) share it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -179,8 +180,19 @@ def regions_of(partition: str) -> frozenset[str]:
     return frozenset(botocore.session.get_session().get_available_regions("config", partition_name=partition))
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _member(name: object) -> str:
+    """How a user-supplied key appears in a key path: ``.name``, or quoted when it is not a plain name."""
+    if isinstance(name, str) and PLAIN_NAME.fullmatch(name):
+        return f".{name}"
+    return "[" + json.dumps(str(name))[:60] + "]"
+
+
 def _key(name: str) -> str:
-    return f"{NAMESPACE}:{name}"
+    member = _member(name)
+    return f"{NAMESPACE}:{member[1:]}" if member.startswith(".") else f"{NAMESPACE}:{member}"
 
 
 def _describe(value: Any) -> str:
@@ -215,7 +227,7 @@ class _Loader:
         for field_name, value in raw.items():
             spec = allowed.get(field_name)
             if spec is None:
-                self.problem(f"{_key(name)}.{field_name}", "is not a known setting; allowed: " + ", ".join(allowed))
+                self.problem(f"{_key(name)}{_member(field_name)}", "is not a known setting; allowed: " + ", ".join(allowed))
                 continue
             checked = self.integer(f"{_key(name)}.{field_name}", value, spec.minimum, spec.maximum)
             if checked is not None:
@@ -243,7 +255,7 @@ class _Loader:
             clean: dict[str, Any] = {}
             for field_name, value in settings.items():
                 if field_name not in RULE_KEYS:
-                    self.problem(f"{key}.{field_name}", "is not a rule setting; allowed: " + ", ".join(RULE_KEYS))
+                    self.problem(f"{key}{_member(field_name)}", "is not a rule setting; allowed: " + ", ".join(RULE_KEYS))
                 elif field_name == "params" and not isinstance(value, dict):
                     self.problem(f"{key}.params", "must be an object", value)
                 else:
@@ -293,7 +305,7 @@ class _Loader:
             spec = declared.get(name)
             if spec is None:
                 allowed = ", ".join(declared) if declared else "none"
-                self.problem(f"{where}.{name}", f"is not a parameter of {entry.key}; allowed: {allowed}")
+                self.problem(f"{where}{_member(name)}", f"is not a parameter of {entry.key}; allowed: {allowed}")
                 valid = False
                 continue
             problem = spec.check(value)
@@ -336,7 +348,7 @@ class _Loader:
             return None
         for field_name in raw:
             if field_name not in ACCOUNT_KEYS:
-                self.problem(f"{where}.{field_name}", "is not an account setting; allowed: " + ", ".join(ACCOUNT_KEYS))
+                self.problem(f"{where}{_member(field_name)}", "is not an account setting; allowed: " + ", ".join(ACCOUNT_KEYS))
         account_id = raw.get("id")
         if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
             hint = " (quote it in YAML so leading zeros survive)" if isinstance(account_id, int) else ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 from governance.cli.emulator import embedded_emulator
 from governance.cli.main import main
 from governance.lambda_code import lambda_module
+from tests.safety.figures import record
 
 ACCOUNTS = ["123456789012", "222222222222", "333333333333"]
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -69,10 +69,8 @@ def still_wrong(unit: tuple[str, str], buckets: list[str], groups: list[str]) ->
 
 
 def record_figures(figures: dict[str, Any]) -> None:
-    path = os.environ.get("GOVERNANCE_FIGURES")
-    if path:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"apply_load": figures}) + "\n")
+    for key, value in figures.items():
+        record("apply_load", key, value)
 
 
 def test_apply_fixes_a_thousand_resources_under_throttling(tmp_path: Path) -> None:
