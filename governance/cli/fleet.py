@@ -45,6 +45,8 @@ class Item:
     @property
     def config_verdict(self) -> str:
         """What AWS Config's managed rule will report for this resource."""
+        if isinstance(self.state, Unreadable):
+            return "UNKNOWN"
         return config_verdict(self.rule.key, self.state.to_json(), self.region_plan.lambda_params(self.rule), self.found.target.resource_id)
 
     @property
@@ -153,9 +155,25 @@ def _plan_row(row: tuple[RegionPlan, boto3.Session, RuleSettings, Found, bool | 
     region_plan, session, rule, found, exempt = row
     fixer = lambda_module("fixers").load_fixer(rule.key)
     params = fixer.parse_params(region_plan.lambda_params(rule))
-    with _in_account(session):
-        state = found.state if found.state is not None else fixer.read_state(found.target)
+    try:
+        with _in_account(session):
+            state = found.state if found.state is not None else fixer.read_state(found.target)
+    except (ClientError, BotoCoreError) as error:
+        # One unreadable resource is reported, not fatal to the whole fleet.
+        reason = f"the resource could not be read ({lambda_module('errors').describe_error(error)})"
+        return Item(region_plan, rule, session, found, Unreadable(found.target.resource_id), params, lambda_module("fixers.base").NoAction("failed", reason), exempt)
     return Item(region_plan, rule, session, found, state, params, fixer.plan(state, params), exempt)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Stands in for the state of a resource that could not be read."""
+
+    resource_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        """No state to show: only the resource id."""
+        return {"resourceId": self.resource_id, "unreadable": True}
 
 
 def apply_fleet(
@@ -172,7 +190,9 @@ def apply_fleet(
 
     def fix(item: Item) -> tuple[Item, Any, list[dict[str, Any]]]:
         with _in_account(item.session), calls_module.recording() as calls:
-            if item.exempt is None:
+            if isinstance(item.state, Unreadable):
+                outcome = engine.Outcome("failed", item.plan.reason, "error")
+            elif item.exempt is None:
                 outcome = engine.Outcome("failed", "the exemption tags could not be read; exemptions fail closed, so nothing was changed", "error", before=item.state.to_json())
             else:
                 try:

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from governance.cli import fleet, inventory
@@ -221,3 +222,27 @@ def test_undo_finds_lambda_records_in_the_function_log_group(aws: None, stack_fi
 def test_load_settings_of_the_test_stack_is_valid() -> None:
     raw = {key.removeprefix("governance:"): value for key, value in STACK.items()}
     assert [account.id for account in load_settings(raw).accounts] == [HOME, OTHER]
+
+
+def test_an_unreadable_resource_is_reported_not_fatal(aws: None, stack_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    names = seed(HOME, "us-east-1", "denied")
+    healthy = seed(OTHER, "eu-west-1", "healthy")
+    from remediation.fixers import s3_bucket_encryption
+
+    original = s3_bucket_encryption.read_state
+
+    def denied_for_one(target: Any) -> Any:
+        if target.resource_id == names["plain"]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetBucketEncryption")
+        return original(target)
+
+    monkeypatch.setattr(s3_bucket_encryption, "read_state", denied_for_one)
+    assert run_cli("scan", "--stack-file", str(stack_file), "--rule", "s3-bucket-encryption", "--json") == 1
+    findings = {f["resourceId"]: f for f in json.loads(capsys.readouterr().out)}
+    assert findings[names["plain"]]["status"] == "failed"
+    assert "could not be read (AccessDenied" in findings[names["plain"]]["summary"]
+    audit = tmp_path / "audit.jsonl"
+    assert run_cli("apply", "--stack-file", str(stack_file), "--yes", "--audit-file", str(audit), "--rule", "s3-bucket-encryption") == 1
+    records = {r["resourceId"]: r for r in map(json.loads, audit.read_text().splitlines())}
+    assert records[names["plain"]]["decision"] == "failed"
+    assert records[healthy["plain"]]["decision"] == "remediated", "the other accounts' buckets are still fixed"
