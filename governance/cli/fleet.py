@@ -26,6 +26,11 @@ from governance.lambda_code import lambda_module
 from governance.plan import RegionPlan, plan_stack
 from governance.settings import RuleSettings, Settings
 
+UNREADABLE = "unreadable"
+ASK_FIXER = "ask-fixer"
+Exemption = bool | str
+"""True/False from the batch tag query, ``UNREADABLE`` when it failed, ``ASK_FIXER`` when the fixer checks."""
+
 
 @dataclass(frozen=True)
 class Item:
@@ -39,8 +44,8 @@ class Item:
     params: Any
     plan: Any
     """The fixer's plan, ``NoAction``, or None when compliant."""
-    exempt: bool | None
-    """From the tag query; None when the tags could not be read (treated as exempt)."""
+    exempt: Exemption
+    """From the tag query; ``UNREADABLE`` fails closed; ``ASK_FIXER`` when the fixer reads the tags itself."""
 
     @property
     def config_verdict(self) -> str:
@@ -60,12 +65,12 @@ class Item:
         if self.plan is None:
             status, change, summary = "no_fix", None, "Config will flag it, but the fixer finds nothing it may change"
         elif isinstance(self.plan, base.Plan):
-            status = "exempt" if self.exempt is not False else "non_compliant"
+            status = "exempt" if self.exempt in (True, UNREADABLE) else "non_compliant"
             change = self.plan.to_json()
             summary = self.plan.summary
         else:
             status, change, summary = self.plan.decision, None, self.plan.reason
-        if self.exempt is None:
+        if self.exempt == UNREADABLE:
             summary = f"{summary} (exemption tags unreadable: nothing will be changed)"
         return {
             "account": self.region_plan.account.id,
@@ -133,16 +138,18 @@ def read_fleet(
             if rules:
                 units.append((region_plan, sessions.regional(account_plan.account, region_plan.region), rules))
 
-    def read_unit(unit: tuple[RegionPlan, boto3.Session, list[RuleSettings]]) -> list[tuple[RegionPlan, boto3.Session, RuleSettings, Found, bool | None]]:
+    def read_unit(unit: tuple[RegionPlan, boto3.Session, list[RuleSettings]]) -> list[tuple[RegionPlan, boto3.Session, RuleSettings, Found, Exemption]]:
         region_plan, session, rules = unit
         try:
             exempt: set[str] | None = exempt_arns(session, settings.exemption_tag, {rule.key for rule in rules})
         except ExemptionsUnreadable:
-            exempt = None
+            exempt = None  # the tag query failed: everything here fails closed
         rows = []
         for rule in rules:
             for found in discover(rule.key, session, region_plan.account, region_plan.region):
-                flag = None if exempt is None else (found.arn in exempt if found.arn else False)
+                # Resources without a taggable ARN here (the account-level rules) let the fixer read the
+                # tags of whatever it would change, e.g. the trail the multi-region rule updates.
+                flag: Exemption = UNREADABLE if exempt is None else (found.arn in exempt if found.arn else ASK_FIXER)
                 rows.append((region_plan, session, rule, found, flag))
         return rows
 
@@ -151,7 +158,7 @@ def read_fleet(
         return list(pool.map(_plan_row, rows))
 
 
-def _plan_row(row: tuple[RegionPlan, boto3.Session, RuleSettings, Found, bool | None]) -> Item:
+def _plan_row(row: tuple[RegionPlan, boto3.Session, RuleSettings, Found, Exemption]) -> Item:
     region_plan, session, rule, found, exempt = row
     fixer = lambda_module("fixers").load_fixer(rule.key)
     params = fixer.parse_params(region_plan.lambda_params(rule))
@@ -192,13 +199,13 @@ def apply_fleet(
         with _in_account(item.session), calls_module.recording() as calls:
             if isinstance(item.state, Unreadable):
                 outcome = engine.Outcome("failed", item.plan.reason, "error")
-            elif item.exempt is None:
+            elif item.exempt == UNREADABLE:
                 outcome = engine.Outcome("failed", "the exemption tags could not be read; exemptions fail closed, so nothing was changed", "error", before=item.state.to_json())
             else:
                 try:
                     outcome = engine.remediate_target(
                         item.rule.key, "auto", item.found.target, item.params, settings.exemption_tag,
-                        state=item.state, exempt=item.exempt, verify_after=False,
+                        state=item.state, exempt=item.exempt if isinstance(item.exempt, bool) else None, verify_after=False,
                     )
                 except (ClientError, BotoCoreError) as error:
                     outcome = engine.Outcome("failed", f"AWS refused a call ({errors.describe_error(error)}); see apiCalls", "error", before=item.state.to_json())

@@ -246,3 +246,21 @@ def test_an_unreadable_resource_is_reported_not_fatal(aws: None, stack_file: Pat
     records = {r["resourceId"]: r for r in map(json.loads, audit.read_text().splitlines())}
     assert records[names["plain"]]["decision"] == "failed"
     assert records[healthy["plain"]]["decision"] == "remediated", "the other accounts' buckets are still fixed"
+
+
+def test_apply_leaves_an_exempt_trail_of_an_account_rule_alone(aws: None, tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.trails.yaml"
+    stack.write_text(yaml.safe_dump({"config": {
+        "governance:regions": ["us-east-1"],
+        "governance:accounts": [{"id": HOME}],
+        "governance:rules": {"cloudtrail-multi-region": {"mode": "auto", "params": {"s3BucketName": "trail-logs-home"}}},
+    }}))
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="trail-logs-home")
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1")
+    arn = cloudtrail.create_trail(Name="team-trail", S3BucketName="trail-logs-home", TagsList=[{"Key": "governance:exempt", "Value": "owned by the audit team"}])["TrailARN"]
+    cloudtrail.start_logging(Name=arn)
+    audit = tmp_path / "audit.jsonl"
+    run_cli("apply", "--stack-file", str(stack), "--yes", "--audit-file", str(audit))
+    (record,) = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert record["decision"] == "exempt", record["reason"]
+    assert cloudtrail.get_trail(Name=arn)["Trail"]["IsMultiRegionTrail"] is False

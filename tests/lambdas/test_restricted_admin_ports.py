@@ -14,6 +14,8 @@ from remediation.fixers.base import Plan
 from remediation.fixers.restricted_admin_ports import GroupState, Params, WorldRule
 from remediation.handler import lambda_handler
 
+from tests.safety.reach import Entry, entries_of
+
 ADMIN = Params(frozenset({22, 3389}))
 V4, V6 = "0.0.0.0/0", "::/0"
 
@@ -133,20 +135,9 @@ def _permissions(group: str) -> list[dict]:
     return boto3.client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
 
 
-def _sources(group: str) -> set[tuple]:
+def _sources(group: str) -> set[Entry]:
     """Every ingress rule as (protocol, from, to, source, description)."""
-    found = set()
-    for permission in _permissions(group):
-        key = (permission["IpProtocol"], permission.get("FromPort"), permission.get("ToPort"))
-        for source in permission.get("IpRanges", []):
-            found.add((*key, source["CidrIp"], source.get("Description")))
-        for source in permission.get("Ipv6Ranges", []):
-            found.add((*key, source["CidrIpv6"], source.get("Description")))
-        for source in permission.get("PrefixListIds", []):
-            found.add((*key, source["PrefixListId"], source.get("Description")))
-        for source in permission.get("UserIdGroupPairs", []):
-            found.add((*key, source["GroupId"], source.get("Description")))
-    return found
+    return entries_of(_permissions(group))
 
 
 def _run(group: str) -> dict:
