@@ -1,9 +1,10 @@
 """The rule catalog: the single source of truth for every rule the program can deploy.
 
 Each entry says which AWS Config managed rule detects the problem, which AWS-owned SSM runbook can
-fix it (and how its parameters are filled), which Lambda fixer can fix it, which parameters the
+fix it (and how its parameters are filled), which parameters the
 stack may set, and the IAM actions each engine needs. Adding a rule means adding one entry here and,
-for the Lambda engine, one fixer module under ``lambdas/remediation/fixers``.
+for the Lambda engine, one fixer module under ``lambdas/remediation/fixers`` registered under the
+same key.
 
 Runbook names, parameters and IAM lists follow the verified AWS facts this project keeps; where a
 fact is not verified, the entry says so in a comment.
@@ -12,7 +13,7 @@ fact is not verified, the entry says so in a comment.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from governance.params import (
@@ -99,25 +100,17 @@ class RuleEntry:
     scope: Scope
     """``account``: evaluated and fixed once per account, in the account's first region."""
     default_engine: Engine
-    lambda_fixer: str
-    """Key of the Lambda fixer (a module under lambdas/remediation/fixers)."""
     ssm: SsmRunbook | None
     params: tuple[ParamSpec, ...] = ()
     securityhub_rule_prefixes: Callable[[RuleParams], tuple[str, ...]] = lambda _p: ()
     """Name prefixes of Security Hub's own Config rules for the same check (with the trailing dash)."""
     cross_check: Callable[[RuleParams, Engine], str | None] = _no_cross_check
     """Checks that involve several params or the engine; returns what is allowed, or None."""
-    needs: frozenset[str] = field(default_factory=frozenset)
-    """Account or regional plumbing a fix needs; see ``flow_logs_plumbing``."""
 
     @property
     def engines(self) -> tuple[Engine, ...]:
         """Engines this rule supports."""
         return ("ssm", "lambda") if self.ssm else ("lambda",)
-
-    def param(self, name: str) -> ParamSpec:
-        """The declaration of one parameter."""
-        return next(spec for spec in self.params if spec.name == name)
 
 
 # --- s3-bucket-encryption ------------------------------------------------------------------------
@@ -142,7 +135,6 @@ S3_BUCKET_ENCRYPTION = RuleEntry(
     ),
     scope="region",
     default_engine="ssm",
-    lambda_fixer="s3-bucket-encryption",
     ssm=SsmRunbook(
         document="AWS-EnableS3BucketEncryption",
         resource_id_parameter="BucketName",
@@ -174,7 +166,6 @@ S3_BUCKET_PUBLIC_ACCESS = RuleEntry(
     ),
     scope="region",
     default_engine="ssm",
-    lambda_fixer="s3-bucket-public-access",
     ssm=SsmRunbook(
         document="AWSConfigRemediation-ConfigureS3BucketPublicAccessBlock",
         resource_id_parameter="BucketName",
@@ -211,7 +202,6 @@ S3_ACCOUNT_PUBLIC_ACCESS = RuleEntry(
     ),
     scope="account",
     default_engine="ssm",
-    lambda_fixer="s3-account-public-access",
     ssm=SsmRunbook(
         document="AWSConfigRemediation-ConfigureS3PublicAccessBlock",
         # The periodic rule evaluates AWS::::Account with the account id as resourceId, so
@@ -259,7 +249,6 @@ RESTRICTED_ADMIN_PORTS = RuleEntry(
     ),
     scope="region",
     default_engine="lambda",
-    lambda_fixer="restricted-admin-ports",
     ssm=SsmRunbook(
         document="AWS-DisablePublicAccessForSecurityGroup",
         resource_id_parameter="GroupId",
@@ -279,10 +268,6 @@ RESTRICTED_ADMIN_PORTS = RuleEntry(
 )
 
 # --- vpc-flow-logs -------------------------------------------------------------------------------
-
-FLOW_LOGS_PLUMBING = "flow-logs-plumbing"
-"""Need: a delivery role per account and a log group per region, when flow logs go to CloudWatch Logs."""
-
 
 def _flow_log_ssm_parameters(params: RuleParams, context: SsmContext) -> dict[str, Any]:
     values: dict[str, Any] = {
@@ -319,7 +304,6 @@ VPC_FLOW_LOGS = RuleEntry(
     ),
     scope="region",
     default_engine="lambda",
-    lambda_fixer="vpc-flow-logs",
     ssm=SsmRunbook(
         document="AWSSupport-EnableVPCFlowLogs",
         # ResourceIds is a StringList; that Config's single RESOURCE_ID value is accepted is UNVERIFIED.
@@ -348,7 +332,6 @@ VPC_FLOW_LOGS = RuleEntry(
     ),
     securityhub_rule_prefixes=lambda _p: ("securityhub-vpc-flow-logs-enabled-",),
     cross_check=_flow_logs_cross_check,
-    needs=frozenset({FLOW_LOGS_PLUMBING}),
 )
 
 # --- cloudtrail-multi-region ---------------------------------------------------------------------
@@ -372,7 +355,6 @@ CLOUDTRAIL_MULTI_REGION = RuleEntry(
     ),
     scope="account",
     default_engine="lambda",
-    lambda_fixer="cloudtrail-multi-region",
     ssm=SsmRunbook(
         document="AWSConfigRemediation-CreateCloudTrailMultiRegionTrail",
         resource_id_parameter=None,
@@ -403,7 +385,6 @@ CLOUDTRAIL_LOG_VALIDATION = RuleEntry(
     ),
     scope="region",
     default_engine="ssm",
-    lambda_fixer="cloudtrail-log-validation",
     ssm=SsmRunbook(
         document="AWSConfigRemediation-EnableCloudTrailLogFileValidation",
         # TrailName accepts a name or an ARN, which covers both possible resourceId forms (UNVERIFIED which).

@@ -7,13 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-FAKE_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+from governance.cli.emulator import FAKE_CREDENTIALS
+
+FAKE_ENVIRONMENT = {**FAKE_CREDENTIALS, "AWS_SECURITY_TOKEN": "testing"}
 
 
 @pytest.fixture(scope="session")

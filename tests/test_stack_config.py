@@ -178,3 +178,11 @@ def test_the_clis_project_defaults_are_valid_settings() -> None:
     assert settings.accounts[0].regions == ("us-east-1",)
     with pytest.raises(ConfigError, match=r"governance:accounts\[0\]\.regions is required"):
         load_settings({**defaults, "accounts": [{"id": ACCOUNT_A}]})
+
+
+def test_every_catalog_rule_has_a_lambda_fixer_under_the_same_key() -> None:
+    from remediation.fixers import RULE_KEYS
+
+    from governance.catalog import CATALOG
+
+    assert tuple(CATALOG) == RULE_KEYS

@@ -16,12 +16,11 @@ from typing import Any
 
 from governance.catalog import CATALOG
 from governance.cli.doctor import run_doctor
-from governance.cli.output import json_lines, table
+from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE, json_lines, table
 from governance.cli.sessions import AccountSessions
 from governance.settings import ConfigError, Settings
 from governance.stack_file import load_stack, load_stack_file
 
-EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONCURRENCY = 16
 
 

@@ -7,6 +7,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+"""Exit codes, as linters use them: nothing found / something found or failed / bad usage or config."""
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None) -> None:
     """Print rows under headers, each column as wide as its widest cell."""

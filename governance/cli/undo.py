@@ -18,12 +18,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE
 from governance.cli.sessions import CLIENT_CONFIG, AccountSessions
 from governance.lambda_code import lambda_module
 from governance.plan import Names
 from governance.settings import Settings
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -142,5 +141,5 @@ def undo_command(settings: Settings, selector: str, audit_files: list[Path], for
         result = undo_record(record, settings, sessions, force)
         print(json.dumps(result.to_json(), default=str))
         failed = failed or not result.undone
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FOUND if failed else EXIT_OK
 

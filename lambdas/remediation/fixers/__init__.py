@@ -25,7 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
 }
-"""Fixer module name by rule key (the catalog's ``lambda_fixer``)."""
+"""Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
 RULE_KEYS: tuple[str, ...] = tuple(MODULE_NAMES)
 """Every rule key that has a fixer, in catalog order."""
