@@ -50,8 +50,11 @@ def account_provider(plan: AccountPlan) -> aws.Provider:
     account = plan.account
     assume_roles = None
     if account.role_arn:
+        # The external id guards the role like a password: keep it encrypted in state and masked in previews,
+        # whether or not the stack file marks it secret.
+        external_id = pulumi.Output.secret(account.external_id) if account.external_id else None
         assume_roles = [
-            aws.ProviderAssumeRoleArgs(role_arn=account.role_arn, session_name="governance-pulumi", external_id=account.external_id)
+            aws.ProviderAssumeRoleArgs(role_arn=account.role_arn, session_name="governance-pulumi", external_id=external_id)
         ]
     return aws.Provider(
         f"aws-{account.id}",

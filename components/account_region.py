@@ -54,7 +54,8 @@ class AccountRegion(pulumi.ComponentResource):
                 name=plan.flow_logs_log_group,
                 retention_in_days=settings.log_retention_days,
                 region=plan.region,
-                opts=child,
+                # Flow logs already delivered stay when the region or the rule goes away.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, retain_on_delete=True),
             )
             flow_logs_group_arn = flow_logs_group.arn
 

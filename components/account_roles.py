@@ -87,7 +87,8 @@ class AccountRoles(pulumi.ComponentResource):
             name=role_name,
             description=description,
             assume_role_policy=json.dumps(trust),
-            opts=pulumi.ResourceOptions(parent=self),
+            # A role name exists once per account: a replacement must delete the old role first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         attached = aws.iam.RolePolicy(
             f"{logical_name}-policy",

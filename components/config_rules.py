@@ -75,7 +75,8 @@ class ConfigRules(pulumi.ComponentResource):
             input_parameters=json.dumps(inputs, sort_keys=True) if inputs else None,
             tags=rule_tags(rule, plan.protected_rules),
             region=plan.region,
-            opts=pulumi.ResourceOptions(parent=self),
+            # A rule name exists once per region: a replacement must delete the old rule first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
     def _remediation(self, name: str, args: ConfigRulesArgs, rule: RuleSettings, config_rule: aws.cfg.Rule) -> None:

@@ -54,6 +54,11 @@ class RemediationFunction(pulumi.ComponentResource):
         super().__init__("governance:index:RemediationFunction", name, None, opts)
         plan, names, region = args.plan, args.plan.names, args.plan.region
         child = pulumi.ResourceOptions(parent=self)
+        # A fixed physical name cannot exist twice, so a replacement deletes first (as the bridge would anyway).
+        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        # The log group holds the audit trail and the queue the failed events: removing a region or
+        # renaming the prefix leaves them in the account instead of deleting their contents.
+        keeps_data = pulumi.ResourceOptions(parent=self, delete_before_replace=True, retain_on_delete=True)
         pattern = plan.event_pattern
         assert pattern is not None, "a region gets the function only when it has events to route"
 
@@ -62,7 +67,7 @@ class RemediationFunction(pulumi.ComponentResource):
             name=names.function_log_group,
             retention_in_days=args.log_retention_days,
             region=region,
-            opts=child,
+            opts=keeps_data,
         )
         event_rule = aws.cloudwatch.EventRule(
             f"{name}-events",
@@ -70,7 +75,7 @@ class RemediationFunction(pulumi.ComponentResource):
             description="Non-compliant evaluations of lambda-engine rules and outcomes of SSM remediations.",
             event_pattern=json.dumps(pattern, sort_keys=True),
             region=region,
-            opts=child,
+            opts=named,
         )
         queue_arn = f"arn:{plan.account.partition}:sqs:{region}:{plan.account.id}:{names.dead_letter_queue}"
         queue = aws.sqs.Queue(
@@ -80,7 +85,7 @@ class RemediationFunction(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             policy=event_rule.arn.apply(lambda rule_arn: json.dumps(policies.dead_letter_queue_policy(queue_arn, rule_arn))),
             region=region,
-            opts=child,
+            opts=keeps_data,
         )
         function = aws.lambda_.Function(
             f"{name}-function",
@@ -94,7 +99,7 @@ class RemediationFunction(pulumi.ComponentResource):
             memory_size=LAMBDA_MEMORY_MB,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables={LAMBDA_CONFIG_VARIABLE: plan.lambda_config_json()}),
             region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], delete_before_replace=True),
         )
         aws.cloudwatch.EventTarget(
             f"{name}-target",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,23 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, settings
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc, settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "governance"
+
+
+@dataclass(frozen=True)
+class RegisteredOptions:
+    """The resource options the engine receives with a registration (the mocks' inputs omit them)."""
+
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    aliases: tuple[str, ...] = ()
+    """Logical names (or URNs) of the aliases the resource declares."""
+    secret_inputs: frozenset[str] = frozenset()
+    """Top-level inputs that hold a secret anywhere inside them."""
 
 
 @dataclass
@@ -32,6 +46,7 @@ class Registered:
     provider: str
     custom: bool
     state: dict[str, Any]
+    options: RegisteredOptions = field(default_factory=RegisteredOptions)
 
 
 @dataclass
@@ -62,6 +77,40 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         """The program makes no invokes; answer any with nothing."""
         return {}, None
+
+
+def _holds_secret(value: Any) -> bool:
+    # A secret travels as {sig: secret_sig, value: ...}, at any depth of the registration's inputs.
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return True
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    return False
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, also keeping the options of each registration (retain, replace, aliases, secrets)."""
+
+    def __init__(self, recording: RecordingMocks) -> None:
+        super().__init__(recording)
+        self.options: dict[tuple[str, str], RegisteredOptions] = {}
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:
+        """Record the request's options, then register as the mock monitor does."""
+        raw = json_format.MessageToDict(request.object) if request.object else {}
+        aliases = tuple(alias.urn or alias.spec.name for alias in request.aliases)
+        options = RegisteredOptions(
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            aliases=aliases,
+            secret_inputs=frozenset(key for key, value in raw.items() if _holds_secret(value)),
+        )
+        with self._lock:
+            self.options[(request.type, request.name)] = options
+        return super().RegisterResource(request)
 
 
 @dataclass
@@ -100,7 +149,7 @@ def to_cli_values(config: Mapping[str, Any]) -> dict[str, str]:
 def run_program(config: Mapping[str, Any], stack: str = "dev") -> ProgramRun:
     """Run ``__main__.py`` under mocks with ``config`` (``governance:*`` keys) and return what it did."""
     recording = RecordingMocks()
-    monitor = mocks.MockMonitor(recording)
+    monitor = RecordingMonitor(recording)
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(recording, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(to_cli_values(config))
@@ -117,6 +166,8 @@ def run_program(config: Mapping[str, Any], stack: str = "dev") -> ProgramRun:
         outputs = _resolved_outputs(root)
     finally:
         os.chdir(previous)
+    for resource in recording.resources:
+        resource.options = monitor.options.get((resource.type, resource.name), RegisteredOptions())
     return ProgramRun(resources=recording.resources, outputs=outputs)
 
 

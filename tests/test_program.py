@@ -358,3 +358,44 @@ def test_protected_rules_are_marked_for_the_policy_pack() -> None:
     }
     config = json.loads(run.of_type(FUNCTION)[0].inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
     assert config["protectedRules"] == ["restricted-admin-ports"]
+
+
+# --- resource options: what survives deletes and replacements, what stays secret -------------------
+
+DATA_HOLDERS = (QUEUE, LOG_GROUP)
+NAMED_TYPES = (RULE, ROLE, FUNCTION, EVENT_RULE, QUEUE, LOG_GROUP)
+
+
+def test_queues_and_log_groups_outlive_their_stack_entry(dev: ProgramRun) -> None:
+    # Removing a region or changing the prefix must not delete audit records or queued failures.
+    holders = [resource for resource in dev.resources if resource.type in DATA_HOLDERS]
+    assert len(holders) == 10
+    for resource in holders:
+        assert resource.options.retain_on_delete, (resource.type, resource.name)
+    for resource in dev.of_type(RULE) + dev.of_type(FUNCTION) + dev.of_type(ROLE):
+        assert not resource.options.retain_on_delete, (resource.type, resource.name)
+
+
+def test_named_resources_are_deleted_before_they_are_replaced(dev: ProgramRun) -> None:
+    named = [resource for resource in dev.resources if resource.type in NAMED_TYPES]
+    assert named
+    for resource in named:
+        assert "name" in resource.inputs, (resource.type, resource.name)
+        assert resource.options.delete_before_replace, (resource.type, resource.name)
+
+
+def test_external_id_reaches_the_provider_only_as_a_secret() -> None:
+    run = run_program(config_with(accounts=[
+        {"id": ACCOUNT_A, "roleArn": f"arn:aws:iam::{ACCOUNT_A}:role/deploy", "externalId": "s3cr3t-external-id"},
+    ], rules={"restricted-admin-ports": {"mode": "auto"}}))
+    provider = run.named(f"aws-{ACCOUNT_A}")
+    assert "assumeRoles" in provider.options.secret_inputs
+    for resource in run.resources:
+        if resource is not provider:
+            assert "s3cr3t-external-id" not in json.dumps(resource.inputs, default=str), resource.name
+    assert "s3cr3t-external-id" not in json.dumps(run.outputs, default=str)
+
+
+def test_without_an_external_id_nothing_is_secret(dev: ProgramRun) -> None:
+    provider = dev.named(f"aws-{ACCOUNT_A}")
+    assert provider.options.secret_inputs == frozenset()
