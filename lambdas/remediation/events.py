@@ -147,6 +147,11 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
         qualifier.get("resourceId", raw_id),
     ) != (rule_name, resource_type, raw_id):
         return ignore("the evaluation result names another rule or resource than the event detail")
+    # Config compliance events always carry both (facts §4): without them the envelope alone
+    # would vouch for the resource's account and region, so the event is not trusted.
+    for field in ("awsAccountId", "awsRegion"):
+        if _text(detail.get(field)) is None:
+            return ignore(f"detail.{field} is missing; Config compliance events always carry it")
     accounts = {event.get("account"), detail.get("awsAccountId")}
     if accounts != {invocation.account}:
         return ignore(f"the event's account {sorted(map(str, accounts))} is not this function's account {invocation.account}")
@@ -181,8 +186,10 @@ def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
         return Ignored(f"runbook {document} is not used by this deployment", "warning", event_id, document)
     if not EXECUTION_ID.fullmatch(execution_id):
         return Ignored(f"{execution_id!r} is not a well-formed automation execution id", "warning", event_id, document)
-    if event.get("account") != invocation.account or event.get("region") != invocation.region:
-        return Ignored("the event's account or region is not this function's", "warning", event_id, document)
+    if event.get("account") != invocation.account:
+        return Ignored(f"the event's account {_quoted(event.get('account'))} is not this function's account {invocation.account}", "warning", event_id, document)
+    if event.get("region") != invocation.region:
+        return Ignored(f"the event's region {_quoted(event.get('region'))} is not this function's region {invocation.region}", "warning", event_id, document)
     if status not in SUCCEEDED_STATUSES | FAILED_STATUSES:
         return Ignored(f"automation status {status} is not final", "info", event_id, document)
     return AutomationEvent(event_id, execution_id, document, status, runbook, invocation.account, invocation.region)
@@ -190,3 +197,15 @@ def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+MAX_QUOTED_CHARACTERS = 200
+"""Event values quoted in a reason are cut to this length: a forged event may carry huge strings."""
+
+
+def _quoted(value: Any) -> str:
+    """``repr(value)``, cut to MAX_QUOTED_CHARACTERS with a note of the full length."""
+    text = repr(value)
+    if len(text) <= MAX_QUOTED_CHARACTERS:
+        return text
+    return f"{text[:MAX_QUOTED_CHARACTERS]}... ({len(text)} characters)"

@@ -160,3 +160,24 @@ def test_each_fixer_rejects_a_resource_type_it_does_not_evaluate(scenario, reque
     record = lambda_handler(event, FakeContext())
     assert (record["decision"], record["level"]) == ("ignored", "warning")
     assert requests.operations() == []
+
+
+@pytest.mark.parametrize("field", ["awsAccountId", "awsRegion"])
+def test_a_compliance_event_without_the_detail_account_or_region_is_ignored_naming_the_field(field: str, requests) -> None:
+    """Config compliance events always carry both; the envelope's account and region alone are not enough."""
+    event = open_group_event()
+    event["detail"].pop(field)
+    record = lambda_handler(event, FakeContext())
+    assert (record["decision"], record["level"]) == ("ignored", "warning")
+    assert f"detail.{field} is missing" in record["reason"]
+    assert requests.operations() == []
+
+
+@pytest.mark.parametrize(("field", "value"), [("account", "999999999999"), ("region", "eu-west-1")])
+def test_an_ssm_status_event_of_another_account_or_region_is_ignored(field: str, value: str, requests) -> None:
+    event = automation_event("AWSConfigRemediation-EnableCloudTrailLogFileValidation", "Success")
+    event[field] = value
+    record = lambda_handler(event, FakeContext())
+    assert (record["decision"], record["level"]) == ("ignored", "warning")
+    assert value in record["reason"]
+    assert requests.operations() == [], "the execution is not even read"
