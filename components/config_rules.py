@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from governance.catalog import SsmContext
-from governance.plan import RegionPlan
+from governance.plan import RegionPlan, remediation_parameters
 from governance.settings import RemediationControls, RuleSettings
 
 
@@ -90,15 +89,13 @@ class ConfigRules(pulumi.ComponentResource):
             flow_logs_role_arn=args.flow_logs_role_arn,
             flow_logs_log_group_arn=args.flow_logs_log_group_arn,
         )
-        parameters = [aws.cfg.RemediationConfigurationParameterArgs(name="AutomationAssumeRole", static_value=args.ssm_role_arn)]
-        if runbook.resource_id_parameter:
-            parameters.append(
-                aws.cfg.RemediationConfigurationParameterArgs(name=runbook.resource_id_parameter, resource_value="RESOURCE_ID")
+        # The plan sorts them by name, as the provider stores them; another order shows a diff on every preview.
+        parameters = [
+            aws.cfg.RemediationConfigurationParameterArgs(
+                name=parameter.name, static_value=parameter.static_value, resource_value=parameter.resource_value
             )
-        static: dict[str, Any] = runbook.static_parameters(rule.params, context)
-        parameters.extend(
-            aws.cfg.RemediationConfigurationParameterArgs(name=key, static_value=value) for key, value in sorted(static.items())
-        )
+            for parameter in remediation_parameters(rule, context, args.ssm_role_arn)
+        ]
         evaluated = rule.entry.config_rule.evaluated_resource_types
         aws.cfg.RemediationConfiguration(
             f"{name}-{rule.key}-remediation",

@@ -58,6 +58,10 @@ def _no_cross_check(_params: RuleParams, _engine: Engine) -> str | None:
     return None
 
 
+def _no_securityhub_check(_params: RuleParams) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class SsmRunbook:
     """An AWS-owned Automation runbook used as a Config remediation target."""
@@ -81,7 +85,7 @@ class ConfigRuleSpec:
     identifier: str
     """Managed rule source identifier."""
     scope_resource_types: tuple[str, ...]
-    """Resource types the rule is scoped to (empty for account-level periodic rules)."""
+    """Resource types the rule is scoped to; empty for periodic-only rules, which must be sent without a scope."""
     evaluated_resource_types: tuple[str, ...]
     """Resource types that appear in the rule's compliance events."""
     input_parameters: Callable[[RuleParams], dict[str, str]] = _no_inputs
@@ -106,6 +110,8 @@ class RuleEntry:
     """Name prefixes of Security Hub's own Config rules for the same check (with the trailing dash)."""
     cross_check: Callable[[RuleParams, Engine], str | None] = _no_cross_check
     """Checks that involve several params or the engine; returns what is allowed, or None."""
+    securityhub_check: Callable[[RuleParams], str | None] = _no_securityhub_check
+    """With source securityhub: what is allowed when Security Hub's rules do not cover these params, or None."""
 
     @property
     def engines(self) -> tuple[Engine, ...]:
@@ -232,6 +238,12 @@ def _admin_port_prefixes(params: RuleParams) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
+def _admin_ports_securityhub_check(params: RuleParams) -> str | None:
+    if not set(params["ports"]) <= {22, 3389}:
+        return "can be securityhub only when params.ports are among 22 and 3389 (Security Hub's own rules check only those ports)"
+    return None
+
+
 def _admin_ports_cross_check(params: RuleParams, engine: Engine) -> str | None:
     if engine == "ssm" and not set(params["ports"]) <= {22, 3389}:
         return "supports only params.ports 22 and 3389 with the ssm engine (AWS-DisablePublicAccessForSecurityGroup is fixed to them)"
@@ -265,6 +277,7 @@ RESTRICTED_ADMIN_PORTS = RuleEntry(
     ),
     securityhub_rule_prefixes=_admin_port_prefixes,
     cross_check=_admin_ports_cross_check,
+    securityhub_check=_admin_ports_securityhub_check,
 )
 
 # --- vpc-flow-logs -------------------------------------------------------------------------------
@@ -298,7 +311,8 @@ VPC_FLOW_LOGS = RuleEntry(
     title="Every VPC has a flow log",
     config_rule=ConfigRuleSpec(
         identifier="VPC_FLOW_LOGS_ENABLED",
-        scope_resource_types=("AWS::EC2::VPC",),
+        # Periodic-only: no scope, as in AWS's conformance-pack templates (facts section 9).
+        scope_resource_types=(),
         evaluated_resource_types=("AWS::EC2::VPC",),
         input_parameters=lambda params: {"trafficType": params["trafficType"]},
     ),
@@ -380,7 +394,8 @@ CLOUDTRAIL_LOG_VALIDATION = RuleEntry(
     title="CloudTrail trails validate their log files",
     config_rule=ConfigRuleSpec(
         identifier="CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED",
-        scope_resource_types=("AWS::CloudTrail::Trail",),
+        # Periodic-only: no scope, as in AWS's conformance-pack templates (facts section 9).
+        scope_resource_types=(),
         evaluated_resource_types=("AWS::CloudTrail::Trail",),
     ),
     scope="region",

@@ -43,7 +43,8 @@ def one_of(*allowed: str) -> Check:
 
 def matches(pattern: str, what: str) -> Check:
     """Accept a string that fully matches ``pattern``; ``what`` describes it to the user."""
-    compiled = re.compile(pattern)
+    # ASCII-only: AWS's patterns are; without it \d and \w accept other scripts' digits and letters.
+    compiled = re.compile(pattern, re.ASCII)
 
     def check(value: Any) -> str | None:
         if isinstance(value, str) and compiled.fullmatch(value):
@@ -94,7 +95,11 @@ KMS_KEY = matches(
     r"arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]+)",
     "a KMS key ARN or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)",
 )
-LOG_GROUP_NAME = matches(r"[A-Za-z0-9_\-/.#]{1,512}", "a CloudWatch Logs group name (letters, digits, _ - / . #)")
+LOG_GROUP_NAME = matches(
+    # CreateLogGroup reserves names beginning with aws/ (UNVERIFIED: see governance.limits); /aws/... is allowed.
+    r"(?!aws/)[A-Za-z0-9_\-/.#]{1,512}",
+    "a CloudWatch Logs group name of 1-512 letters, digits and _-/.# that does not begin with aws/",
+)
 TRAIL_NAME = matches(
     r"[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]",
     "a CloudTrail trail name (3-128 letters, digits, periods, underscores, hyphens)",

@@ -8,24 +8,74 @@ that ARNs are predictable (the Lambda's config refers to the flow-log delivery r
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from governance.catalog import VPC_FLOW_LOGS, needs_flow_logs_plumbing
+from governance import limits
+from governance.catalog import VPC_FLOW_LOGS, SsmContext, needs_flow_logs_plumbing
 from governance.lambda_code import fixer_iam_actions, handler_iam_actions
-from governance.settings import Account, ConfigError, RuleSettings, Settings
+from governance.limits import Limit
+from governance.settings import NAMESPACE, Account, ConfigError, RuleSettings, Settings
 
 LAMBDA_CONFIG_VARIABLE = "GOVERNANCE_CONFIG"
 RESULT_EVENT_SOURCE = "governance.remediation"
-EVENT_PATTERN_MAX_CHARS = 4096
-"""EventBridge's limit on an event pattern (botocore: EventPattern max 4096)."""
-LAMBDA_ENVIRONMENT_MAX_BYTES = 4096
-"""Lambda's limit on all environment variables of a function together."""
 TERMINAL_AUTOMATION_STATUSES = (
     "Success", "Failed", "TimedOut", "Cancelled", "CompletedWithSuccess", "CompletedWithFailure", "Exited", "Rejected",
+    "ChangeCalendarOverrideRejected",
 )
-"""Automation statuses after which an execution changes nothing more (SSM AutomationExecutionStatus)."""
+"""Automation statuses after which an execution changes nothing more (SSM AutomationExecutionStatus).
+
+``ChangeCalendarOverrideRejected`` ends an execution that a change calendar blocked and nobody let through.
+"""
+PREFIX_KEY = f"{NAMESPACE}:ruleNamePrefix"
+
+
+@dataclass(frozen=True)
+class RemediationParameter:
+    """One parameter of a Config remediation configuration: a static value or the resource's id."""
+
+    name: str
+    static_value: Any = None
+    """A string, or a Pulumi Output of one (role and log group ARNs)."""
+    resource_value: str | None = None
+    """``RESOURCE_ID`` for the parameter that receives the non-compliant resource."""
+
+
+def remediation_parameters(rule: RuleSettings, context: SsmContext, automation_role_arn: Any) -> tuple[RemediationParameter, ...]:
+    """A rule's runbook parameters, sorted by name as the provider stores them (any other order diffs forever)."""
+    runbook = rule.entry.ssm
+    if runbook is None:
+        return ()
+    parameters = [RemediationParameter("AutomationAssumeRole", static_value=automation_role_arn)]
+    if runbook.resource_id_parameter:
+        parameters.append(RemediationParameter(runbook.resource_id_parameter, resource_value="RESOURCE_ID"))
+    parameters.extend(
+        RemediationParameter(name, static_value=value) for name, value in runbook.static_parameters(rule.params, context).items()
+    )
+    return tuple(sorted(parameters, key=lambda parameter: parameter.name))
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """One value the program sends to AWS, with the limit it must respect and the config key behind it."""
+
+    limit: Limit
+    value: str
+    subject: str
+    """What the value belongs to, for people ("cloudtrail-log-validation in account 1111... us-east-1")."""
+    key: str
+    """The stack-config key that makes the value what it is."""
+    advice: str
+    """How to fix a breach."""
+
+    def problem(self) -> str | None:
+        """One sentence naming the key, or None when the value respects its limit."""
+        breach = limits.violation(self.limit, self.value)
+        if breach is None:
+            return None
+        return f"{self.key} makes {self.limit.what} of {self.subject} {breach}; {self.advice}."
 
 
 @dataclass(frozen=True)
@@ -125,6 +175,31 @@ class RegionPlan:
         if name is None:
             return None
         return f"arn:{self.account.partition}:logs:{self.region}:{self.account.id}:log-group:{name}"
+
+    def ssm_context(self) -> SsmContext:
+        """What the runbooks' static parameters need, as the strings the deployed resources will have."""
+        has_group = self.flow_logs_log_group is not None
+        return SsmContext(
+            account_id=self.account.id,
+            region=self.region,
+            partition=self.account.partition,
+            flow_logs_role_arn=role_arn(self.account, self.names.flow_logs_role) if has_group else None,
+            flow_logs_log_group_arn=self.flow_logs_log_group_arn(),
+        )
+
+    def config_rule_input_parameters(self, rule: RuleSettings) -> str | None:
+        """The Config rule's InputParameters as sent (JSON, keys sorted), or None when it takes none."""
+        inputs = rule.entry.config_rule.input_parameters(rule.params)
+        return json.dumps(inputs, sort_keys=True) if inputs else None
+
+    def event_pattern_json(self) -> str | None:
+        """``event_pattern`` as sent to EventBridge (JSON, keys sorted)."""
+        pattern = self.event_pattern
+        return json.dumps(pattern, sort_keys=True) if pattern is not None else None
+
+    def lambda_environment(self) -> dict[str, str]:
+        """The function's whole environment: every variable Lambda counts against its size limit."""
+        return {LAMBDA_CONFIG_VARIABLE: self.lambda_config_json()}
 
     @cached_property
     def event_pattern(self) -> dict[str, Any] | None:
@@ -265,25 +340,139 @@ def plan_account(settings: Settings, account: Account) -> AccountPlan:
     return AccountPlan(account=account, names=names, regions=regions, securityhub_updates=settings.securityhub_updates)
 
 
-def plan_stack(settings: Settings) -> tuple[AccountPlan, ...]:
-    """Derive every account's plan and check the limits that only the derived values can break."""
-    plans = tuple(plan_account(settings, account) for account in settings.accounts)
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    return [] if value is None or isinstance(value, bool) else [str(value)]
+
+
+def _param_share(rule: RuleSettings, value: str) -> tuple[int, str] | None:
+    """(characters, key) of the rule's param contributing most to ``value``, or None if none appears in it."""
+    shares = []
+    for name, param in rule.params.items():
+        contributed = sum(len(text) for text in _texts(param) if text and text in value)
+        if contributed:
+            shares.append((contributed, rule.param_key(name)))
+    return max(shares) if shares else None
+
+
+def _key_behind(rules: tuple[RuleSettings, ...], value: str, fallback: str) -> str:
+    """The config key most responsible for ``value``: the largest param in it, else ``fallback``."""
+    shares = [share for rule in rules if (share := _param_share(rule, value))]
+    return max(shares)[1] if shares else fallback
+
+
+def _prefix_advice(limit: Limit, name: str, prefix: str) -> str:
+    room = limit.maximum - (len(name) - len(prefix))
+    if room < 0:
+        return "no prefix can make it fit"
+    return f"use a prefix of at most {room} characters"
+
+
+def _name(limit: Limit, name: str, subject: str, prefix: str) -> Emitted:
+    return Emitted(limit, name, subject, PREFIX_KEY, _prefix_advice(limit, name, prefix))
+
+
+def region_emitted(region: RegionPlan) -> Iterator[Emitted]:
+    """Every value one account-region sends to AWS that a limit applies to."""
+    names, prefix = region.names, region.names.prefix
+    where = f"account {region.account.id} {region.region}"
+    for rule in region.own_config_rules:
+        rule_name = names.config_rule(rule)
+        yield _name(limits.CONFIG_RULE_NAME, rule_name, rule.key, prefix)
+        inputs = region.config_rule_input_parameters(rule)
+        if inputs is not None:
+            key = _key_behind((rule,), inputs, rule.config_key)
+            yield Emitted(limits.CONFIG_RULE_INPUT_PARAMETERS, inputs, rule.key, key, "use fewer or shorter values")
+        if rule.uses_ssm:
+            yield _name(limits.REMEDIATION_RULE_NAME, rule_name, rule.key, prefix)
+            yield from _remediation_emitted(region, rule)
+    flow_logs_group = region.flow_logs_log_group
+    if flow_logs_group is not None:
+        rule = next(rule for rule in region.rules if rule.key == VPC_FLOW_LOGS.key)
+        yield Emitted(limits.LOG_GROUP_NAME, flow_logs_group, "vpc-flow-logs", rule.param_key("logGroupName"), "choose a shorter name")
+    if not region.needs_function:
+        return
+    yield _name(limits.LAMBDA_FUNCTION_NAME, names.function, "the remediation function", prefix)
+    yield _name(limits.LOG_GROUP_NAME, names.function_log_group, "the remediation function's logs", prefix)
+    yield _name(limits.SQS_QUEUE_NAME, names.dead_letter_queue, "the dead-letter queue", prefix)
+    yield _name(limits.EVENT_RULE_NAME, names.event_rule, "the remediation events rule", prefix)
+    pattern = region.event_pattern_json()
+    if pattern is not None:
+        yield Emitted(
+            limits.EVENT_PATTERN, pattern, where, PREFIX_KEY,
+            "use a shorter prefix or fewer rules with the lambda engine or the ssm engine",
+        )
+    environment = json.dumps(region.lambda_environment())
+    key = _key_behind(region.lambda_rules, environment, f"{NAMESPACE}:rules")
+    yield Emitted(
+        limits.LAMBDA_ENVIRONMENT, environment, where, key,
+        "shorten it, or use the ssm engine or source own for some rules",
+    )
+
+
+def _remediation_emitted(region: RegionPlan, rule: RuleSettings) -> Iterator[Emitted]:
+    context = region.ssm_context()
+    automation_role = role_arn(region.account, region.names.ssm_role)
+    for parameter in remediation_parameters(rule, context, automation_role):
+        if parameter.static_value is None:
+            continue
+        value = str(parameter.static_value)
+        fallback = PREFIX_KEY if region.names.prefix and region.names.prefix in value else rule.config_key
+        key = _key_behind((rule,), value, fallback)
+        yield Emitted(
+            limits.REMEDIATION_STATIC_VALUE, value, f"{rule.key} (runbook parameter {parameter.name})", key,
+            "shorten it or use the lambda engine",
+        )
+
+
+def account_emitted(plan: AccountPlan) -> Iterator[Emitted]:
+    """Every limited value one account sends to AWS: its roles, then each region's values."""
+    prefix = plan.names.prefix
+    if plan.needs_ssm_role:
+        yield _name(limits.IAM_ROLE_NAME, plan.names.ssm_role, "the SSM automation role", prefix)
+    if plan.needs_lambda_role:
+        yield _name(limits.IAM_ROLE_NAME, plan.names.lambda_role, "the remediation function's role", prefix)
+    if plan.needs_flow_logs_role:
+        yield _name(limits.IAM_ROLE_NAME, plan.names.flow_logs_role, "the flow-log delivery role", prefix)
+    for region in plan.regions:
+        yield from region_emitted(region)
+
+
+def _log_group_clashes(region: RegionPlan) -> Iterator[str]:
+    """Two log groups of one name would be one resource twice, and flow logs would land in the audit trail."""
+    group = region.flow_logs_log_group
+    if group is not None and region.needs_function and group == region.names.function_log_group:
+        rule = next(rule for rule in region.rules if rule.key == VPC_FLOW_LOGS.key)
+        yield (
+            f"{rule.param_key('logGroupName')} names the remediation function's own log group "
+            f"(/aws/lambda/<ruleNamePrefix>remediation), which holds the audit trail; choose another log group name."
+        )
+
+
+def limit_problems(plans: tuple[AccountPlan, ...]) -> list[str]:
+    """Every AWS or provider limit the plans would breach, as one sentence each naming the key responsible."""
     problems: list[str] = []
     for plan in plans:
-        # The home region carries the account-level rules too, so it has the largest pattern and config.
-        region = plan.regions[0]
-        pattern = region.event_pattern
-        if pattern is not None and len(json.dumps(pattern)) > EVENT_PATTERN_MAX_CHARS:
-            problems.append(
-                f"governance:rules for account {plan.account.id} give an event pattern over EventBridge's "
-                f"{EVENT_PATTERN_MAX_CHARS} characters; use a shorter governance:ruleNamePrefix or fewer lambda-engine rules."
-            )
-        size = len(LAMBDA_CONFIG_VARIABLE) + len(region.lambda_config_json().encode())
-        if size > LAMBDA_ENVIRONMENT_MAX_BYTES:
-            problems.append(
-                f"governance:rules params for account {plan.account.id} need {size} bytes of Lambda environment, over "
-                f"Lambda's {LAMBDA_ENVIRONMENT_MAX_BYTES}; shorten params such as excludedPublicBuckets."
-            )
+        for emitted in account_emitted(plan):
+            problem = emitted.problem()
+            if problem is not None:
+                problems.append(problem)
+        for region in plan.regions:
+            problems.extend(_log_group_clashes(region))
+    # The same prefix or param breaks the same limit in every account and region: say it once.
+    return list(dict.fromkeys(problems))
+
+
+def plan_stack(settings: Settings) -> tuple[AccountPlan, ...]:
+    """Derive every account's plan and check every value it emits against AWS's and the provider's limits.
+
+    Raises ``ConfigError`` before anything is registered when a value would be refused in the middle of ``up``.
+    """
+    plans = tuple(plan_account(settings, account) for account in settings.accounts)
+    problems = limit_problems(plans)
     if problems:
         raise ConfigError(problems)
     return plans

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
 from typing import Any, Literal, cast
@@ -33,12 +33,18 @@ LOG_RETENTION_DAYS = (
 
 ACCOUNT_KEYS = ("id", "name", "roleArn", "externalId", "regions", "rules")
 RULE_KEYS = ("mode", "engine", "source", "params")
-ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[\w+=,.@/-]{1,512}")
-ACCOUNT_ID = re.compile(r"\d{12}")
-ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
-EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
-RULE_NAME_PREFIX = re.compile(r"[A-Za-z0-9_-]{0,40}")
-TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}")
+# Every pattern is ASCII-only: without re.ASCII, \d and \w also match other scripts' digits and letters
+# (fullwidth "１２３"), which AWS refuses. Patterns are always used with fullmatch.
+ROLE_ARN = re.compile(
+    # role/<path>/<name>: IAM paths are printable ASCII (up to 512 with their slashes), names 1-64 of [\w+=,.@-].
+    r"arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[\x21-\x7e]{1,510}/)?[\w+=,.@-]{1,64}",
+    re.ASCII,
+)
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}", re.ASCII)
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+RULE_NAME_PREFIX = re.compile(r"[A-Za-z0-9_-]{0,40}", re.ASCII)
+TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}", re.ASCII)
 
 
 class ConfigError(ValueError):
@@ -58,6 +64,14 @@ class RuleSettings:
     engine: Engine
     source: Source
     params: Mapping[str, Any]
+    config_key: str = ""
+    """Stack-config key of the rule's settings (``governance:rules.<key>`` or an account's override)."""
+    param_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Stack-config key each param was set under; params left at their default are absent."""
+
+    def param_key(self, name: str) -> str:
+        """The stack-config key that sets param ``name`` (where to set it when it is a default)."""
+        return self.param_keys.get(name) or f"{NAMESPACE}:rules.{self.key}.params.{name}"
 
     @property
     def entry(self) -> RuleEntry:
@@ -180,7 +194,7 @@ def regions_of(partition: str) -> frozenset[str]:
     return frozenset(botocore.session.get_session().get_available_regions("config", partition_name=partition))
 
 
-PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 
 
 def _member(name: object) -> str:
@@ -263,8 +277,18 @@ class _Loader:
             result[rule_key] = clean
         return result
 
-    def effective_rule(self, where: str, entry: RuleEntry, merged: dict[str, Any]) -> RuleSettings | None:
-        """Check one merged rule and fill in defaults; ``None`` when it is off or invalid."""
+    def effective_rule(
+        self,
+        where: str,
+        entry: RuleEntry,
+        merged: dict[str, Any],
+        param_keys: Mapping[str, str] | None = None,
+    ) -> RuleSettings | None:
+        """Check one merged rule and fill in defaults; ``None`` when it is off or invalid.
+
+        ``param_keys`` names the stack-config key each set param came from, so that later checks
+        (the plan's limits) can blame the right key.
+        """
         mode = merged.get("mode", "off")
         if mode not in MODES:
             self.problem(f"{where}.mode", "must be one of " + ", ".join(MODES), mode)
@@ -287,6 +311,14 @@ class _Loader:
         if cross:
             self.problem(where, cross)
             return None
+        if source == "securityhub":
+            # The Lambda would wait for events of a Security Hub rule that does not exist for these params.
+            unsupported = entry.securityhub_check(params)
+            if unsupported is None and not entry.securityhub_rule_prefixes(params):
+                unsupported = "can be securityhub only when Security Hub has a rule for these params"
+            if unsupported:
+                self.problem(f"{where}.source", unsupported)
+                return None
         if mode == "off":
             return None
         return RuleSettings(
@@ -295,6 +327,8 @@ class _Loader:
             engine=cast(Engine, engine),
             source=cast(Source, source),
             params=MappingProxyType(params),
+            config_key=where,
+            param_keys=MappingProxyType(dict(param_keys or {})),
         )
 
     def rule_params(self, where: str, entry: RuleEntry, raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -354,15 +388,21 @@ class _Loader:
             hint = " (quote it in YAML so leading zeros survive)" if isinstance(account_id, int) else ""
             self.problem(f"{where}.id", f"must be a 12-digit account id string{hint}", account_id)
             return None
+        # Without a name the account is labelled by its id, which is already valid: nothing to blame on .name.
         name = raw.get("name", account_id)
-        if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name):
+        if "name" in raw and (not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name)):
             self.problem(f"{where}.name", "must be a label of 1-64 letters, digits, spaces, dots, dashes or underscores", name)
         role_arn = raw.get("roleArn")
         partition = "aws"
         if role_arn is not None:
             match = ROLE_ARN.fullmatch(role_arn) if isinstance(role_arn, str) else None
             if not match:
-                self.problem(f"{where}.roleArn", "must be an IAM role ARN such as arn:aws:iam::123456789012:role/governance-deploy", role_arn)
+                self.problem(
+                    f"{where}.roleArn",
+                    "must be an IAM role ARN such as arn:aws:iam::123456789012:role/governance-deploy "
+                    "(optional path, then a role name of 1-64 ASCII letters, digits or +=,.@_-)",
+                    role_arn,
+                )
                 return None
             if match.group(2) != account_id:
                 self.problem(f"{where}.roleArn", f"must be a role in account {account_id} itself", role_arn)
@@ -407,7 +447,12 @@ class _Loader:
             merged = {**base, **override}
             merged["params"] = {**base.get("params", {}), **override.get("params", {})}
             origin = f"{where}.rules.{key}" if key in overrides else f"{_key('rules')}.{key}"
-            rule = self.effective_rule(origin, entry, merged)
+            param_keys = {
+                name: f"{where}.rules.{key}.params{_member(name)}" if name in override.get("params", {})
+                else f"{_key('rules')}.{key}.params{_member(name)}"
+                for name in merged["params"]
+            }
+            rule = self.effective_rule(origin, entry, merged, param_keys)
             if rule is not None:
                 rules.append(rule)
         if len(self.problems) > before:

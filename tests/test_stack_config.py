@@ -88,6 +88,41 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown account key", {"accounts": [{"id": ACCOUNT_A, "roleArn": ROLE_A, "region": "us-east-1"}]}, "governance:accounts[0].region is not an account setting"),
     ("accounts missing", {"accounts": None}, "governance:accounts is required"),
     ("protected rule that does not exist", {"protectedRules": ["ssh"]}, "governance:protectedRules must be a list of rule keys"),
+    (
+        "account id of fullwidth digits",
+        {"accounts": [{"id": "\uff11" * 12, "roleArn": ROLE_A}]},
+        "governance:accounts[0].id must be a 12-digit account id string",
+    ),
+    (
+        "external id that is not ASCII",
+        {"accounts": [{"id": ACCOUNT_A, "roleArn": ROLE_A, "externalId": "s\u00e9cret-id"}]},
+        "governance:accounts[0].externalId must be 2-1224 characters",
+    ),
+    (
+        "role ARN with an empty role name",
+        {"accounts": [{"id": ACCOUNT_A, "roleArn": f"arn:aws:iam::{ACCOUNT_A}:role/ops/"}]},
+        "governance:accounts[0].roleArn must be an IAM role ARN",
+    ),
+    (
+        "role ARN with a role name over 64 characters",
+        {"accounts": [{"id": ACCOUNT_A, "roleArn": f"arn:aws:iam::{ACCOUNT_A}:role/" + "r" * 65}]},
+        "governance:accounts[0].roleArn must be an IAM role ARN",
+    ),
+    (
+        "role ARN with a role name that is not ASCII",
+        {"accounts": [{"id": ACCOUNT_A, "roleArn": f"arn:aws:iam::{ACCOUNT_A}:role/d\u00e9ploy"}]},
+        "governance:accounts[0].roleArn must be an IAM role ARN",
+    ),
+    (
+        "flow-log group in the aws/ namespace",
+        {"rules": {"vpc-flow-logs": {"mode": "auto", "params": {"logGroupName": "aws/flows"}}}},
+        "governance:rules.vpc-flow-logs.params.logGroupName must be a CloudWatch Logs group name",
+    ),
+    (
+        "security hub source for ports security hub does not check",
+        {"rules": {"restricted-admin-ports": {"mode": "auto", "source": "securityhub", "params": {"ports": [22, 5432]}}}},
+        "governance:rules.restricted-admin-ports.source can be securityhub only when params.ports",
+    ),
 ]
 
 
