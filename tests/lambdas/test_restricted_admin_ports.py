@@ -13,8 +13,9 @@ from remediation.fixers import restricted_admin_ports as fixer
 from remediation.fixers.base import Plan
 from remediation.fixers.restricted_admin_ports import GroupState, Params, WorldRule
 from remediation.handler import lambda_handler
+from security_group_quota import model_rule_quota
 
-from tests.safety.reach import Entry, entries_of
+from tests.safety.reach import Entry, entries_of, reach
 
 ADMIN = Params(frozenset({22, 3389}))
 V4, V6 = "0.0.0.0/0", "::/0"
@@ -118,7 +119,9 @@ def test_every_other_tcp_port_keeps_exactly_its_exposure(world_rules: list[World
     params = Params(frozenset(admin_ports))
     result = fixer.plan(state(*world_rules), params)
     if result is None:
-        assert not any(fixer.opens_admin_port(rule, params.ports) for rule in world_rules)
+        # Independent oracle: the reachability model, not the fixer's own opens_admin_port.
+        world_reach = reach((rule.protocol, rule.from_port, rule.to_port, rule.cidr, rule.description) for rule in world_rules)
+        assert not any(low <= port <= high for source in world_reach.values() for low, high in source.tcp for port in admin_ports)
         return
     assert isinstance(result, Plan)
     revoked = rules(result.detail["revoked"])
@@ -201,9 +204,10 @@ def _fill(group: str, world_rule: dict, fillers: int) -> None:
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": filler}])
 
 
-def test_over_quota_group_is_revoked_and_the_narrowing_recorded() -> None:
+def test_over_quota_group_is_revoked_and_the_narrowing_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    model_rule_quota(monkeypatch)
     group = new_group()
-    # 60 rules (moto's quota): neither re-added rule fits before the revoke, one fits after it.
+    # 60 IPv4 rules (the default quota): neither re-added rule fits before the revoke, one fits after it.
     _fill(group, {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}, 59)
     record = _run(group)
     assert record["decision"] == "remediated"
@@ -219,7 +223,8 @@ def test_over_quota_group_is_revoked_and_the_narrowing_recorded() -> None:
     assert ("tcp", 20, 25, "0.0.0.0/0", None) not in present
 
 
-def test_quota_reached_only_before_revoking_re_adds_after_revoking() -> None:
+def test_quota_reached_only_before_revoking_re_adds_after_revoking(monkeypatch: pytest.MonkeyPatch) -> None:
+    model_rule_quota(monkeypatch)
     group = new_group()
     _fill(group, {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}, 59)
     record = _run(group)

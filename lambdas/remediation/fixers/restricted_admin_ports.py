@@ -5,12 +5,14 @@ each is revoked and re-added minus the admin ports, so every other port keeps ex
 exposure it had. Other CIDRs, prefix lists, group references and descriptions are untouched.
 A protocol -1 rule is re-added as TCP minus the admin ports, all UDP and ICMP (ICMPv6 for ::/0);
 its other IP protocols are dropped and the record says so. The re-added rules are authorized
-before the old ones are revoked, so a retry after a failure halfway never loses exposure.
+before the old ones are revoked, so a retry after a failure halfway never loses exposure; what
+does not fit the group's rule quota then is re-added after the revoke has freed room.
 
 Requests per event: compliant 1 (DescribeSecurityGroups, which also returns the tags); fixed 3 or
 4 (+ AuthorizeSecurityGroupIngress when something is re-added, RevokeSecurityGroupIngress,
-DescribeSecurityGroups to verify). Over the rule quota: one more Authorize, and one more Describe
-when even that does not fit.
+DescribeSecurityGroups to verify). Over the rule quota, AWS rejects a request as a whole, so the
+re-add is retried in smaller requests (per IP family, then halves): at most 2n-1 Authorize
+requests before and as many after the revoke for n re-added rules.
 """
 
 from __future__ import annotations
@@ -306,55 +308,100 @@ def is_exempt(_target: Target, state: GroupState, _plan: Plan, exemption_tag: st
 
 
 def apply(target: Target, change: Plan, params: Params) -> Plan:
-    """Authorize the re-added rules, then revoke the old ones; adapts to quota and concurrent changes.
+    """Re-add what fits, revoke the old rules, then re-add the rest; adapts to quota and concurrent changes.
 
-    If re-adding exceeds the group's rule quota, the old rules are revoked first and the re-add is
-    tried again; if it still does not fit, the rules that could not be re-added are recorded as
-    narrowing. If a rule disappeared or appeared meanwhile, the group is read again and planned again.
+    Re-adding before revoking means a failure halfway never loses exposure; revoking before the
+    rest frees room, so every re-add that fits the group's rule quota once the old rules are gone
+    is made. AWS rejects an over-quota request as a whole, so what does not fit is re-added in
+    smaller requests (per IP family, widest first) and only what cannot fit at all is recorded as
+    narrowing. If a rule disappeared or appeared meanwhile, the group is read again and planned again,
+    keeping the re-adds still owed for rules already revoked.
     """
     revoke = [WorldRule.from_json(rule) for rule in change.detail["revoked"]]
-    additions = [WorldRule.from_json(rule) for rule in change.detail["added"]]
+    pending = _widest_first([WorldRule.from_json(rule) for rule in change.detail["added"]])
     narrowing = list(change.narrowing)
     revoked: list[WorldRule] = []
     added: list[WorldRule] = []
     not_added: list[WorldRule] = []
     for _ in range(MAX_ROUNDS):
+        unknown: list[WorldRule] = []
         try:
-            over_quota = bool(additions) and not _authorize_within_quota(target.resource_id, additions)
-            if not over_quota:
-                added += additions
-            unknown = _revoke_reporting_unknown(target.resource_id, revoke)
-            revoked += [rule for rule in revoke if rule not in unknown]
-            if over_quota:
-                if _authorize_within_quota(target.resource_id, additions):
-                    added += additions
-                else:
-                    present = read_state(target).world_rules
-                    added += [rule for rule in additions if any(covers(existing, rule) for existing in present)]
-                    not_added += [rule for rule in additions if rule not in added]
-                    narrowing.append(
-                        f"Re-adding {len(not_added)} rule(s) without the admin ports would exceed the group's rule quota, "
-                        "so their exposure was revoked only; see notAdded"
-                    )
+            if revoke:
+                pending = _authorize_what_fits(target.resource_id, pending, added)
+                unknown = _revoke_reporting_unknown(target.resource_id, revoke)
+                revoked += [rule for rule in revoke if rule not in unknown]
+                revoke = []
+            not_added += _authorize_what_fits(target.resource_id, pending, added)
+            pending = []
             if not unknown:
                 break
         except ClientError as error:
             if error_code(error) not in RETRY_CODES:
                 raise
+            pending = [rule for rule in pending if rule not in added]
         # A rule was already gone or already present: someone else changed the group meanwhile.
-        fresh = plan(read_state(target), params)
-        if fresh is None or not isinstance(fresh, Plan):
+        current = read_state(target)
+        owed = [rule for rule in pending if not any(covers(existing, rule) for existing in current.world_rules)]
+        fresh = plan(current, params)
+        if isinstance(fresh, Plan):
+            revoke = [WorldRule.from_json(rule) for rule in fresh.detail["revoked"]]
+            wanted = [WorldRule.from_json(rule) for rule in fresh.detail["added"]]
+            pending = _widest_first([*wanted, *(rule for rule in owed if rule not in wanted)])
+            narrowing += [note for note in fresh.narrowing if note not in narrowing]
+        else:
+            revoke, pending = [], owed
+        if not revoke and not pending:
             break
-        revoke = [WorldRule.from_json(rule) for rule in fresh.detail["revoked"]]
-        additions = [WorldRule.from_json(rule) for rule in fresh.detail["added"]]
-        narrowing += [note for note in fresh.narrowing if note not in narrowing]
     else:
         raise NotRemediable(f"the rules of {target.resource_id} kept changing during {MAX_ROUNDS} attempts")
+    if not_added:
+        narrowing.append(
+            f"Re-adding {len(not_added)} rule(s) without the admin ports would exceed the group's rule quota, "
+            "so their exposure was revoked only; see notAdded"
+        )
     return rule_change(target.resource_id, revoked, added, tuple(narrowing), sorted(params.ports), not_added)
 
 
+def _widest_first(rules: list[WorldRule]) -> list[WorldRule]:
+    """Rules ordered so that, when not all fit the quota, the ones allowing the most come first."""
+    def width(rule: WorldRule) -> int:
+        if rule.kind in ("tcp", "udp"):
+            low, high = rule.ports
+            return high - low + 1
+        return 0
+
+    return sorted(rules, key=lambda rule: -width(rule))
+
+
+def _authorize_what_fits(group_id: str, rules: list[WorldRule], added: list[WorldRule]) -> list[WorldRule]:
+    """Authorize ``rules`` in as few requests as the quota allows; appends each success to ``added``.
+
+    Returns the rules that do not fit. The quota counts IPv4 and IPv6 rules separately, so an
+    over-quota request is split by family first, then in halves.
+    """
+    if not rules:
+        return []
+    if _authorize_within_quota(group_id, rules):
+        added += rules
+        return []
+    families = [[rule for rule in rules if rule.cidr == cidr] for cidr in (WORLD_IPV4, WORLD_IPV6)]
+    parts = [family for family in families if family]
+    if len(parts) == 1:
+        if len(rules) == 1:
+            return list(rules)
+        middle = (len(rules) + 1) // 2
+        parts = [rules[:middle], rules[middle:]]
+    left_over: list[WorldRule] = []
+    for part in parts:
+        left_over += _authorize_what_fits(group_id, part, added)
+    return left_over
+
+
 def _authorize_within_quota(group_id: str, rules: list[WorldRule]) -> bool:
-    """AuthorizeSecurityGroupIngress; False when the group's rule quota would be exceeded."""
+    """AuthorizeSecurityGroupIngress; False when the group's rule quota would be exceeded.
+
+    AWS rejects the whole request then: none of its rules is added.
+    """
     try:
         call(_authorize(group_id, rules))
     except ClientError as error:
