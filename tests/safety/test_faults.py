@@ -1,13 +1,18 @@
 """Faults, for every fixer: throttling, 5xx, AccessDenied on the read, the tag read and the write,
 the resource deleted between the read and the write, and stale reads after the write.
 
-Each outcome is documented in OUTCOMES and asserted. Whatever happens, every write that was sent
-appears in an audit record with its outcome (no partial change goes unrecorded), and a transient
-failure raises (Lambda retries, then the dead-letter queue keeps the event) instead of ending silently.
+Each outcome is asserted, and what was observed (the records, the writes sent, the resource's state
+read afterwards) is stored for the README's fault table, which shows observations rather than
+expectations. Whatever happens, every call the function's clients sent to AWS (intercepted in
+botocore, independently of the audit recorder) appears, with its params and region, in an audit
+record, and a transient failure raises (Lambda retries, then the dead-letter queue keeps the event)
+instead of ending silently. A fault that cannot apply to a fixer is shown not to apply by the calls
+the fixer really makes.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +20,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
 from faults import inject_error
 from lambda_scenarios import SCENARIOS, new_group, trail
+from remediation import clients
 from remediation.clients import RETRY_ATTEMPTS
 from remediation.fixers import load_fixer
 from remediation.handler import lambda_handler
@@ -29,6 +36,9 @@ SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
+READ_PREFIXES = ("Get", "Describe", "List", "Head")
+PUBLISHING = ("events", "PutEvents")
+"""The result event that carries a final record; it is sent after the record is complete."""
 
 
 def _group_with_a_range() -> str:
@@ -44,12 +54,39 @@ def _idle_single_region_trail() -> str:
     return ACCOUNT
 
 
-def _delete_bucket(bucket: str) -> None:
-    boto3.client("s3").delete_bucket(Bucket=bucket)
+def _exists(read: Callable[[], Any]) -> bool:
+    """Whether reading a resource finds it (any "not found" error means it does not exist)."""
+    try:
+        read()
+    except ClientError:
+        return False
+    return True
 
 
-def _delete_trail(_resource: str) -> None:
-    boto3.client("cloudtrail").delete_trail(Name="main-trail")
+@dataclass(frozen=True)
+class Deletion:
+    """How to delete a fixer's resource in the middle of an event, and how to read whether it exists."""
+
+    delete: Callable[[str], None]
+    exists: Callable[[str], bool]
+
+
+BUCKET_DELETION = Deletion(
+    lambda bucket: boto3.client("s3").delete_bucket(Bucket=bucket),
+    lambda bucket: _exists(lambda: boto3.client("s3").head_bucket(Bucket=bucket)),
+)
+TRAIL_DELETION = Deletion(
+    lambda _resource: boto3.client("cloudtrail").delete_trail(Name="main-trail"),
+    lambda _resource: _exists(lambda: boto3.client("cloudtrail").get_trail(Name="main-trail")),
+)
+GROUP_DELETION = Deletion(
+    lambda group: boto3.client("ec2").delete_security_group(GroupId=group),
+    lambda group: _exists(lambda: boto3.client("ec2").describe_security_groups(GroupIds=[group])),
+)
+VPC_DELETION = Deletion(
+    lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
+    lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
+)
 
 
 @dataclass(frozen=True)
@@ -63,50 +100,71 @@ class Subject:
     """None when the tags come with the read (security groups) or the resource has none (account)."""
     last_write: tuple[str, str]
     """The plan's last write; faulting it leaves the earlier writes of two-write plans done."""
-    delete: Callable[[str], None] | None
+    deletion: Deletion | None
     """None when the resource cannot disappear (an account)."""
 
 
 SUBJECTS = [
-    Subject("s3-bucket-encryption", SCENARIO["s3-bucket-encryption"].make_non_compliant, ("s3", "GetBucketEncryption"), ("s3", "GetBucketTagging"), ("s3", "PutBucketEncryption"), _delete_bucket),
-    Subject("s3-bucket-public-access", SCENARIO["s3-bucket-public-access"].make_non_compliant, ("s3", "GetPublicAccessBlock"), ("s3", "GetBucketTagging"), ("s3", "PutPublicAccessBlock"), _delete_bucket),
+    Subject("s3-bucket-encryption", SCENARIO["s3-bucket-encryption"].make_non_compliant, ("s3", "GetBucketEncryption"), ("s3", "GetBucketTagging"), ("s3", "PutBucketEncryption"), BUCKET_DELETION),
+    Subject("s3-bucket-public-access", SCENARIO["s3-bucket-public-access"].make_non_compliant, ("s3", "GetPublicAccessBlock"), ("s3", "GetBucketTagging"), ("s3", "PutPublicAccessBlock"), BUCKET_DELETION),
     Subject("s3-account-public-access", SCENARIO["s3-account-public-access"].make_non_compliant, ("s3control", "GetPublicAccessBlock"), None, ("s3control", "PutPublicAccessBlock"), None),
-    Subject(
-        "restricted-admin-ports", _group_with_a_range, ("ec2", "DescribeSecurityGroups"), None, ("ec2", "RevokeSecurityGroupIngress"),
-        lambda group: boto3.client("ec2").delete_security_group(GroupId=group),
-    ),
-    Subject("vpc-flow-logs", SCENARIO["vpc-flow-logs"].make_non_compliant, ("ec2", "DescribeFlowLogs"), ("ec2", "DescribeVpcs"), ("ec2", "CreateFlowLogs"), lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc)),
-    Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), _delete_trail),
-    Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), _delete_trail),
+    Subject("restricted-admin-ports", _group_with_a_range, ("ec2", "DescribeSecurityGroups"), None, ("ec2", "RevokeSecurityGroupIngress"), GROUP_DELETION),
+    Subject("vpc-flow-logs", SCENARIO["vpc-flow-logs"].make_non_compliant, ("ec2", "DescribeFlowLogs"), ("ec2", "DescribeVpcs"), ("ec2", "CreateFlowLogs"), VPC_DELETION),
+    Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
+    Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
-
-OUTCOMES = {
-    "throttling": "raised after 5 tries, non-final record; the retry fixes it",
-    "5xx": "raised after 5 tries, non-final record; the retry fixes it",
-    "AccessDenied on read": "failed record, nothing written",
-    "AccessDenied on tag read": "failed record (exemption fails closed), nothing written",
-    "AccessDenied on write": "failed record with the refused call",
-    "deleted before write": "failed record, resource not re-created",
-    "stale read once": "remediated on the second verification read",
-    "stale read always": "failed record that still holds the change and its undo",
-}
-"""What each fault ends in, for every fixer (the README's table repeats it)."""
 NOT_APPLICABLE = {
-    ("s3-account-public-access", "AccessDenied on tag read"): "n/a: an account has no tags to read",
-    ("restricted-admin-ports", "AccessDenied on tag read"): "n/a: the tags come with the read",
-    ("s3-account-public-access", "deleted before write"): "n/a: an account cannot be deleted",
+    ("s3-account-public-access", "AccessDenied on tag read"),
+    ("restricted-admin-ports", "AccessDenied on tag read"),
+    ("s3-account-public-access", "deleted before write"),
 }
+"""Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
+
+
+@pytest.fixture
+def sent(aws: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every API call the function's own clients send, intercepted in botocore (not by the audit recorder).
+
+    The params are taken where botocore serializes them into the HTTP request, after its own
+    parameter handlers ran: exactly what AWS receives, once per call (retries resend the same request).
+    """
+    calls: list[dict[str, Any]] = []
+    original = BaseClient._convert_to_request_dict
+
+    def intercept(self: BaseClient, api_params: dict[str, Any], operation_model: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(self is cached for cached in list(clients._CLIENTS.values())):
+            service = self.meta.service_model.service_name
+            calls.append({"service": service, "operation": operation_model.name, "region": self.meta.region_name, "params": copy.deepcopy(api_params)})
+        return original(self, api_params, operation_model, *args, **kwargs)
+
+    monkeypatch.setattr(BaseClient, "_convert_to_request_dict", intercept)
+    return calls
 
 
 def _records(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"schemaVersion"')]
 
 
-def _assert_every_write_recorded(requests: Any, records: list[dict[str, Any]]) -> None:
-    recorded = {call["operation"] for rec in records for call in rec["apiCalls"]}
-    assert set(requests.writes()) <= recorded, f"writes without a record: {set(requests.writes()) - recorded}"
+def _comparable(call: dict[str, Any]) -> dict[str, Any]:
+    """A call as the audit log stores it: service, operation, region and params, JSON-encoded like the log line."""
+    fields = {name: call.get(name) for name in ("service", "operation", "region", "params")}
+    loaded: dict[str, Any] = json.loads(json.dumps(fields, default=str))
+    return loaded
+
+
+def _is_write(call: dict[str, Any]) -> bool:
+    return not call["operation"].startswith(READ_PREFIXES) and (call["service"], call["operation"]) != PUBLISHING
+
+
+def assert_every_sent_call_recorded(sent: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    """The calls sent to AWS, in order and in full, are the calls the audit records list."""
+    sent_calls = [_comparable(call) for call in sent if (call["service"], call["operation"]) != PUBLISHING]
+    recorded_calls = [_comparable(call) for rec in records for call in rec["apiCalls"]]
+    unrecorded_writes = [call for call in sent_calls if _is_write(call) and call not in recorded_calls]
+    assert unrecorded_writes == [], f"writes sent but not recorded as sent: {unrecorded_writes}"
+    assert sent_calls == recorded_calls, "the records list exactly the calls that were sent"
 
 
 def _patch_stale_reads(monkeypatch: pytest.MonkeyPatch, key: str, times: int | None) -> list[int]:
@@ -136,16 +194,50 @@ def _patch_stale_reads(monkeypatch: pytest.MonkeyPatch, key: str, times: int | N
     return stale
 
 
+def _chain(records: list[dict[str, Any]]) -> str:
+    return ", then ".join(rec["decision"] + ("" if rec["final"] else " (non-final)") for rec in records)
+
+
+def _operations(calls: list[dict[str, Any]]) -> list[str]:
+    return [call["operation"] for call in calls if (call["service"], call["operation"]) != PUBLISHING]
+
+
+def _observe_not_applicable(subject: Subject, fault: str, sent: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """Run the fixer without a fault and show from its calls that the fault has nothing to hit."""
+    scenario = SCENARIO[subject.key]
+    resource_id = subject.make()
+    if fault == "AccessDenied on tag read" and scenario.tag_exempt is not None:
+        # The resource is tagged exempt: if the fixer needed a separate tag read, it would have to make one now.
+        scenario.tag_exempt(resource_id)
+    sent.clear()
+    result = lambda_handler(compliance_event(rule_name(subject.key), scenario.resource_type, resource_id), FakeContext())
+    assert_every_sent_call_recorded(sent, _records(capsys))
+    operations = _operations(sent)
+    if fault == "AccessDenied on tag read" and scenario.tag_exempt is not None:
+        assert result["decision"] == "exempt", result["reason"]
+        assert [(call["service"], call["operation"]) for call in sent if call["operation"] != "PutEvents"] == [subject.read], "the exemption is decided from the read alone"
+        reason = f"no tag read: the exemption tag comes with {subject.read[1]}"
+    elif fault == "AccessDenied on tag read":
+        assert not [operation for operation in operations if "Tag" in operation], f"the fixer reads tags: {operations}"
+        reason = f"no tag read among the calls ({', '.join(dict.fromkeys(operations))})"
+    else:
+        accounts = {call["params"].get("AccountId") for call in sent if call["operation"] != "PutEvents"}
+        assert accounts == {ACCOUNT}, f"every call addresses the account and nothing that could be deleted: {sent}"
+        reason = "every call addresses only the account (AccountId), which cannot be deleted"
+    return {"not_applicable": reason, "records": _chain([result]), "writes": sum(map(_is_write, sent))}
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("subject", SUBJECTS, ids=lambda subject: subject.key)
-def test_fault(subject: Subject, fault: str, requests, capsys, monkeypatch: pytest.MonkeyPatch, no_backoff) -> None:
+def test_fault(subject: Subject, fault: str, sent: list[dict[str, Any]], capsys, monkeypatch: pytest.MonkeyPatch, no_backoff) -> None:
     if (subject.key, fault) in NOT_APPLICABLE:
-        record("faults", f"{subject.key}|{fault}", NOT_APPLICABLE[(subject.key, fault)])
+        record("fault_observations", f"{subject.key}|{fault}", _observe_not_applicable(subject, fault, sent, capsys))
         return
     scenario = SCENARIO[subject.key]
     resource_id = subject.make()
     event = compliance_event(rule_name(subject.key), scenario.resource_type, resource_id)
-    requests.clear()
+    sent.clear()
+    notes: list[str] = []
 
     def run() -> dict[str, Any]:
         return lambda_handler(event, FakeContext())
@@ -160,12 +252,14 @@ def test_fault(subject: Subject, fault: str, requests, capsys, monkeypatch: pyte
         (attempt,) = _records(capsys)
         assert (attempt["final"], attempt["level"]) == (False, "warning")
         assert attempt["apiCalls"][-1]["operation"] == operation and attempt["apiCalls"][-1]["outcome"] == code
-        earlier_writes = [call for call in attempt["apiCalls"][:-1] if not call["operation"].startswith(("Get", "Describe", "List"))]
+        earlier_writes = [call for call in attempt["apiCalls"][:-1] if _is_write(call)]
         assert all(call["outcome"] == "ok" for call in earlier_writes), "earlier writes are in the record"
         record("faults_partial", subject.key, len(earlier_writes))
+        notes.append(f"{len(hits)} tries of {operation}")
+        if earlier_writes:
+            notes.append(f"non-final record holds {len(earlier_writes)} earlier write")
         retried = run()
         assert (retried["decision"], retried["final"]) == ("remediated", True), retried["reason"]
-        assert scenario.is_fixed(resource_id)
         records = [attempt, *_records(capsys)]
     elif fault.startswith("AccessDenied"):
         target = {"AccessDenied on read": subject.read, "AccessDenied on tag read": subject.tag_read, "AccessDenied on write": subject.last_write}[fault]
@@ -177,25 +271,29 @@ def test_fault(subject: Subject, fault: str, requests, capsys, monkeypatch: pyte
         assert (result["decision"], result["level"], result["final"]) == ("failed", "error", True), result["reason"]
         if fault == "AccessDenied on tag read":
             assert "exemptions fail closed" in result["reason"]
+            notes.append("exemption fails closed")
         else:
             assert ACCESS_DENIED[service] in result["reason"]
+        refused = [call for call in result["apiCalls"] if call["outcome"] == ACCESS_DENIED[service]]
+        assert [(call["service"], call["operation"]) for call in refused] == [target], "the refused call is recorded"
         if fault != "AccessDenied on write":
-            assert requests.writes() == []
-        assert not scenario.is_fixed(resource_id)
+            assert [call for call in sent if _is_write(call)] == []
     elif fault == "deleted before write":
-        assert subject.delete is not None
+        assert subject.deletion is not None
+        deletion = subject.deletion
         fixer = load_fixer(subject.key)
         original_apply = fixer.apply
 
         def delete_then_apply(target: Any, change: Any, params: Any) -> Any:
-            subject.delete(resource_id)  # type: ignore[misc]
+            deletion.delete(resource_id)
+            assert not deletion.exists(resource_id), "the resource is gone before the write"
             return original_apply(target, change, params)
 
         monkeypatch.setattr(fixer, "apply", delete_then_apply)
         result = run()
         records = _records(capsys)
         assert (result["decision"], result["level"]) == ("failed", "error"), result["reason"]
-        assert not scenario.is_fixed(resource_id), "the deleted resource was not re-created or fixed"
+        assert not deletion.exists(resource_id), "the deleted resource was re-created"
     else:
         stale = _patch_stale_reads(monkeypatch, subject.key, 1 if fault == "stale read once" else None)
         result = run()
@@ -208,9 +306,22 @@ def test_fault(subject: Subject, fault: str, requests, capsys, monkeypatch: pyte
             assert result["decision"] == "failed" and "still reads as non-compliant" in result["reason"]
             assert result["change"] and result["undo"], "the change that was made is recorded, with its undo"
             assert len(reads) == 4, "one read before, three to verify"
-        assert scenario.is_fixed(resource_id)
-    _assert_every_write_recorded(requests, records)
+            notes.append("record holds the change and its undo")
+        notes.append(f"{len(reads)} reads of {subject.read[1]}")
+    if subject.deletion is not None and not subject.deletion.exists(resource_id):
+        after = "resource absent"
+    else:
+        after = "fixed" if scenario.is_fixed(resource_id) else "not fixed"
+    if fault in ("AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write"):
+        assert after == "not fixed"
+    elif fault == "deleted before write":
+        assert after == "resource absent"
+    else:
+        assert after == "fixed"
+    assert_every_sent_call_recorded(sent, records)
     assert sum(1 for rec in records if rec["final"]) == 1, "exactly one final record per event"
-    record("faults", f"{subject.key}|{fault}", OUTCOMES[fault])
+    writes = sum(map(_is_write, sent))
+    observation = {"records": _chain(records), "after": after, "notes": notes, "writes": writes, "all_calls_recorded": True}
+    record("fault_observations", f"{subject.key}|{fault}", observation)
     record("faults_injected", subject.key, 1)
-    record("faults_writes", f"{subject.key}|{fault}", len(requests.writes()))
+    record("faults_writes", f"{subject.key}|{fault}", writes)
