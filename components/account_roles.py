@@ -9,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
+from components.log_buckets import RoleGrants, split_grants
+from governance.lambda_code import fixer_iam_actions
 from governance.plan import AccountPlan
 
 
@@ -18,6 +20,18 @@ class AccountRolesArgs:
 
     plan: AccountPlan
     """The account's plan: which engines its rules use decides which roles exist."""
+
+
+def ssm_grants(plan: AccountPlan) -> RoleGrants:
+    """The automation role's rights: every SSM remediation's runbook actions, log buckets apart."""
+    rules = [(rule, rule.entry.ssm.iam_actions) for region in plan.regions for rule in region.ssm_rules if rule.entry.ssm]
+    return split_grants(rules)
+
+
+def lambda_grants(plan: AccountPlan) -> RoleGrants:
+    """The Lambda role's rights: what its fixers declare, log buckets apart, plus the handler's own actions."""
+    rules = [(rule, fixer_iam_actions(rule.key)) for region in plan.regions for rule in region.lambda_rules]
+    return split_grants(rules, extra=plan.handler_actions)
 
 
 class AccountRoles(pulumi.ComponentResource):
@@ -48,7 +62,7 @@ class AccountRoles(pulumi.ComponentResource):
                 names.ssm_role,
                 "Assumed by SSM Automation to run Config remediations.",
                 policies.ssm_trust_policy(account),
-                policies.ssm_role_policy(account, names, plan.ssm_actions),
+                policies.ssm_role_policy(account, names, ssm_grants(plan)),
             )
         if plan.needs_lambda_role:
             self.lambda_role_arn = self._role(
@@ -56,7 +70,7 @@ class AccountRoles(pulumi.ComponentResource):
                 names.lambda_role,
                 "Execution role of the remediation Lambda.",
                 policies.lambda_trust_policy(account),
-                policies.lambda_role_policy(account, names, plan.fixer_actions, plan.handler_actions),
+                policies.lambda_role_policy(account, names, lambda_grants(plan)),
             )
         if plan.needs_flow_logs_role:
             log_groups = tuple(sorted({group for region in plan.regions if (group := region.flow_logs_log_group)}))

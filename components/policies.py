@@ -6,9 +6,11 @@ Every trust policy carries the confused-deputy conditions (``aws:SourceAccount``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from governance.iam_reference import scoped_resources
+from components.log_buckets import S3_BUCKET_ARN_PREFIX, RoleGrants
+from governance.iam_reference import PLACEHOLDER, reference, scoped_resources
 from governance.plan import Names, role_arn
 from governance.settings import Account
 
@@ -79,6 +81,32 @@ def scoped_statements(sid: str, account: Account, actions: list[str]) -> list[Do
     return statements
 
 
+def _bucket_resources(action: str, partition: str, bucket: str) -> tuple[str, ...]:
+    values = {"Partition": partition, "BucketName": bucket, "ObjectName": "*"}
+    formats = [arn for arn in reference()[action] if arn.startswith(S3_BUCKET_ARN_PREFIX)]
+    return tuple(sorted({PLACEHOLDER.sub(lambda match: values[match.group(1)], arn) for arn in formats}))
+
+
+def log_bucket_statements(sid: str, account: Account, log_buckets: Mapping[str, tuple[str, ...]]) -> list[Document]:
+    """Statements granting bucket-level S3 actions on each named log bucket (and its objects) only.
+
+    No ``aws:ResourceAccount`` condition: a central log bucket usually lives in a log-archive account.
+    """
+    statements: list[Document] = []
+    for bucket, actions in log_buckets.items():
+        by_resources: dict[tuple[str, ...], list[str]] = {}
+        for action in actions:
+            by_resources.setdefault(_bucket_resources(action, account.partition, bucket), []).append(action)
+        for resources, grouped in sorted(by_resources.items()):
+            statements.append({
+                "Sid": f"{sid}{len(statements) + 1}",
+                "Effect": "Allow",
+                "Action": sorted(grouped),
+                "Resource": list(resources) if len(resources) > 1 else resources[0],
+            })
+    return statements
+
+
 def _pass_flow_logs_role(account: Account, names: Names) -> Document:
     return {
         "Sid": "PassFlowLogsDeliveryRole",
@@ -89,10 +117,11 @@ def _pass_flow_logs_role(account: Account, names: Names) -> Document:
     }
 
 
-def ssm_role_policy(account: Account, names: Names, actions: tuple[str, ...]) -> Document:
+def ssm_role_policy(account: Account, names: Names, grants: RoleGrants) -> Document:
     """Inline policy of the automation role: exactly the actions of the account's SSM remediations."""
-    others, passes_role = _split_pass_role(actions)
+    others, passes_role = _split_pass_role(grants.own_account)
     statements = scoped_statements("Remediate", account, others)
+    statements.extend(log_bucket_statements("LogBucket", account, grants.log_buckets))
     if passes_role:
         statements.append(_pass_flow_logs_role(account, names))
     return _document(*statements)
@@ -101,10 +130,9 @@ def ssm_role_policy(account: Account, names: Names, actions: tuple[str, ...]) ->
 def lambda_role_policy(
     account: Account,
     names: Names,
-    fixer_actions: tuple[str, ...],
-    handler_actions: tuple[str, ...],
+    grants: RoleGrants,
 ) -> Document:
-    """Inline policy of the Lambda role: its own logs, queue and bus, plus what its fixers declare."""
+    """Inline policy of the Lambda role: its own logs, queue and bus, plus what its fixers and handler declare."""
     scope = f"{account.partition}"
     statements: list[Document] = [
         {
@@ -126,8 +154,9 @@ def lambda_role_policy(
             "Resource": f"arn:{scope}:events:*:{account.id}:event-bus/default",
         },
     ]
-    others, passes_role = _split_pass_role(tuple(sorted({*fixer_actions, *handler_actions})))
+    others, passes_role = _split_pass_role(grants.own_account)
     statements.extend(scoped_statements("Remediate", account, others))
+    statements.extend(log_bucket_statements("LogBucket", account, grants.log_buckets))
     if passes_role:
         statements.append(_pass_flow_logs_role(account, names))
     return _document(*statements)

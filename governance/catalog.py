@@ -13,13 +13,13 @@ fact is not verified, the entry says so in a comment.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from governance.params import (
     BUCKET_ARN,
     BUCKET_NAME,
-    KMS_KEY,
+    KMS_KEY_ARN,
     LOG_GROUP_NAME,
     TRAIL_NAME,
     ParamSpec,
@@ -59,6 +59,14 @@ def _no_cross_check(_params: RuleParams, _engine: Engine) -> str | None:
 
 
 def _no_securityhub_check(_params: RuleParams) -> str | None:
+    return None
+
+
+def _no_defaults(_raw_params: Mapping[str, Any]) -> dict[str, str]:
+    return {}
+
+
+def _no_note(_params: RuleParams) -> str | None:
     return None
 
 
@@ -112,33 +120,103 @@ class RuleEntry:
     """Checks that involve several params or the engine; returns what is allowed, or None."""
     securityhub_check: Callable[[RuleParams], str | None] = _no_securityhub_check
     """With source securityhub: what is allowed when Security Hub's rules do not cover these params, or None."""
+    config_rule_for: Callable[[RuleParams], ConfigRuleSpec] | None = None
+    """The Config rule to deploy for these params, when it depends on them (else ``config_rule``)."""
+    setting_defaults: Callable[[Mapping[str, Any]], dict[str, str]] = _no_defaults
+    """Defaults of ``mode`` and ``engine`` that depend on the stack's (unvalidated) params."""
+    note: Callable[[RuleParams], str | None] = _no_note
+    """What an operator should know about the rule with these params on real AWS, or None."""
 
     @property
     def engines(self) -> tuple[Engine, ...]:
         """Engines this rule supports."""
         return ("ssm", "lambda") if self.ssm else ("lambda",)
 
+    def for_params(self, params: RuleParams) -> RuleEntry:
+        """The entry as deployed with ``params``: with the Config rule those params select."""
+        if self.config_rule_for is None:
+            return self
+        return replace(self, config_rule=self.config_rule_for(params))
+
 
 # --- s3-bucket-encryption ------------------------------------------------------------------------
+#
+# Since 2023-01-05 S3 applies SSE-S3 to every bucket: GetBucketEncryption returns an AES256 rule for a
+# bucket nobody configured (S3 API reference, PutBucketEncryption: "By default, all buckets have a
+# default encryption configuration that uses SSE-S3"). So with algorithm AES256 the rule is
+# S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED (FSBP S3.4), which practically every bucket passes; the
+# control that fails in practice is SSE-KMS, S3_DEFAULT_ENCRYPTION_KMS (FSBP S3.17), deployed for
+# algorithm aws:kms with its kmsKeyArns parameter.
+#
+# S3_DEFAULT_ENCRYPTION_KMS [V] — CFG/s3-default-encryption-kms.html (docs.aws.amazon.com, current copy):
+# Identifier S3_DEFAULT_ENCRYPTION_KMS; Resource Types AWS::S3::Bucket, AWS::KMS::Key; Trigger type
+# Configuration changes; Parameters: kmsKeyArns (Optional), Type CSV, "Comma separated list of AWS KMS
+# key ARNs allowed for encrypting Amazon S3 Buckets"; "NON_COMPLIANT if the S3 bucket is not encrypted
+# with an AWS KMS key". The scope lists buckets only: evaluations are of buckets, and scoping KMS keys
+# too would ask every account to record AWS::KMS::Key. UNVERIFIED: whether Config counts DSSE-KMS
+# (aws:kms:dsse) with a listed key as compliant (this project assumes it does, like S3.17's wording).
+
+SSE_S3_NOTE = (
+    "on real AWS every bucket already has SSE-S3 (AES256) default encryption since 2023-01-05, so with "
+    "params.algorithm AES256 this rule practically never finds a bucket to fix; use params.algorithm aws:kms "
+    "(S3_DEFAULT_ENCRYPTION_KMS, Security Hub S3.17) to move buckets to a KMS key"
+)
+SSE_KMS_NOTE = (
+    "moving a bucket to SSE-KMS changes new objects only (existing objects keep their encryption); readers of "
+    "new objects need kms:Decrypt on params.kmsKeyArn, so the default mode is manual: review the dry runs first"
+)
 
 
 def _encryption_cross_check(params: RuleParams, engine: Engine) -> str | None:
-    if params["algorithm"] == "aws:kms" and not params.get("kmsKeyId"):
-        return "needs params.kmsKeyId when params.algorithm is aws:kms"
+    if params["algorithm"] == "aws:kms" and not params.get("kmsKeyArn"):
+        return "needs params.kmsKeyArn (a KMS key ARN) when params.algorithm is aws:kms"
     if engine == "ssm" and params["algorithm"] != "AES256":
-        # AWS-EnableS3BucketEncryption has no KMS key parameter; its aws:kms behaviour is UNVERIFIED.
-        return "supports only params.algorithm AES256 with the ssm engine (use the lambda engine for SSE-KMS)"
+        # AWS-EnableS3BucketEncryption has no KMS key parameter (facts §1a).
+        return "supports params.algorithm aws:kms only with engine lambda (AWS-EnableS3BucketEncryption has no KMS key parameter)"
     return None
 
 
+def _encryption_setting_defaults(raw_params: Mapping[str, Any]) -> dict[str, str]:
+    # Readers of new objects need kms:Decrypt after the upgrade, so SSE-KMS starts as a dry run;
+    # the stack can still set mode auto. The lambda engine is the only one that can set a key.
+    if raw_params.get("algorithm") == "aws:kms":
+        return {"mode": "manual", "engine": "lambda"}
+    return {}
+
+
+def _encryption_config_rule(params: RuleParams) -> ConfigRuleSpec:
+    if params["algorithm"] == "aws:kms":
+        return ConfigRuleSpec(
+            identifier="S3_DEFAULT_ENCRYPTION_KMS",
+            scope_resource_types=("AWS::S3::Bucket",),
+            evaluated_resource_types=("AWS::S3::Bucket",),
+            input_parameters=lambda p: {"kmsKeyArns": p["kmsKeyArn"]},
+        )
+    return SSE_S3_CONFIG_RULE
+
+
+def _encryption_note(params: RuleParams) -> str:
+    return SSE_KMS_NOTE if params["algorithm"] == "aws:kms" else SSE_S3_NOTE
+
+
+def _encryption_securityhub_prefixes(params: RuleParams) -> tuple[str, ...]:
+    if params["algorithm"] == "aws:kms":
+        # S3.17's rule, named like every Security Hub rule (securityhub-<rule-name>-<8 hex>, facts §7.3);
+        # UNVERIFIED: this exact name was not seen in a live account.
+        return ("securityhub-s3-default-encryption-kms-",)
+    return ("securityhub-s3-bucket-server-side-encryption-enabled-",)
+
+
+SSE_S3_CONFIG_RULE = ConfigRuleSpec(
+    identifier="S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
+    scope_resource_types=("AWS::S3::Bucket",),
+    evaluated_resource_types=("AWS::S3::Bucket",),
+)
+
 S3_BUCKET_ENCRYPTION = RuleEntry(
     key="s3-bucket-encryption",
-    title="S3 buckets have default encryption",
-    config_rule=ConfigRuleSpec(
-        identifier="S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
-        scope_resource_types=("AWS::S3::Bucket",),
-        evaluated_resource_types=("AWS::S3::Bucket",),
-    ),
+    title="S3 buckets have default encryption (SSE-S3, or SSE-KMS with a given key)",
+    config_rule=SSE_S3_CONFIG_RULE,
     scope="region",
     default_engine="ssm",
     ssm=SsmRunbook(
@@ -150,11 +228,20 @@ S3_BUCKET_ENCRYPTION = RuleEntry(
         static_parameters=lambda params, _ctx: {"SSEAlgorithm": params["algorithm"]},
     ),
     params=(
-        ParamSpec("algorithm", "Default encryption to set: AES256 (SSE-S3) or aws:kms (SSE-KMS).", "AES256", one_of("AES256", "aws:kms")),
-        ParamSpec("kmsKeyId", "KMS key ARN for aws:kms (bucket key is turned on).", None, KMS_KEY),
+        ParamSpec(
+            "algorithm",
+            "AES256: SSE-S3 (S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED; every bucket already has it on real AWS). "
+            "aws:kms: SSE-KMS with kmsKeyArn (S3_DEFAULT_ENCRYPTION_KMS, lambda engine, default mode manual).",
+            "AES256",
+            one_of("AES256", "aws:kms"),
+        ),
+        ParamSpec("kmsKeyArn", "KMS key ARN for aws:kms, in the buckets' region; bucket key is turned on.", None, KMS_KEY_ARN),
     ),
-    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-server-side-encryption-enabled-",),
+    securityhub_rule_prefixes=_encryption_securityhub_prefixes,
     cross_check=_encryption_cross_check,
+    config_rule_for=_encryption_config_rule,
+    setting_defaults=_encryption_setting_defaults,
+    note=_encryption_note,
 )
 
 # --- s3-bucket-public-access ---------------------------------------------------------------------

@@ -18,9 +18,24 @@ WORLD = ("0.0.0.0/0", "::/0")
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
-def bucket_encryption(state: State, _params: Params) -> Verdict:
-    """S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: the bucket has a default encryption rule."""
-    return "COMPLIANT" if state.get("rules") else "NON_COMPLIANT"
+def bucket_encryption(state: State, params: Params) -> Verdict:
+    """The rule ``params.algorithm`` selects: SSE-S3 for AES256, SSE-KMS with the key for aws:kms.
+
+    S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED: a default encryption rule sets an algorithm (on AWS
+    today every bucket has SSE-S3, so this is practically always COMPLIANT).
+    S3_DEFAULT_ENCRYPTION_KMS with kmsKeyArns: a rule encrypts with KMS, with a key in the list.
+    UNVERIFIED: that DSSE-KMS (aws:kms:dsse) with a listed key counts, and that a bucket naming the
+    listed key by its bare key id counts.
+    """
+    defaults = [rule.get("ApplyServerSideEncryptionByDefault") or {} for rule in state.get("rules", [])]
+    if params.get("algorithm") != "aws:kms":
+        return "COMPLIANT" if any(default.get("SSEAlgorithm") for default in defaults) else "NON_COMPLIANT"
+    allowed = {arn.strip() for arn in str(params.get("kmsKeyArn") or "").split(",") if arn.strip()}
+    allowed |= {arn.rsplit("/", 1)[-1] for arn in allowed}
+    for default in defaults:
+        if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse") and (not allowed or default.get("KMSMasterKeyID") in allowed):
+            return "COMPLIANT"
+    return "NON_COMPLIANT"
 
 
 def bucket_public_access(state: State, params: Params, bucket: str = "") -> Verdict:

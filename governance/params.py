@@ -95,6 +95,12 @@ KMS_KEY = matches(
     r"arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]+)",
     "a KMS key ARN or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)",
 )
+KMS_KEY_ARN = matches(
+    r"arn:aws(-cn|-us-gov)?:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})",
+    "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias: "
+    "the Config rule compares key ARNs and an alias resolves in the caller's account",
+)
 LOG_GROUP_NAME = matches(
     # CreateLogGroup reserves names beginning with aws/ (UNVERIFIED: see governance.limits); /aws/... is allowed.
     r"(?!aws/)[A-Za-z0-9_\-/.#]{1,512}",

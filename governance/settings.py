@@ -75,8 +75,8 @@ class RuleSettings:
 
     @property
     def entry(self) -> RuleEntry:
-        """The rule's catalog entry."""
-        return CATALOG[self.key]
+        """The rule's catalog entry, with the Config rule its params select."""
+        return CATALOG[self.key].for_params(self.params)
 
     @property
     def remediates(self) -> bool:
@@ -289,11 +289,12 @@ class _Loader:
         ``param_keys`` names the stack-config key each set param came from, so that later checks
         (the plan's limits) can blame the right key.
         """
-        mode = merged.get("mode", "off")
+        defaults = entry.setting_defaults(merged.get("params") or {})
+        mode = merged.get("mode", defaults.get("mode", "off"))
         if mode not in MODES:
             self.problem(f"{where}.mode", "must be one of " + ", ".join(MODES), mode)
             return None
-        engine = merged.get("engine", entry.default_engine)
+        engine = merged.get("engine", defaults.get("engine", entry.default_engine))
         if engine not in entry.engines:
             self.problem(f"{where}.engine", f"must be one of {', '.join(entry.engines)} for {entry.key}", engine)
             return None

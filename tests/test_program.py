@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
 from governance.catalog import CATALOG
-from governance.lambda_code import fixer_iam_actions
+from governance.lambda_code import PLUMBING_ACTIONS, fixer_iam_actions, handler_iam_actions
 from governance.mock_program import ProgramRun, Registered, run_program, stack_config
 
 ACCOUNT_A, ACCOUNT_B = "111111111111", "222222222222"
@@ -209,7 +210,8 @@ def test_ssm_role_actions_are_the_union_of_enabled_ssm_runbooks(dev: ProgramRun)
 
 
 def test_lambda_role_actions_are_the_union_of_enabled_fixers(dev: ProgramRun) -> None:
-    plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "events:PutEvents", "ssm:GetAutomationExecution"}
+    plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", *PLUMBING_ACTIONS}
+    plumbing |= set(handler_iam_actions(audits_ssm=True, updates_securityhub=False))
     account_a = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("vpc-flow-logs")}
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-remediation-lambda")) == account_a | plumbing
     # Account B turns vpc-flow-logs off: its fixer's rights (and iam:PassRole) are not granted there.
@@ -399,3 +401,15 @@ def test_external_id_reaches_the_provider_only_as_a_secret() -> None:
 def test_without_an_external_id_nothing_is_secret(dev: ProgramRun) -> None:
     provider = dev.named(f"aws-{ACCOUNT_A}")
     assert provider.options.secret_inputs == frozenset()
+
+
+def test_the_readme_sets_account_ids_as_plain_strings() -> None:
+    # `--path` with a quoted JSON string stores the quotes; without `--type string` an id becomes a number.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines() if line.strip().startswith("pulumi config set --path")]
+    assert commands
+    for command in commands:
+        assert "'\"" not in command, command
+        if command.split()[-2].endswith(".id'"):
+            assert " --type string " in command, command
+    assert any(".id'" in command for command in commands)

@@ -70,7 +70,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "kms without a key",
         {"rules": {"s3-bucket-encryption": {"mode": "auto", "engine": "lambda", "params": {"algorithm": "aws:kms"}}}},
-        "governance:rules.s3-bucket-encryption needs params.kmsKeyId",
+        "governance:rules.s3-bucket-encryption needs params.kmsKeyArn",
     ),
     (
         "ssm engine for ports its runbook cannot handle",

@@ -97,7 +97,7 @@ def rule_entry(key: str, params: dict[str, Any] | None = None, mode: str = "auto
 
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "s3-bucket-encryption": {"algorithm": "AES256", "kmsKeyId": None},
+    "s3-bucket-encryption": {"algorithm": "AES256", "kmsKeyArn": None},
     "s3-bucket-public-access": {"excludedPublicBuckets": []},
     "s3-account-public-access": {},
     "restricted-admin-ports": {"ports": [22, 3389]},

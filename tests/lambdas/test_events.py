@@ -129,7 +129,7 @@ def test_an_unreadable_context_fails_closed(context: Any, requests) -> None:
         ("bad mode", json.dumps(base_config(rules={"r": {"key": "vpc-flow-logs", "mode": "yolo", "params": {}}}))),
         ("unknown key", json.dumps(base_config(rules={"r": {"key": "nope", "mode": "auto", "params": {}}}))),
         ("bad params", json.dumps(base_config(rules={"r": {"key": "restricted-admin-ports", "mode": "auto", "params": {"ports": ["22"]}}}))),
-        ("kms without key", json.dumps(base_config(rules={"r": {"key": "s3-bucket-encryption", "mode": "auto", "params": {"algorithm": "aws:kms", "kmsKeyId": None}}}))),
+        ("kms without key", json.dumps(base_config(rules={"r": {"key": "s3-bucket-encryption", "mode": "auto", "params": {"algorithm": "aws:kms", "kmsKeyArn": None}}}))),
         ("aws source", json.dumps(base_config(resultEventSource="aws.config"))),
         ("empty tag", json.dumps(base_config(exemptionTag=""))),
         ("flow logs without role", json.dumps(base_config(rules={"r": {"key": "vpc-flow-logs", "mode": "auto", "params": {"trafficType": "ALL", "destinationType": "cloud-watch-logs", "logGroupName": "/x"}}}))),

@@ -32,11 +32,12 @@ def test_an_existing_kms_configuration_is_never_replaced() -> None:
 
 
 def test_kms_params_set_the_key_with_bucket_key_on(deploy) -> None:
-    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyId": KMS_KEY})})
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]  # the fixer checks the key exists before using it
+    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
     boto3.client("s3").create_bucket(Bucket="plain-bucket")
     assert run("s3-bucket-encryption", "AWS::S3::Bucket", "plain-bucket")["decision"] == "remediated"
     rule = boto3.client("s3").get_bucket_encryption(Bucket="plain-bucket")["ServerSideEncryptionConfiguration"]["Rules"][0]
-    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY}
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}
     assert rule["BucketKeyEnabled"] is True
 
 

@@ -73,8 +73,18 @@ def _no_trail_at_all(_deploy) -> str:
     return ACCOUNT
 
 
+def _sse_s3_bucket_to_kms(deploy) -> str:
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="sse-s3-bucket")
+    s3.put_bucket_encryption(Bucket="sse-s3-bucket", ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    return "sse-s3-bucket"
+
+
 # Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
 EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
+    "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
     "vpc-flow-logs": [_s3_flow_logs],
     "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all],

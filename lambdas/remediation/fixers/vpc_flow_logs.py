@@ -36,9 +36,9 @@ IAM_ACTIONS: tuple[str, ...] = (
     "ec2:CreateFlowLogs",
     # CreateFlowLogs passes the delivery role to the service (cloud-watch-logs destination).
     "iam:PassRole",
-    # CreateFlowLogs to S3 needs this on the caller, per the VPC user guide's flow-logs-to-S3
-    # page; it is not in aws-facts, so UNVERIFIED here.
+    # CreateFlowLogs to S3 needs both on the caller (VPC User Guide, "Publish flow logs to Amazon S3").
     "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
 )
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::EC2::VPC",)
 VPC_ID = re.compile(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?")
