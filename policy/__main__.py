@@ -1,24 +1,15 @@
 """Entry point the Pulumi CLI runs for ``--policy-pack policy``: serves the pack's policies over gRPC.
 
-The CLI starts ``python -m pulumi.policy <engine> .`` in this directory, which runs this file. Constructing
-``PolicyPack`` starts the analyzer server and blocks, so the policies live in ``policy/validators.py``
-(importable by tests) and this file only wires them up.
+The CLI starts ``python -m pulumi.policy <engine> .`` in this directory, which runs this file with the
+directory on ``sys.path``. Constructing ``PolicyPack`` starts the analyzer server and blocks, so the
+policies live in ``validators.py`` (importable by tests as ``policy.validators``) and this file only
+wires them up. The pack needs nothing outside this folder: ``pulumi policy publish`` uploads only it.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from pulumi_policy import EnforcementLevel, PolicyPack
-
-# The CLI runs this file with the pack directory on sys.path; the repository root makes ``policy.validators``
-# importable the same way the tests import it.
-_REPOSITORY_ROOT = str(Path(__file__).resolve().parent.parent)
-if _REPOSITORY_ROOT not in sys.path:
-    sys.path.insert(0, _REPOSITORY_ROOT)
-
-from policy.validators import PACK_NAME, POLICIES  # noqa: E402
+from validators import PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import runpy
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,13 +106,17 @@ def test_the_servicer_reports_mandatory_enforcement(prod: ProgramRun) -> None:
 def test_the_entry_point_builds_the_pack_without_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     built: dict[str, Any] = {}
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
-    saved_path = list(sys.path)
+    saved_path, saved_validators = list(sys.path), sys.modules.get("validators")
     try:
         runpy.run_path(str(POLICY_DIR), run_name="__main__")
     finally:
+        # The entry point imports its sibling as the top-level ``validators``, as the CLI runs it.
         sys.path[:] = saved_path
+        sys.modules.pop("validators", None)
+        if saved_validators is not None:
+            sys.modules["validators"] = saved_validators
     assert built["name"] == PACK_NAME
-    assert built["policies"] is POLICIES
+    assert [policy.name for policy in built["policies"]] == [policy.name for policy in POLICIES]
     assert built["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
     assert len({policy.name for policy in POLICIES}) == len(POLICIES) == 5
 
@@ -132,3 +140,35 @@ def test_validators_import_nothing_the_pack_venv_lacks() -> None:
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= {"__future__", "json", "re", "collections", "dataclasses", "typing", "pulumi_policy"}, imports
     assert Path(POLICY_DIR / "__init__.py").exists()
+
+
+LOAD_THE_PACK = """
+import json, runpy, sys
+import pulumi_policy
+built = {}
+pulumi_policy.PolicyPack = lambda **kwargs: built.update(kwargs)
+runpy.run_path(".", run_name="__main__")
+files = sorted(str(getattr(module, "__file__", "") or "") for module in list(sys.modules.values()))
+print(json.dumps({"name": built["name"], "policies": [policy.name for policy in built["policies"]], "files": files}))
+"""
+
+
+def test_the_pack_loads_from_its_own_folder_alone(tmp_path: Path) -> None:
+    # `pulumi policy publish` uploads only the pack's folder: nothing outside it may be needed.
+    uploaded = tmp_path / "uploaded-pack"
+    shutil.copytree(POLICY_DIR, uploaded, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_THE_PACK], cwd=uploaded, env=environment, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["name"] == PACK_NAME
+    assert loaded["policies"] == [policy.name for policy in POLICIES]
+    site_packages = str(Path(pulumi_policy.__file__).resolve().parents[1])
+    from_the_repository = [
+        file for file in loaded["files"]
+        if file.startswith(str(PROJECT_ROOT)) and not file.startswith(site_packages)
+    ]
+    assert from_the_repository == []
