@@ -61,6 +61,11 @@ def check_plan(entries: set[Entry], ports: frozenset[int], stats: Counter[str]) 
     result = fixer.plan(fixer.group_state(group), params)
     stats["groups"] += 1
     stats["rules"] += len(entries)
+    world_reaches_admin_ports = any(
+        low <= port <= high for source, allowed in reach(entries).items() if source in WORLD for low, high in allowed.tcp for port in ports
+    )
+    stats["groups needing a change"] += world_reaches_admin_ports
+    assert (result is not None) == world_reaches_admin_ports, "a group changes exactly when the world reaches an admin port"
     if result is None:
         after = set(entries)
         narrowing: tuple[str, ...] = ()
@@ -81,14 +86,22 @@ def check_plan(entries: set[Entry], ports: frozenset[int], stats: Counter[str]) 
 def test_the_plan_removes_exactly_world_access_to_admin_ports() -> None:
     stats: Counter[str] = Counter()
 
-    @settings(max_examples=scale("sg_plan_examples", 3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Derandomized: the same groups on every run, so the figures in the README are reproducible.
+    @settings(
+        max_examples=scale("sg_plan_examples", 3000),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        derandomize=True,
+        database=None,
+    )
     @given(group_entries, admin_ports)
     def check(entries: list[Entry], ports: set[int]) -> None:
         check_plan(set(entries), frozenset(ports), stats)
 
     check()
-    assert stats["groups changed"] > stats["groups"] // 4, "the generator reaches the interesting cases"
-    assert stats["groups narrowed"] > 0
+    # The generator reaches the interesting cases: groups the fix must change, and some it must narrow.
+    assert stats["groups needing a change"] > 0 and stats["groups narrowed"] > 0
+    assert stats["groups changed"] == stats["groups needing a change"]
     record("sg_plan", "groups", stats["groups"])
     record("sg_plan", "rules", stats["rules"])
     record("sg_plan", "groups changed", stats["groups changed"])
@@ -146,6 +159,7 @@ def test_the_fix_through_moto_removes_exactly_world_access_to_admin_ports(deploy
         max_examples=scale("sg_moto_examples", 80),
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        derandomize=True,
         database=None,
     )
     @given(group_entries.filter(lambda items: any(item[3] in WORLD for item in items)), admin_ports)
