@@ -454,16 +454,21 @@ def _log_group_clashes(region: RegionPlan) -> Iterator[str]:
 
 def limit_problems(plans: tuple[AccountPlan, ...]) -> list[str]:
     """Every AWS or provider limit the plans would breach, as one sentence each naming the key responsible."""
-    problems: list[str] = []
+    # The same prefix or param breaks the same limit in every account and region: say it once, for the largest value.
+    worst: dict[tuple[str, str], Emitted] = {}
+    clashes: list[str] = []
     for plan in plans:
         for emitted in account_emitted(plan):
-            problem = emitted.problem()
-            if problem is not None:
-                problems.append(problem)
+            if emitted.problem() is None:
+                continue
+            cause = (emitted.key, emitted.limit.what)
+            current = worst.get(cause)
+            if current is None or limits.size(emitted.limit, emitted.value) > limits.size(current.limit, current.value):
+                worst[cause] = emitted
         for region in plan.regions:
-            problems.extend(_log_group_clashes(region))
-    # The same prefix or param breaks the same limit in every account and region: say it once.
-    return list(dict.fromkeys(problems))
+            clashes.extend(_log_group_clashes(region))
+    problems = [problem for emitted in worst.values() if (problem := emitted.problem())]
+    return list(dict.fromkeys([*problems, *clashes]))
 
 
 def plan_stack(settings: Settings) -> tuple[AccountPlan, ...]:

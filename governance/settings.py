@@ -305,7 +305,7 @@ class _Loader:
         if source == "securityhub" and engine != "lambda":
             self.problem(f"{where}.source", "can be securityhub only with engine lambda (remediation cannot attach to Security Hub's rules)")
             return None
-        params = self.rule_params(f"{where}.params", entry, merged.get("params", {}))
+        params = self.rule_params(f"{where}.params", entry, merged.get("params", {}), param_keys)
         if params is None:
             return None
         cross = entry.cross_check(params, cast(Engine, engine))
@@ -332,20 +332,29 @@ class _Loader:
             param_keys=MappingProxyType(dict(param_keys or {})),
         )
 
-    def rule_params(self, where: str, entry: RuleEntry, raw: dict[str, Any]) -> dict[str, Any] | None:
+    def rule_params(
+        self,
+        where: str,
+        entry: RuleEntry,
+        raw: dict[str, Any],
+        param_keys: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
         declared = {spec.name: spec for spec in entry.params}
         params = {name: spec.default for name, spec in declared.items()}
         valid = True
+        # A param merged from the stack's rules is blamed on the stack's key, not on the account overriding the rule.
+        keys = param_keys or {}
         for name, value in raw.items():
+            key = keys.get(name) or f"{where}{_member(name)}"
             spec = declared.get(name)
             if spec is None:
                 allowed = ", ".join(declared) if declared else "none"
-                self.problem(f"{where}{_member(name)}", f"is not a parameter of {entry.key}; allowed: {allowed}")
+                self.problem(key, f"is not a parameter of {entry.key}; allowed: {allowed}")
                 valid = False
                 continue
             problem = spec.check(value)
             if problem:
-                self.problem(f"{where}.{name}", problem, value)
+                self.problem(key, problem, value)
                 valid = False
                 continue
             params[name] = value
@@ -517,7 +526,8 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
         accounts.append(account)
 
     if loader.problems:
-        raise ConfigError(loader.problems)
+        # A stack-level mistake shows in every account that merges it: report it once.
+        raise ConfigError(list(dict.fromkeys(loader.problems)))
     return Settings(
         accounts=tuple(accounts),
         remediation=RemediationControls(
