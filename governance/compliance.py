@@ -90,9 +90,38 @@ def flow_logs(state: State, params: Params) -> Verdict:
 
 
 def multi_region_trail(state: State, _params: Params) -> Verdict:
-    """MULTI_REGION_CLOUD_TRAIL_ENABLED without optional params: a multi-region trail that is logging."""
+    """MULTI_REGION_CLOUD_TRAIL_ENABLED without optional params: a logging multi-region trail logs management events.
+
+    No management event source may be excluded.
+
+    A trail without custom event selectors (``eventSelectors`` null) logs all management events.
+    Read and write management events are both required (UNVERIFIED for a rule without the
+    readWriteType parameter; Security Hub's CloudTrail.1 sets readWriteType ALL).
+    """
     trails = state.get("trails", [])
-    return "COMPLIANT" if any(trail.get("isMultiRegionTrail") and trail.get("isLogging") for trail in trails) else "NON_COMPLIANT"
+    logging = [trail for trail in trails if trail.get("isMultiRegionTrail") and trail.get("isLogging")]
+    return "COMPLIANT" if any(_logs_management_events(trail.get("eventSelectors")) for trail in logging) else "NON_COMPLIANT"
+
+
+def _logs_management_events(selectors: Mapping[str, Any] | None) -> bool:
+    if selectors is None:
+        return True
+    covered: set[str] = set()
+    kinds = {"All": {"read", "write"}, "ReadOnly": {"read"}, "WriteOnly": {"write"}}
+    for selector in selectors.get("AdvancedEventSelectors") or []:
+        fields = selector.get("FieldSelectors", [])
+        if not any(f.get("Field") == "eventCategory" and "Management" in (f.get("Equals") or []) for f in fields):
+            continue
+        if any(f.get("Field") == "eventSource" for f in fields):
+            return False  # an excluded management event source
+        read_only = [str(value).lower() for f in fields if f.get("Field") == "readOnly" for value in f.get("Equals") or []]
+        covered |= {"read", "write"} if not read_only else {"read" if value == "true" else "write" for value in read_only}
+    for selector in selectors.get("EventSelectors") or []:
+        if selector.get("ExcludeManagementEventSources"):
+            return False
+        if selector.get("IncludeManagementEvents", True):
+            covered |= kinds.get(str(selector.get("ReadWriteType", "All")), set())
+    return covered >= {"read", "write"}
 
 
 def log_file_validation(state: State, _params: Params) -> Verdict:

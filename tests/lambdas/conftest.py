@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from cloudtrail_model import model_cloudtrail
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from remediation import clients, config, engine
@@ -80,6 +81,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[RequestLog]:
 
     monkeypatch.setattr(BotocoreStubber, "__call__", moto_unless_faulted)
     monkeypatch.setattr(engine, "sleep", lambda _seconds: None)
+    model_cloudtrail(monkeypatch)
     clients.forget_clients()
     config._LOADED.clear()
     with mock_aws():

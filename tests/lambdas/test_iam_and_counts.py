@@ -73,6 +73,22 @@ def _no_trail_at_all(_deploy) -> str:
     return ACCOUNT
 
 
+def _trail_without_management_events(_deploy) -> str:
+    _no_trails()
+    arn = trail("data-only-trail", multi_region=True)
+    data = {"ReadWriteType": "All", "IncludeManagementEvents": False, "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::payroll/"]}]}
+    boto3.client("cloudtrail").put_event_selectors(TrailName=arn, EventSelectors=[data])
+    return ACCOUNT
+
+
+def _trail_homed_in_another_region(_deploy) -> str:
+    _no_trails()
+    west = boto3.client("cloudtrail", region_name="us-west-2")
+    west.create_trail(Name="west-trail", S3BucketName="governance-trail-bucket")
+    west.start_logging(Name="west-trail")
+    return ACCOUNT
+
+
 def _sse_s3_bucket_to_kms(deploy) -> str:
     key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
     deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
@@ -87,7 +103,7 @@ EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
     "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
     "vpc-flow-logs": [_s3_flow_logs],
-    "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all],
+    "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all, _trail_without_management_events, _trail_homed_in_another_region],
 }
 
 

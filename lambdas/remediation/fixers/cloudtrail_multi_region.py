@@ -1,13 +1,23 @@
-"""Fixer: the account has a logging multi-region CloudTrail trail.
+"""Fixer: the account has a logging multi-region CloudTrail trail that logs every management event.
 
-If a multi-region trail exists but is not logging, it starts logging. Otherwise an existing trail
-of this region becomes multi-region with global service events (one that is already logging is
-preferred) and is made to log. Only when the account has no trail at all is one created, to
-params.s3BucketName. Logging is never stopped and no trail is deleted. An account has no tags
-this function can read: the exemption tag is read from the trail that would change.
+A trail counts only when it is multi-region, logging, and its event selectors log read and write
+management events with no event source excluded (as MULTI_REGION_CLOUD_TRAIL_ENABLED requires).
+The fixer takes the account's own trail that needs the fewest changes (a multi-region one, then a
+logging one, then one whose selectors need no change, then one of this region) and makes it
+multi-region with global service events, adds management events to its selectors with the least
+change, and starts logging; writes go to the trail's home region. When this region shows none of
+the account's trails, ListTrails finds one homed in another region. Only when the account has no
+trail at all is one created, to params.s3BucketName. Logging is never stopped, no trail is
+deleted and no data-event selector is removed. An account has no tags this function can read: the
+exemption tag is read from the trails that could be changed, and the first one not exempt is
+changed; only when all are exempt is the decision exempt.
 
-Requests per event with one trail: compliant 2 (DescribeTrails, GetTrailStatus); fixed 6 or 7
-(+ ListTags, UpdateTrail and/or StartLogging, then DescribeTrails and GetTrailStatus to verify).
+Requests per event with one trail and default selectors: compliant 2 (DescribeTrails,
+GetTrailStatus); fixed 6 or 7 (+ ListTags, UpdateTrail and/or StartLogging, then DescribeTrails and
+GetTrailStatus to verify). +1 GetEventSelectors per trail with custom selectors (+1
+PutEventSelectors when they exclude management events); +1 ListTrails, and GetTrail and
+GetTrailStatus per trail found, when this region shows no trail of the account; +1 ListTags per
+exempt candidate passed over.
 """
 
 from __future__ import annotations
@@ -20,12 +30,17 @@ from typing import Any
 from ..clients import client
 from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, param_optional_string, param_string
 from .cloudtrail_common import TRAIL_NAME, arn_account, arn_region, home_region_or_none, trail_id, trail_is_exempt
+from .cloudtrail_selectors import EventSelectors, logs_all_management_events, with_all_management_events
 
 IAM_ACTIONS: tuple[str, ...] = (
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:ListTrails",
+    "cloudtrail:GetTrail",
     "cloudtrail:ListTags",
     "cloudtrail:UpdateTrail",
+    "cloudtrail:PutEventSelectors",
     "cloudtrail:StartLogging",
     "cloudtrail:CreateTrail",
 )
@@ -52,11 +67,18 @@ class TrailInfo:
     is_multi_region: bool
     include_global_service_events: bool
     is_logging: bool
+    selectors: EventSelectors | None = None
+    """Custom event selectors; None when the trail has none (it then logs all management events)."""
 
     @property
     def home_region(self) -> str | None:
         """The region the trail was created in."""
         return arn_region(self.arn)
+
+    @property
+    def satisfies_rule(self) -> bool:
+        """Multi-region, logging, and logging every management event."""
+        return self.is_multi_region and self.is_logging and logs_all_management_events(self.selectors)
 
     def to_json(self) -> dict[str, Any]:
         """The trail as a JSON-ready dict."""
@@ -66,6 +88,7 @@ class TrailInfo:
             "isMultiRegionTrail": self.is_multi_region,
             "includeGlobalServiceEvents": self.include_global_service_events,
             "isLogging": self.is_logging,
+            "eventSelectors": None if self.selectors is None else self.selectors.to_json(),
         }
 
 
@@ -99,45 +122,77 @@ def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
 
 
 def read_state(target: Target) -> AccountTrailsState:
-    """DescribeTrails, then GetTrailStatus (by ARN) for each trail."""
+    """DescribeTrails, then GetTrailStatus (by ARN) and, for custom selectors, GetEventSelectors per trail.
+
+    When none of the trails this region shows belongs to the account, ListTrails finds the
+    account's trails homed in other regions (single-region trails there are not shadowed here);
+    each is read in its home region.
+    UNVERIFIED: that ListTrails lists the account's trails of every region (its reference says
+    "trails that are in the current account" and returns each one's HomeRegion).
+    """
     cloudtrail = client("cloudtrail")
     trails = []
     for trail in cloudtrail.describe_trails(includeShadowTrails=True).get("trailList", []):
-        arn = str(trail["TrailARN"])
-        status = cloudtrail.get_trail_status(Name=arn)
-        trails.append(
-            TrailInfo(
-                name=str(trail["Name"]),
-                arn=arn,
-                is_multi_region=bool(trail.get("IsMultiRegionTrail")),
-                include_global_service_events=bool(trail.get("IncludeGlobalServiceEvents")),
-                is_logging=bool(status.get("IsLogging")),
-            )
-        )
+        trails.append(_trail_info(trail, cloudtrail.get_trail_status(Name=str(trail["TrailARN"])), target))
+    if not any(arn_account(trail.arn) == target.account for trail in trails):
+        seen = {trail.arn for trail in trails}
+        for page in cloudtrail.get_paginator("list_trails").paginate():
+            for listed in page.get("Trails", []):
+                arn = str(listed["TrailARN"])
+                if arn in seen or arn_account(arn) != target.account:
+                    continue
+                home = client("cloudtrail", str(listed.get("HomeRegion") or arn_region(arn)))
+                trails.append(_trail_info(home.get_trail(Name=arn)["Trail"], home.get_trail_status(Name=arn), target))
     return AccountTrailsState(tuple(trails), target)
 
 
+def _trail_info(trail: Mapping[str, Any], status: Mapping[str, Any], target: Target) -> TrailInfo:
+    arn = str(trail["TrailARN"])
+    selectors = None
+    # UNVERIFIED: HasCustomEventSelectors false means the trail has CloudTrail's default selector
+    # (all management events, read and write), so its selectors need no read.
+    if trail.get("HasCustomEventSelectors") is not False:
+        response = client("cloudtrail", home_region_or_none(arn, target)).get_event_selectors(TrailName=arn)
+        selectors = EventSelectors.from_response(response)
+    return TrailInfo(
+        name=str(trail["Name"]),
+        arn=arn,
+        is_multi_region=bool(trail.get("IsMultiRegionTrail")),
+        include_global_service_events=bool(trail.get("IncludeGlobalServiceEvents")),
+        is_logging=bool(status.get("IsLogging")),
+        selectors=selectors,
+    )
+
+
 def plan(state: AccountTrailsState, params: Params) -> PlanResult:
-    """The fewest writes that leave one logging multi-region trail."""
-    if any(trail.is_multi_region and trail.is_logging for trail in state.trails):
+    """The fewest writes that leave one logging multi-region trail logging every management event.
+
+    The plan changes the best candidate; ``detail["candidates"]`` holds every candidate's change
+    in order of preference, so that an exempt trail gives way to the next one (``is_exempt``).
+    """
+    if any(trail.satisfies_rule for trail in state.trails):
         return None
     own = [trail for trail in state.trails if arn_account(trail.arn) == state.target.account]
-    # Prefer a multi-region trail that only needs to log, then a logging trail of this region.
-    candidates = sorted(
-        (trail for trail in own if trail.is_multi_region or trail.home_region == state.target.region),
-        key=lambda trail: (not trail.is_multi_region, not trail.is_logging, trail.name),
-    )
-    if candidates:
-        return _update_plan(candidates[0], state.target)
+    changes = [change for change in (_update_plan(trail, state.target) for trail in own) if change is not None]
+    # Prefer a multi-region trail, then a logging one, then one whose selectors need no change, then this region's.
+    changes.sort(key=lambda change: change[0])
+    if changes:
+        best = changes[0][1]
+        candidates = [change.to_json() | {"trail": change.changed_resource, "undo": [c.to_json() for c in change.undo]} for _, change in changes]
+        return Plan(best.summary, best.calls, best.undo, {**best.detail, "candidates": candidates}, best.narrowing, best.changed_resource)
+    if own:
+        return NoAction("failed", "every trail of the account has five basic event selectors with data resources, so management events cannot be added without changing its data events")
     if params.s3_bucket_name is None:
         return NoAction("failed", "the account has no trail to update and params.s3BucketName is not set, so none can be created")
     return _create_plan(params.trail_name, params.s3_bucket_name)
 
 
-def _update_plan(trail: TrailInfo, target: Target) -> Plan:
+def _update_plan(trail: TrailInfo, target: Target) -> tuple[tuple[bool, bool, bool, bool, str], Plan] | None:
+    """The change that makes ``trail`` satisfy the rule, with its preference key; None when it cannot."""
     region = home_region_or_none(trail.arn, target)
     calls: list[ApiCall] = []
     undo: list[ApiCall] = []
+    steps: list[str] = []
     if not trail.is_multi_region or not trail.include_global_service_events:
         calls.append(ApiCall("cloudtrail", "UpdateTrail", {"Name": trail.arn, "IsMultiRegionTrail": True, "IncludeGlobalServiceEvents": True}, region))
         undo.append(
@@ -148,21 +203,30 @@ def _update_plan(trail: TrailInfo, target: Target) -> Plan:
                 region,
             )
         )
+        steps.append("make it multi-region with global service events")
+    selectors_change = not logs_all_management_events(trail.selectors)
+    if selectors_change:
+        assert trail.selectors is not None  # only custom selectors can leave out management events
+        wanted = with_all_management_events(trail.selectors)
+        if wanted is None:
+            return None
+        calls.append(ApiCall("cloudtrail", "PutEventSelectors", wanted.put_params(trail.arn), region))
+        # Undo puts back exactly the selectors the trail had.
+        undo.insert(0, ApiCall("cloudtrail", "PutEventSelectors", trail.selectors.put_params(trail.arn), region))
+        steps.append("log all management events")
     if not trail.is_logging:
         calls.append(ApiCall("cloudtrail", "StartLogging", {"Name": trail.arn}, region))
         undo.insert(0, ApiCall("cloudtrail", "StopLogging", {"Name": trail.arn}, region))
-    steps = " and ".join(
-        step
-        for step, needed in (("make it multi-region with global service events", bool(calls) and calls[0].operation == "UpdateTrail"), ("start logging", not trail.is_logging))
-        if needed
-    )
-    return Plan(
-        summary=f"Trail {trail.arn}: {steps}",
+        steps.append("start logging")
+    change = Plan(
+        summary=f"Trail {trail.arn}: {' and '.join(steps)}",
         calls=tuple(calls),
         undo=tuple(undo),
         detail={"trail": trail.arn, "updated": True},
         changed_resource=trail.arn,
     )
+    preference = (not trail.is_multi_region, not trail.is_logging, selectors_change, trail.home_region != target.region, trail.name)
+    return preference, change
 
 
 def _create_plan(trail_name: str, bucket: str) -> Plan:
@@ -182,15 +246,47 @@ def _create_plan(trail_name: str, bucket: str) -> Plan:
 
 
 def is_exempt(target: Target, _state: AccountTrailsState, change: Plan, exemption_tag: str) -> bool:
-    """Whether the trail the plan changes carries the exemption tag; a new trail is never exempt."""
+    """Whether every trail the plan could change carries the exemption tag; a new trail is never exempt.
+
+    Candidates are checked in order of preference (ListTags in each one's home region) and the
+    first one without the tag is noted in the plan's detail as the trail ``apply`` changes.
+    """
     if change.changed_resource is None:
         return False
-    return trail_is_exempt(change.changed_resource, target, exemption_tag)
+    candidates = change.detail.get("candidates") or [{"trail": change.changed_resource}]
+    exempt: list[str] = []
+    for candidate in candidates:
+        if not trail_is_exempt(candidate["trail"], target, exemption_tag):
+            break
+        exempt.append(candidate["trail"])
+    else:
+        return True
+    if exempt and isinstance(change.detail, dict):
+        change.detail["exemptCandidates"] = exempt  # read by apply: the plan is this module's own record
+    return False
 
 
 def apply(_target: Target, change: Plan, _params: Params) -> Plan:
-    """UpdateTrail and/or StartLogging, or CreateTrail then StartLogging."""
-    return execute(change)
+    """UpdateTrail, PutEventSelectors and/or StartLogging on the first non-exempt candidate, or CreateTrail then StartLogging."""
+    return execute(_chosen(change))
+
+
+def _chosen(change: Plan) -> Plan:
+    """The candidate's change to make: the best one, unless ``is_exempt`` found it exempt."""
+    exempt = set(change.detail.get("exemptCandidates", ()))
+    if not exempt:
+        return change
+    for candidate in change.detail.get("candidates", ()):
+        if candidate["trail"] not in exempt:
+            calls = tuple(_api_call(data) for data in candidate["calls"])
+            undo = tuple(_api_call(data) for data in candidate["undo"])
+            detail = {**candidate["detail"], "passedOver": sorted(exempt)}
+            return Plan(candidate["summary"], calls, undo, detail, tuple(candidate["narrowing"]), candidate["trail"])
+    raise AssertionError("is_exempt reports a non-exempt candidate")
+
+
+def _api_call(data: Mapping[str, Any]) -> ApiCall:
+    return ApiCall(data["service"], data["operation"], data["params"], data.get("region"))
 
 
 def finding_resource(target: Target, _state: Any) -> tuple[str, str]:
