@@ -283,27 +283,32 @@ class _Loader:
         entry: RuleEntry,
         merged: dict[str, Any],
         param_keys: Mapping[str, str] | None = None,
+        setting_keys: Mapping[str, str] | None = None,
     ) -> RuleSettings | None:
         """Check one merged rule and fill in defaults; ``None`` when it is off or invalid.
 
-        ``param_keys`` names the stack-config key each set param came from, so that later checks
-        (the plan's limits) can blame the right key.
+        ``param_keys`` and ``setting_keys`` name the stack-config key each param and each of
+        mode, engine and source came from (stack or account), so problems blame the key that set it.
         """
+
+        def at(setting: str) -> str:
+            return (setting_keys or {}).get(setting) or f"{where}.{setting}"
+
         defaults = entry.setting_defaults(merged.get("params") or {})
         mode = merged.get("mode", defaults.get("mode", "off"))
         if mode not in MODES:
-            self.problem(f"{where}.mode", "must be one of " + ", ".join(MODES), mode)
+            self.problem(at("mode"), "must be one of " + ", ".join(MODES), mode)
             return None
         engine = merged.get("engine", defaults.get("engine", entry.default_engine))
         if engine not in entry.engines:
-            self.problem(f"{where}.engine", f"must be one of {', '.join(entry.engines)} for {entry.key}", engine)
+            self.problem(at("engine"), f"must be one of {', '.join(entry.engines)} for {entry.key}", engine)
             return None
         source = merged.get("source", "own")
         if source not in SOURCES:
-            self.problem(f"{where}.source", "must be one of " + ", ".join(SOURCES), source)
+            self.problem(at("source"), "must be one of " + ", ".join(SOURCES), source)
             return None
         if source == "securityhub" and engine != "lambda":
-            self.problem(f"{where}.source", "can be securityhub only with engine lambda (remediation cannot attach to Security Hub's rules)")
+            self.problem(at("source"), "can be securityhub only with engine lambda (remediation cannot attach to Security Hub's rules)")
             return None
         params = self.rule_params(f"{where}.params", entry, merged.get("params", {}), param_keys)
         if params is None:
@@ -318,7 +323,7 @@ class _Loader:
             if unsupported is None and not entry.securityhub_rule_prefixes(params):
                 unsupported = "can be securityhub only when Security Hub has a rule for these params"
             if unsupported:
-                self.problem(f"{where}.source", unsupported)
+                self.problem(at("source"), unsupported)
                 return None
         if mode == "off":
             return None
@@ -462,7 +467,12 @@ class _Loader:
                 else f"{_key('rules')}.{key}.params{_member(name)}"
                 for name in merged["params"]
             }
-            rule = self.effective_rule(origin, entry, merged, param_keys)
+            setting_keys = {
+                setting: f"{where}.rules.{key}.{setting}" if setting in override else f"{_key('rules')}.{key}.{setting}"
+                for setting in ("mode", "engine", "source")
+                if setting in merged
+            }
+            rule = self.effective_rule(origin, entry, merged, param_keys, setting_keys)
             if rule is not None:
                 rules.append(rule)
         if len(self.problems) > before:

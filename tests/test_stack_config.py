@@ -89,6 +89,14 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("accounts missing", {"accounts": None}, "governance:accounts is required"),
     ("protected rule that does not exist", {"protectedRules": ["ssh"]}, "governance:protectedRules must be a list of rule keys"),
     (
+        "stack-level mode of a rule an account overrides only in params",
+        {
+            "rules": {"vpc-flow-logs": {"mode": "fix"}},
+            "accounts": [{"id": ACCOUNT_A, "roleArn": ROLE_A, "rules": {"vpc-flow-logs": {"params": {"trafficType": "ALL"}}}}],
+        },
+        "governance:rules.vpc-flow-logs.mode must be one of off, detect, manual, auto",
+    ),
+    (
         "account id of fullwidth digits",
         {"accounts": [{"id": "\uff11" * 12, "roleArn": ROLE_A}]},
         "governance:accounts[0].id must be a 12-digit account id string",
