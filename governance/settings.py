@@ -467,7 +467,7 @@ class _Loader:
                 else f"{_key('rules')}.{key}.params{_member(name)}"
                 for name in merged["params"]
             }
-            setting_keys = {
+            setting_keys: dict[str, str] = {
                 setting: f"{where}.rules.{key}.{setting}" if setting in override else f"{_key('rules')}.{key}.{setting}"
                 for setting in ("mode", "engine", "source")
                 if setting in merged
