@@ -57,32 +57,51 @@ encryption_rule = st.builds(
     st.one_of(st.none(), st.just(KMS_KEY), st.just("alias/other")),
     st.booleans(),
 )
+# The S3 API makes ApplyServerSideEncryptionByDefault optional in a rule: a rule may carry only
+# BucketKeyEnabled. Such rules must be restored exactly by undo, never replaced by a delete.
+rule_without_algorithm = st.builds(lambda bucket_key: {"BucketKeyEnabled": bucket_key}, st.booleans())
+any_encryption_rule = st.one_of(encryption_rule, rule_without_algorithm)
 encryption_params = st.one_of(st.just(s3_bucket_encryption.Params("AES256", None)), st.just(s3_bucket_encryption.Params("aws:kms", KMS_KEY)))
 
 
 def _algorithm(rules: Iterable[dict[str, Any]]) -> str | None:
-    algorithms = [rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for rule in rules]
-    return algorithms[0] if algorithms else None
+    algorithms = [rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules]
+    return max(algorithms, key=lambda algorithm: STRENGTH[algorithm], default=None)
+
+
+def _kms_key(rules: Iterable[dict[str, Any]]) -> str | None:
+    keys = [rule.get("ApplyServerSideEncryptionByDefault", {}).get("KMSMasterKeyID") for rule in rules]
+    return next((key for key in keys if key), None)
 
 
 def test_encryption_plans_never_replace_or_weaken() -> None:
     stats: Counter[str] = Counter()
 
     @settings(max_examples=PURE, deadline=None)
-    @given(st.lists(encryption_rule, max_size=1), encryption_params)
+    @given(st.lists(any_encryption_rule, max_size=2), encryption_params)
     def check(rules: list[dict[str, Any]], params: s3_bucket_encryption.Params) -> None:
         stats["states"] += 1
         result = s3_bucket_encryption.plan(s3_bucket_encryption.EncryptionState("bucket", tuple(rules)), params)
-        if rules:
-            assert result is None, "an existing configuration is never replaced"
+        before = _algorithm(rules)
+        if STRENGTH[before] >= STRENGTH["aws:kms"] or (before and params.algorithm == "AES256"):
+            assert not isinstance(result, Plan), "a configured algorithm is never replaced, and one KMS key never swapped for another"
             return
         assert isinstance(result, Plan)
+        stats["rules without an algorithm"] += any("ApplyServerSideEncryptionByDefault" not in rule for rule in rules)
         only_writes(result.calls, {"PutBucketEncryption"})
         after = result.calls[0].params["ServerSideEncryptionConfiguration"]["Rules"]
-        assert STRENGTH[_algorithm(after)] >= STRENGTH[params.algorithm]
-        assert result.undo[0].operation == "DeleteBucketEncryption"
+        assert STRENGTH[_algorithm(after)] >= max(STRENGTH[params.algorithm], STRENGTH[before])
+        if params.algorithm == "aws:kms":
+            assert _kms_key(after) == KMS_KEY
+        (undo,) = result.undo
+        if rules:
+            assert undo.operation == "PutBucketEncryption", "undo restores the rules that were there, never deletes them"
+            assert undo.params == {"Bucket": "bucket", "ServerSideEncryptionConfiguration": {"Rules": rules}}
+        else:
+            assert undo.operation == "DeleteBucketEncryption"
 
     check()
+    assert stats["rules without an algorithm"] > 0, "the generator must produce rules without SSEAlgorithm"
     record("never_weakens", "encryption states (plan)", stats["states"])
 
 
