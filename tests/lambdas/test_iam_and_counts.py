@@ -73,15 +73,6 @@ def _no_trail_at_all(_deploy) -> str:
     return ACCOUNT
 
 
-def _sse_s3_bucket_to_kms(deploy) -> str:
-    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
-    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="sse-s3-bucket")
-    s3.put_bucket_encryption(Bucket="sse-s3-bucket", ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    return "sse-s3-bucket"
-
-
 def _trail_without_management_events(_deploy) -> str:
     _no_trails()
     arn = trail("data-only-trail", multi_region=True)
