@@ -113,6 +113,10 @@ SQS_QUEUE_NAME = Limit(
     source="SQS CreateQueue QueueName: 'A queue name can have up to 80 characters. Valid values: alphanumeric "
     "characters, hyphens (-), and underscores (_)' (API reference; not in the botocore model)",
 )
+SQS_QUEUE_POLICY = Limit(
+    "an SQS queue policy", 8192, unit="bytes",
+    source="Amazon SQS policy quotas page: 'Bytes: 8,192' (also 20 statements, 50 principals, 10 conditions)",
+)
 EVENT_RULE_NAME = Limit(
     "an EventBridge rule name", 64, allowed=_ascii(r"[._A-Za-z0-9-]+"), allowed_text="letters, digits and ._-",
     source="botocore events RuleName (min 1, max 64, pattern [\\.\\-_A-Za-z0-9]+)",
@@ -152,6 +156,7 @@ LIMITS: Mapping[str, Limit] = MappingProxyType({
     "sts_external_id": STS_EXTERNAL_ID,
     "log_group_name": LOG_GROUP_NAME,
     "sqs_queue_name": SQS_QUEUE_NAME,
+    "sqs_queue_policy": SQS_QUEUE_POLICY,
     "event_rule_name": EVENT_RULE_NAME,
     "event_rule_description": EVENT_RULE_DESCRIPTION,
     "event_pattern": EVENT_PATTERN,

@@ -123,6 +123,7 @@ def resource_breaches(run: ProgramRun) -> list[str]:
             log_groups[(resource.provider, inputs["region"], inputs["name"])] += 1
         elif kind == "aws:sqs/queue:Queue":
             found += breaches(limits.SQS_QUEUE_NAME, inputs["name"], where)
+            found += breaches(limits.SQS_QUEUE_POLICY, inputs["policy"], where)
         elif kind == "aws:cloudwatch/eventRule:EventRule":
             found += breaches(limits.EVENT_RULE_NAME, inputs["name"], where)
             found += breaches(limits.EVENT_RULE_DESCRIPTION, inputs["description"], where)
