@@ -12,7 +12,7 @@ fact is not verified, the entry says so in a comment.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -509,3 +509,13 @@ CATALOG: Mapping[str, RuleEntry] = {
     )
 }
 """Every rule, by key, in the order the README lists them."""
+
+
+def rule_notes(rules: Iterable[tuple[str, RuleParams]]) -> list[str]:
+    """Each distinct note of the given (rule key, params), as ``<key>: <note>``, in catalog order."""
+    notes: dict[str, None] = {}
+    for key, params in sorted(rules, key=lambda item: list(CATALOG).index(item[0])):
+        note = CATALOG[key].note(params)
+        if note:
+            notes[f"{key}: {note}"] = None
+    return list(notes)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from governance.catalog import CATALOG
+from governance.catalog import CATALOG, rule_notes
 from governance.cli.doctor import run_doctor
 from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE, json_lines, table
 from governance.cli.sessions import AccountSessions
@@ -120,6 +120,9 @@ def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, a
     items = read_fleet(settings, AccountSessions(), concurrency, rules)
     findings = [item.finding() for item in items if item.non_compliant]
     _print_findings(findings, as_json)
+    scanned = ((rule.key, rule.params) for account in settings.accounts for rule in account.rules if rules is None or rule.key in rules)
+    for note in rule_notes(scanned):
+        sys.stderr.write(f"note: {note}\n")
     return EXIT_FOUND if any(finding["status"] != "exempt" for finding in findings) else EXIT_OK
 
 
