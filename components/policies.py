@@ -142,6 +142,16 @@ def lambda_role_policy(
             "Resource": f"arn:{scope}:logs:*:{account.id}:log-group:{names.function_log_group}:*",
         },
         {
+            # A retried event reads the records of its earlier, interrupted attempts (remediation/attempts.py).
+            "Sid": "ReadOwnLogs",
+            "Effect": "Allow",
+            "Action": "logs:FilterLogEvents",
+            "Resource": [
+                f"arn:{scope}:logs:*:{account.id}:log-group:{names.function_log_group}",
+                f"arn:{scope}:logs:*:{account.id}:log-group:{names.function_log_group}:*",
+            ],
+        },
+        {
             "Sid": "KeepFailedEvents",
             "Effect": "Allow",
             "Action": "sqs:SendMessage",

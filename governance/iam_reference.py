@@ -51,7 +51,7 @@ def granted_actions() -> set[str]:
     actions = {action for entry in CATALOG.values() if entry.ssm for action in entry.ssm.iam_actions}
     actions |= {action for key in CATALOG for action in fixer_iam_actions(key)}
     actions |= set(handler_iam_actions(audits_ssm=True, updates_securityhub=True))
-    actions |= {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "events:PutEvents", "iam:PassRole"}
+    actions |= {"logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents", "sqs:SendMessage", "events:PutEvents", "iam:PassRole"}
     actions |= {"logs:DescribeLogGroups", "logs:DescribeLogStreams"}
     return actions
 

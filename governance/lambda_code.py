@@ -20,8 +20,8 @@ def package_files() -> dict[str, Path]:
     return {path.relative_to(LAMBDA_ROOT).as_posix(): path for path in sorted(package.rglob("*.py")) if "__pycache__" not in path.parts}
 
 
-PLUMBING_ACTIONS = frozenset({"events:PutEvents"})
-"""Handler actions the program grants in their own, narrowly scoped statements (the default bus)."""
+PLUMBING_ACTIONS = frozenset({"events:PutEvents", "logs:FilterLogEvents"})
+"""Handler actions the program grants in their own, narrowly scoped statements (the default bus, the function's own log group)."""
 
 
 @cache

@@ -1,7 +1,8 @@
 """The audit trail: one record per decision, as a JSON log line and as an event on the default bus.
 
 Every event ends in exactly one final record. An attempt that raises on a transient error writes a
-record with ``final: false``; the retry writes the final one.
+record with ``final: false`` (with its before-state, planned change, undo and calls); the retry
+writes the final one, which includes the earlier attempts' calls and undo (see attempts.py).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class AuditRecord:
     undo: tuple[dict[str, Any], ...] = ()
     narrowing: tuple[str, ...] = ()
     security_hub: dict[str, Any] | None = None
+    earlier_records: tuple[str, ...] = ()
+    """Record ids of earlier, interrupted attempts at the same event whose calls this record includes."""
     record_id: str = field(default_factory=lambda: _uuid4())
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
 
@@ -84,6 +87,7 @@ class AuditRecord:
             "undo": list(self.undo),
             "narrowing": list(self.narrowing),
             "securityHub": self.security_hub,
+            "earlierRecords": list(self.earlier_records),
         }
 
 

@@ -3,6 +3,13 @@
 The Pulumi program writes it, already validated, as JSON into the ``GOVERNANCE_CONFIG``
 environment variable. It is parsed once per container; if it is invalid, every event becomes a
 warning-level "ignored" record naming the problem, and nothing is changed.
+
+``protectedRules`` lists rule keys that must never be remediated automatically in this stack (the
+stack's ``governance:protectedRules``; a person presses Remediate for them). The policy pack
+refuses a deployment that runs one in ``auto``; the Lambda enforces it again, in case the pack was
+bypassed: a protected rule is handled in ``manual`` mode whatever its configured mode, and such
+events end in a warning-level dry run that says why. Refusing the whole config instead would stop
+every other rule's remediation, so only the protected rule is held back.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ class RuleSetting:
     """``auto`` changes resources; ``manual`` records the planned change only."""
     params: Any
     """The fixer's typed params."""
+    auto_refused: bool = False
+    """The config asked for ``auto`` but the key is protected, so ``mode`` was set to ``manual``."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +102,11 @@ def parse_config(raw: str | None) -> DeploymentConfig:
     source = data.get("resultEventSource")
     if not isinstance(source, str) or not source or source.startswith("aws."):
         raise ConfigError("resultEventSource must be a non-empty event source that does not start with aws.")
-    rules = {name: _rule_setting(f"rules.{name}", value) for name, value in _object(data, "rules").items()}
-    prefixes = {name: _rule_setting(f"rulePrefixes.{name}", value) for name, value in _object(data, "rulePrefixes").items()}
+    protected = data.get("protectedRules", [])
+    if not isinstance(protected, list) or not all(key in RULE_KEYS for key in protected):
+        raise ConfigError(f"protectedRules must be a list of rule keys from: {', '.join(RULE_KEYS)}")
+    rules = {name: _protect(_rule_setting(f"rules.{name}", value), protected) for name, value in _object(data, "rules").items()}
+    prefixes = {name: _protect(_rule_setting(f"rulePrefixes.{name}", value), protected) for name, value in _object(data, "rulePrefixes").items()}
     runbooks = {name: _runbook_setting(f"ssmRunbooks.{name}", value) for name, value in _object(data, "ssmRunbooks").items()}
     return DeploymentConfig(
         exemption_tag=exemption_tag,
@@ -148,6 +160,13 @@ def _rule_setting(where: str, value: Any) -> RuleSetting:
     except ValueError as error:
         raise ConfigError(f"{where}.{error}") from error
     return RuleSetting(key, mode, params)
+
+
+def _protect(setting: RuleSetting, protected: list[str]) -> RuleSetting:
+    """A protected rule's setting in manual mode, remembering when auto was asked for."""
+    if setting.key not in protected or setting.mode == "manual":
+        return setting
+    return RuleSetting(setting.key, "manual", setting.params, auto_refused=True)
 
 
 def _runbook_setting(where: str, value: Any) -> RunbookSetting:

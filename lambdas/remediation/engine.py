@@ -1,21 +1,26 @@
 """The remediation decision for one compliance event: read, plan, check exemption and mode, apply, verify.
 
 Nothing is written unless the resource is non-compliant, not exempt (exemptions fail closed) and
-its rule is in ``auto`` mode. Permanent AWS errors become a ``failed`` outcome; transient ones are
-raised for Lambda to retry.
+its rule is in ``auto`` mode (a protected rule never is). Permanent AWS errors become a ``failed``
+outcome; transient ones are raised for Lambda to retry, after the attempt's progress (before-state,
+planned change and its undo) is noted in ``Progress`` for the handler's non-final record.
+
+A fix counts as ``remediated`` only when a write took effect and verification then read the
+resource as compliant (the fixer plans nothing for it); when the writes turn out to have changed
+nothing (a duplicate delivery already fixed it), the outcome is ``already_compliant``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .audit import Decision, Level
 from .events import ComplianceEvent
 from .fixers import load_fixer
-from .fixers.base import Fixer, NoAction, Plan, TagsUnreadable, Target
+from .fixers.base import Fixer, NoAction, TagsUnreadable, Target
 
 VERIFY_DELAYS_SECONDS = (0.0, 1.0, 2.0)
 """Waits before each verification read; later reads allow for eventual consistency."""
@@ -38,11 +43,33 @@ class Outcome:
     narrowing: tuple[str, ...] = ()
     finding_resource: tuple[str, str] | None = None
     """Security Hub ResourceId filter for the resource, once its state is known."""
+    verified: bool = False
+    """Whether a read made after the writes (or instead of them) found the resource compliant."""
 
 
-def remediate(event: ComplianceEvent, exemption_tag: str) -> Outcome:
-    """Decide and, in auto mode, fix the event's resource. Raises AWS errors as they come."""
-    return remediate_target(event.rule.key, event.rule.mode, event.target, event.rule.params, exemption_tag)
+@dataclass
+class Progress:
+    """What one attempt has read and planned so far; recorded when a transient error interrupts it."""
+
+    before: dict[str, Any] | None = None
+    change: dict[str, Any] | None = None
+    undo: tuple[dict[str, Any], ...] = ()
+
+
+def remediate(event: ComplianceEvent, exemption_tag: str, progress: Progress | None = None) -> Outcome:
+    """Decide and, in auto mode, fix the event's resource. Raises AWS errors as they come.
+
+    A protected rule arrives here already in manual mode (see config.RuleSetting); when the
+    deployment asked for ``auto`` anyway, its dry run says so at warning level.
+    """
+    outcome = remediate_target(event.rule.key, event.rule.mode, event.target, event.rule.params, exemption_tag, progress=progress)
+    if event.rule.auto_refused and outcome.decision == "dry_run":
+        reason = (
+            f"rule key {event.rule.key} is protected in this stack, so it is never remediated automatically although its mode is auto; "
+            f"{outcome.reason}"
+        )
+        outcome = replace(outcome, reason=reason, level="warning")
+    return outcome
 
 
 def remediate_target(
@@ -54,22 +81,27 @@ def remediate_target(
     state: Any = None,
     exempt: bool | None = None,
     verify_after: bool = True,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Decide and, in ``auto`` mode, fix one resource; the operator CLI calls this too.
 
     ``state`` is the fixer's read of the resource when the caller already has it, and ``exempt``
     whether it carries the exemption tag (the CLI reads many resources and their tags in a few
     calls); otherwise the fixer reads them. ``verify_after=False`` leaves verification to a caller
-    that re-reads many resources at once.
+    that re-reads many resources at once. ``progress``, when given, receives the before-state and
+    the planned change as soon as they are known.
     """
+    progress = progress if progress is not None else Progress()
     fixer = load_fixer(rule_key)
     if state is None:
         state = fixer.read_state(target)
     before = state.to_json()
+    progress.before = before
     finding = fixer.finding_resource(target, state)
     result = fixer.plan(state, params)
     if result is None:
-        return Outcome("already_compliant", "the resource is already compliant; nothing was changed", before=before, finding_resource=finding)
+        reason = "the resource is already compliant; nothing was changed"
+        return Outcome("already_compliant", reason, before=before, finding_resource=finding, verified=True)
     if isinstance(result, NoAction):
         level: Level = "error" if result.decision == "failed" else "info"
         return Outcome(result.decision, result.reason, level, before=before, finding_resource=finding)
@@ -86,9 +118,15 @@ def remediate_target(
     if mode != "auto":
         reason = f"mode is manual; planned, not applied: {result.summary}"
         return Outcome("dry_run", reason, before=before, change=planned, undo=undo, narrowing=result.narrowing, finding_resource=finding)
+    progress.change, progress.undo = planned, undo
     applied = fixer.apply(target, result, params)
     applied_json = applied.to_json()
     applied_undo = tuple(call.to_json() for call in applied.undo)
+    if not applied.calls:
+        # The fixer adapted to what it found while writing and no write took effect (another
+        # delivery of the event got there first): this delivery changed nothing.
+        reason = f"a concurrent change had already made the resource compliant; nothing was changed ({applied.summary})"
+        return Outcome("already_compliant", reason, before=before, change=applied_json, finding_resource=finding)
     if not verify_after:
         level = "warning" if applied.narrowing else "info"
         return Outcome("remediated", applied.summary, level, before, None, applied_json, applied_undo, applied.narrowing, finding)
@@ -97,17 +135,20 @@ def remediate_target(
         reason = "the change was made, but the resource still reads as non-compliant"
         return Outcome("failed", reason, "error", before, after, applied_json, applied_undo, applied.narrowing, finding)
     level = "warning" if applied.narrowing else "info"
-    return Outcome("remediated", applied.summary, level, before, after, applied_json, applied_undo, applied.narrowing, finding)
+    return Outcome("remediated", applied.summary, level, before, after, applied_json, applied_undo, applied.narrowing, finding, verified=True)
 
 
 def verify(fixer: Fixer, target: Target, params: Any) -> tuple[dict[str, Any], bool]:
-    """Read the resource again until it is compliant or the reads run out; returns the last state."""
+    """Read the resource again until it is compliant or the reads run out; returns the last state.
+
+    Compliant means the fixer plans nothing for it: a plan that refuses to act (NoAction) is not.
+    """
     after: dict[str, Any] = {}
     for delay in VERIFY_DELAYS_SECONDS:
         if delay:
             sleep(delay)
         state = fixer.read_state(target)
         after = state.to_json()
-        if not isinstance(fixer.plan(state, params), Plan):
+        if fixer.plan(state, params) is None:
             return after, True
     return after, False

@@ -37,6 +37,23 @@ TRANSIENT_ERROR_CODES = frozenset(
 )
 """Error codes that mean "try again later", not "this will never work"."""
 
+THROTTLING_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+    }
+)
+"""Transient codes that mean the request was refused before it acted (unlike a timeout or a 5xx)."""
+
 _TRANSIENT_EXCEPTIONS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 

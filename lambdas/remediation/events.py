@@ -67,6 +67,8 @@ class ComplianceEvent:
     """Whether the rule is one of Security Hub's own (matched by prefix)."""
     target: Target
     raw_resource_id: str
+    event_time: str | None = None
+    """The envelope's ``time``: when EventBridge received the event."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     if canonical is None:
         return ignore(f"{raw_id!r} is not a well-formed {resource_type} id of this account for {setting.key}")
     target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition)
-    return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id)
+    return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id, _text(event.get("time")))
 
 
 def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invocation: Invocation) -> ParsedEvent:

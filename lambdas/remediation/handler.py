@@ -15,25 +15,28 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .attempts import earlier_records, include_earlier
 from .audit import AuditRecord, publish_result, should_publish, write_log_line
 from .automation import automation_outcome
 from .calls import recording
 from .config import ENVIRONMENT_VARIABLE, ConfigError, DeploymentConfig, load_config
-from .engine import Outcome, remediate
+from .engine import Outcome, Progress, remediate
 from .errors import describe_error, is_transient
 from .events import ComplianceEvent, Ignored, Invocation, parse_event
 from .fixers import load_fixer
 from .fixers.base import NotRemediable
-from .securityhub import WORKFLOW_BY_DECISION, finding_filters, update_findings
+from .securityhub import finding_filters, update_findings, workflow_status
 
 HANDLER_IAM_ACTIONS: tuple[str, ...] = (
     "events:PutEvents",
+    "logs:FilterLogEvents",
     "securityhub:GetFindings",
     "securityhub:BatchUpdateFindings",
     "ssm:GetAutomationExecution",
 )
 """IAM actions the handler itself calls, besides the fixers' own. The Security Hub pair is needed
-only when securityHubUpdates is on, and ssm:GetAutomationExecution only when ssmRunbooks is not empty."""
+only when securityHubUpdates is on, ssm:GetAutomationExecution only when ssmRunbooks is not empty,
+and logs:FilterLogEvents (on the function's own log group) to read a retried event's earlier attempts."""
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -84,25 +87,31 @@ def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocat
         "resource_id": event.raw_resource_id,
         "event_id": event.event_id,
     }
+    progress = Progress()
     with recording() as calls:
         try:
-            outcome = remediate(event, config.exemption_tag)
+            outcome = remediate(event, config.exemption_tag, progress)
         except NotRemediable as error:
-            outcome = Outcome("failed", str(error), "error")
+            outcome = Outcome("failed", str(error), "error", before=progress.before, change=progress.change, undo=progress.undo)
         except (ClientError, BotoCoreError) as error:
             if is_transient(error):
-                _write_attempt(error, AuditRecord("failed", "", api_calls=tuple(calls), **context), invocation)
+                attempt = AuditRecord(
+                    "failed", "", api_calls=tuple(calls), before=progress.before, change=progress.change, undo=progress.undo, **context
+                )
+                _write_attempt(error, attempt, invocation)
                 raise
             outcome = Outcome("failed", f"AWS refused a call ({describe_error(error)}); see apiCalls", "error")
         except Exception as error:  # a defect must end in a failure record, not a crash loop
             write_log_line({"level": "error", "message": "internal error", "traceback": traceback.format_exc()})
             outcome = Outcome("failed", f"internal error ({type(error).__name__}: {error})", "error")
     record = _record(outcome, calls, invocation, **context)
-    if config.security_hub_updates and outcome.decision in WORKFLOW_BY_DECISION:
+    record = include_earlier(record, *earlier_records(record, event.event_time))
+    status = workflow_status(record.decision, outcome.verified) if config.security_hub_updates else None
+    if status is not None:
         resource_filter = outcome.finding_resource or load_fixer(event.rule.key).finding_resource(event.target, None)
         filters = finding_filters(event.rule_name, event.from_security_hub, resource_filter, invocation.account, invocation.region)
-        note = f"governance {outcome.decision}: {outcome.reason} (record {record.record_id})"
-        record = replace(record, security_hub=update_findings(filters, outcome.decision, note))
+        note = f"governance {record.decision}: {record.reason} (record {record.record_id})"
+        record = replace(record, security_hub=update_findings(filters, status, note))
     return record
 
 

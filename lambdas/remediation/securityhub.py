@@ -1,4 +1,8 @@
-"""Security Hub: note the outcome on the resource's finding, RESOLVED on success, NOTIFIED on failure.
+"""Security Hub: note the outcome on the resource's finding, RESOLVED on verified success, NOTIFIED on failure.
+
+RESOLVED is set only when a read after the fix found the resource compliant: Security Hub resets
+RESOLVED to NEW only when the control goes from PASSED back to FAILED, so a fix that did not take
+would leave a wrong RESOLVED mark on a finding that stays FAILED (facts §9).
 
 The finding is looked up by the Config rule name and the resource (facts §7.2): Security Hub's
 own rules carry the name in ProductFields ``RelatedAWSResources:0/name``, the Config integration in
@@ -16,6 +20,17 @@ from .errors import describe_error
 
 WORKFLOW_BY_DECISION = {"remediated": "RESOLVED", "failed": "NOTIFIED"}
 """Workflow status to set for each decision that updates the finding."""
+
+
+def workflow_status(decision: str, verified: bool) -> str | None:
+    """The workflow status to set, or None to leave the finding alone.
+
+    A ``remediated`` decision that verification did not confirm is noted as NOTIFIED, never RESOLVED.
+    """
+    status = WORKFLOW_BY_DECISION.get(decision)
+    if status == "RESOLVED" and not verified:
+        return "NOTIFIED"
+    return status
 NOTE_AUTHOR = "governance-remediation"
 MAX_NOTE_CHARACTERS = 512
 
@@ -33,9 +48,8 @@ def finding_filters(rule_name: str, from_security_hub: bool, resource_filter: tu
     }
 
 
-def update_findings(filters: dict[str, Any], decision: str, note: str) -> dict[str, Any]:
-    """Find the matching findings and update them; returns what happened, for the audit record."""
-    status = WORKFLOW_BY_DECISION[decision]
+def update_findings(filters: dict[str, Any], status: str, note: str) -> dict[str, Any]:
+    """Find the matching findings, set ``status`` and the note; returns what happened, for the audit record."""
     try:
         findings = client("securityhub").get_findings(Filters=filters, MaxResults=100).get("Findings", [])
         if not findings:

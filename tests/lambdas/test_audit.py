@@ -147,5 +147,47 @@ def test_an_account_level_runbook_names_the_account() -> None:
     assert (record["resourceType"], record["resourceId"]) == ("AWS::::Account", ACCOUNT)
 
 
-def test_handler_iam_actions_cover_what_the_handler_calls() -> None:
-    assert set(HANDLER_IAM_ACTIONS) == {"events:PutEvents", "securityhub:GetFindings", "securityhub:BatchUpdateFindings", "ssm:GetAutomationExecution"}
+def _observe_calls(monkeypatch) -> list[tuple[str, str]]:
+    """Every API call any of the function's clients makes, as (service, operation), stubbed ones included."""
+    observed: list[tuple[str, str]] = []
+    attach = clients.attach_recorder
+
+    def attach_and_observe(client) -> None:
+        attach(client)
+        service = client.meta.service_model.service_name
+        client.meta.events.register_first("before-parameter-build", lambda model, **_: observed.append((service, model.name)))
+
+    monkeypatch.setattr(clients, "attach_recorder", attach_and_observe)
+    clients.forget_clients()
+    return observed
+
+
+def test_handler_iam_actions_are_exactly_what_the_handler_calls(deploy, monkeypatch) -> None:
+    """With Security Hub updates on, a retried compliance event and an SSM outcome: every call the
+    handler makes besides its fixer's is declared, and every declaration is called."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+    from lambda_scenarios import SCENARIOS as ALL
+    from remediation import attempts
+    from remediation.fixers import iam_actions
+
+    deploy(securityHubUpdates=True)
+    observed = _observe_calls(monkeypatch)
+    boto3.client("logs").create_log_group(logGroupName="/aws/lambda/governance-remediation")
+    monkeypatch.setenv(attempts.LOG_GROUP_VARIABLE, "/aws/lambda/governance-remediation")
+    monkeypatch.setattr(attempts, "clock", lambda: datetime.now(UTC) + timedelta(days=1))
+    ports = next(scenario for scenario in ALL if scenario.key == "restricted-admin-ports")
+    group = ports.make_non_compliant()
+    hub = Stubber(clients.client("securityhub"))
+    hub.add_response("get_findings", {"Findings": [_full_finding("f-1", group)]}, {"Filters": ANY, "MaxResults": 100})
+    hub.add_response("batch_update_findings", {"ProcessedFindings": [_finding("f-1")], "UnprocessedFindings": []}, {"FindingIdentifiers": ANY, "Note": ANY, "Workflow": ANY})
+    with hub:
+        record = lambda_handler(compliance_event(rule_name(ports.key), ports.resource_type, group), FakeContext())
+    assert record["decision"] == "remediated" and record["securityHub"]["updated"] == 1
+    ssm = Stubber(clients.client("ssm"))
+    ssm.add_response("get_automation_execution", _execution("Success", {"TrailName": ["main-trail"]}), {"AutomationExecutionId": EXECUTION_ID})
+    with ssm:
+        assert lambda_handler(automation_event(LOG_VALIDATION_RUNBOOK, "Success"), FakeContext())["decision"] == "remediated"
+    called = {f"{service}:{operation}" for service, operation in observed}
+    assert called - set(iam_actions(ports.key)) == set(HANDLER_IAM_ACTIONS)
