@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from governance.cli.audit_file import read_audit_file
 from governance.cli.emulator import embedded_emulator
 from governance.cli.sessions import AccountSessions
 from governance.lambda_code import lambda_module
@@ -257,7 +258,7 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         _heading(out, "python -m governance apply --stack dev --yes   (same fixers, in parallel)")
         with redirect_stdout(out):
             apply_code = cli(["apply", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports", "--yes", "--audit-file", str(audit_file)])
-        applied = [json.loads(line) for line in audit_file.read_text().splitlines()]
+        applied = read_audit_file(audit_file)
         group_record = next(record for record in applied if record["ruleKey"] == "restricted-admin-ports" and record["decision"] == "remediated")
         _heading(out, f"python -m governance undo {group_record['recordId']} --yes   (restores the recorded before-state)")
         with redirect_stdout(out):

@@ -2,8 +2,14 @@
 
 Both read in batches (``inventory``), plan with the fixers' pure ``plan``, and check exemptions the
 way the Lambda does (one tag query per account-region; a tag read that fails means nothing there
-is changed). ``apply`` then fixes in parallel with bounded concurrency, re-reads everything it
-changed in one verification pass, and writes one audit record per decision in the Lambda's format.
+is changed). An account-region that cannot be entered or read is reported and skipped; the rest of
+the fleet goes on.
+
+``apply`` runs after the operator confirmed what ``scan`` showed, and by then anything may have
+changed: it reads the tags and the state again, per account-region and per resource, and plans each
+write from that fresh read. Each decision's audit record is written as soon as its write returns,
+before anything else can fail; a verification pass then re-reads what changed and appends an
+amending line with the same record id (readers take the last line of each record id).
 """
 
 from __future__ import annotations
@@ -31,6 +37,20 @@ ASK_FIXER = "ask-fixer"
 Exemption = bool | str
 """True/False from the batch tag query, ``UNREADABLE`` when it failed, ``ASK_FIXER`` when the fixer checks."""
 
+AWS_ERRORS = (ClientError, BotoCoreError)
+
+STEPS = ("read", "confirm", "write", "record", "verify")
+"""The steps of ``apply`` in order; ``checkpoint`` is called after each."""
+
+
+def _no_checkpoint(_step: str, _subject: Any) -> None:
+    return None
+
+
+checkpoint: Callable[[str, Any], None] = _no_checkpoint
+"""Called after each step of ``apply`` and ``undo`` with the step's name and the item or record it was about
+(None for fleet-wide steps). Nothing in the product uses it; tests change AWS here to race the CLI."""
+
 
 @dataclass(frozen=True)
 class Item:
@@ -46,6 +66,11 @@ class Item:
     """The fixer's plan, ``NoAction``, or None when compliant."""
     exempt: Exemption
     """From the tag query; ``UNREADABLE`` fails closed; ``ASK_FIXER`` when the fixer reads the tags itself."""
+
+    @property
+    def unit(self) -> tuple[str, str]:
+        """The item's account and region."""
+        return self.region_plan.account.id, self.region_plan.region
 
     @property
     def config_verdict(self) -> str:
@@ -86,6 +111,35 @@ class Item:
         }
 
 
+@dataclass(frozen=True)
+class UnitFailure:
+    """An account-region that could not be entered or read: reported, and nothing in it is changed."""
+
+    account: str
+    region: str
+    reason: str
+
+    def finding(self) -> dict[str, Any]:
+        """What ``scan`` reports for the account-region."""
+        return {
+            "account": self.account, "region": self.region, "rule": None, "mode": None, "resourceType": None,
+            "resourceId": None, "config": "UNKNOWN", "status": "failed", "summary": self.reason, "change": None,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The audit record ``apply`` writes for the account-region."""
+        audit = lambda_module("audit")
+        return dict(audit.AuditRecord("failed", self.reason, "error", engine="cli", account=self.account, region=self.region).to_json())
+
+
+@dataclass(frozen=True)
+class FleetRead:
+    """Every resource read and planned, and every account-region that could not be read."""
+
+    items: list[Item]
+    failures: list[UnitFailure]
+
+
 @dataclass
 class Progress:
     """A progress line on a terminal; silent otherwise."""
@@ -114,6 +168,11 @@ def _in_account(session: boto3.Session) -> Iterator[None]:
         yield
 
 
+def _describe(error: BaseException) -> str:
+    text: str = lambda_module("errors").describe_error(error)
+    return text
+
+
 def _selected_rules(region_plan: RegionPlan, only: set[str] | None, remediating: bool) -> list[RuleSettings]:
     rules = [rule for rule in region_plan.rules if rule.source == "own" or rule.uses_lambda]
     if remediating:
@@ -123,51 +182,75 @@ def _selected_rules(region_plan: RegionPlan, only: set[str] | None, remediating:
     return rules
 
 
+Row = tuple[RegionPlan, boto3.Session, RuleSettings, Found, Exemption]
+
+
+def _exemptions(session: boto3.Session, tag_key: str, rule_keys: set[str]) -> set[str] | None:
+    """ARNs carrying the exemption tag, or None when the tags could not be read (everything fails closed)."""
+    try:
+        return exempt_arns(session, tag_key, rule_keys)
+    except ExemptionsUnreadable:
+        return None
+
+
+def _flag(exempt: set[str] | None, found: Found) -> Exemption:
+    # Resources without a taggable ARN here (the account-level rules) let the fixer read the tags
+    # of whatever it would change, e.g. the trail the multi-region rule updates.
+    if exempt is None:
+        return UNREADABLE
+    return found.arn in exempt if found.arn else ASK_FIXER
+
+
 def read_fleet(
     settings: Settings,
     sessions: AccountSessions,
     concurrency: int,
     only: set[str] | None = None,
     remediating: bool = False,
-) -> list[Item]:
-    """Read and plan every resource of the selected rules in every account and region."""
-    units: list[tuple[RegionPlan, boto3.Session, list[RuleSettings]]] = []
+) -> FleetRead:
+    """Read and plan every resource of the selected rules in every account and region.
+
+    An account whose role cannot be assumed, or a region whose reads are refused, becomes one
+    ``UnitFailure`` per account-region; the others are read as usual.
+    """
+    units: list[tuple[RegionPlan, list[RuleSettings]]] = []
     for account_plan in plan_stack(settings):
         for region_plan in account_plan.regions:
             rules = _selected_rules(region_plan, only, remediating)
             if rules:
-                units.append((region_plan, sessions.regional(account_plan.account, region_plan.region), rules))
+                units.append((region_plan, rules))
 
-    def read_unit(unit: tuple[RegionPlan, boto3.Session, list[RuleSettings]]) -> list[tuple[RegionPlan, boto3.Session, RuleSettings, Found, Exemption]]:
-        region_plan, session, rules = unit
+    def read_unit(unit: tuple[RegionPlan, list[RuleSettings]]) -> list[Row] | UnitFailure:
+        region_plan, rules = unit
+        account, region = region_plan.account, region_plan.region
         try:
-            exempt: set[str] | None = exempt_arns(session, settings.exemption_tag, {rule.key for rule in rules})
-        except ExemptionsUnreadable:
-            exempt = None  # the tag query failed: everything here fails closed
-        rows = []
-        for rule in rules:
-            for found in discover(rule.key, session, region_plan.account, region_plan.region):
-                # Resources without a taggable ARN here (the account-level rules) let the fixer read the
-                # tags of whatever it would change, e.g. the trail the multi-region rule updates.
-                flag: Exemption = UNREADABLE if exempt is None else (found.arn in exempt if found.arn else ASK_FIXER)
-                rows.append((region_plan, session, rule, found, flag))
-        return rows
+            session = sessions.regional(account, region)
+            exempt = _exemptions(session, settings.exemption_tag, {rule.key for rule in rules})
+            return [
+                (region_plan, session, rule, found, _flag(exempt, found))
+                for rule in rules
+                for found in discover(rule.key, session, account, region)
+            ]
+        except AWS_ERRORS as error:
+            return UnitFailure(account.id, region, f"account {account.id} in {region} could not be read ({_describe(error)}); nothing there was scanned or changed")
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        rows = [row for unit_rows in pool.map(read_unit, units) for row in unit_rows]
-        return list(pool.map(_plan_row, rows))
+        results = list(pool.map(read_unit, units))
+        rows = [row for result in results if not isinstance(result, UnitFailure) for row in result]
+        failures = [result for result in results if isinstance(result, UnitFailure)]
+        return FleetRead(list(pool.map(_plan_row, rows)), failures)
 
 
-def _plan_row(row: tuple[RegionPlan, boto3.Session, RuleSettings, Found, Exemption]) -> Item:
+def _plan_row(row: Row) -> Item:
     region_plan, session, rule, found, exempt = row
     fixer = lambda_module("fixers").load_fixer(rule.key)
     params = fixer.parse_params(region_plan.lambda_params(rule))
     try:
         with _in_account(session):
             state = found.state if found.state is not None else fixer.read_state(found.target)
-    except (ClientError, BotoCoreError) as error:
+    except AWS_ERRORS as error:
         # One unreadable resource is reported, not fatal to the whole fleet.
-        reason = f"the resource could not be read ({lambda_module('errors').describe_error(error)})"
+        reason = f"the resource could not be read ({_describe(error)})"
         return Item(region_plan, rule, session, found, Unreadable(found.target.resource_id), params, lambda_module("fixers.base").NoAction("failed", reason), exempt)
     return Item(region_plan, rule, session, found, state, params, fixer.plan(state, params), exempt)
 
@@ -183,78 +266,188 @@ class Unreadable:
         return {"resourceId": self.resource_id, "unreadable": True}
 
 
+# --- apply ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """An item as read again after the confirmation: its tags, and its batch-read state when there is one."""
+
+    item: Item
+    found: Found | None
+    """None when the resource no longer exists."""
+    exempt: Exemption
+    problem: str | None = None
+    """Why it could not be read again; nothing is changed then."""
+
+
+def _reread_unit(items: list[Item], settings: Settings) -> list[Fresh]:
+    """One tag query for the account-region and one batch read per rule, taken after the confirmation."""
+    first = items[0]
+    account, region = first.region_plan.account, first.region_plan.region
+    exempt = _exemptions(first.session, settings.exemption_tag, {item.rule.key for item in items})
+    found_by_rule: dict[str, dict[str, Found] | str] = {}
+    for key in {item.rule.key for item in items}:
+        try:
+            found_by_rule[key] = {found.target.resource_id: found for found in discover(key, first.session, account, region)}
+        except AWS_ERRORS as error:
+            found_by_rule[key] = _describe(error)
+    fresh = []
+    for item in items:
+        batch = found_by_rule[item.rule.key]
+        if isinstance(batch, str):
+            fresh.append(Fresh(item, None, UNREADABLE, f"the resources could not be read again after the confirmation ({batch}); nothing was changed"))
+            continue
+        found = batch.get(item.found.target.resource_id)
+        # What the operator saw as exempt or unreadable was not confirmed for a fix: it stays unchanged.
+        flag = item.exempt if item.exempt in (True, UNREADABLE) else _flag(exempt, found) if found is not None else False
+        fresh.append(Fresh(item, found, flag))
+    return fresh
+
+
+def _decide_and_fix(fresh: Fresh, settings: Settings) -> tuple[Any, list[dict[str, Any]], Any]:
+    """Read the resource now, plan from that read, and write; returns (outcome, API calls, state read)."""
+    engine, calls_module, base = lambda_module("engine"), lambda_module("calls"), lambda_module("fixers.base")
+    item = fresh.item
+    fixer = lambda_module("fixers").load_fixer(item.rule.key)
+    state = None
+    with _in_account(item.session), calls_module.recording() as calls:
+        try:
+            if fresh.problem is not None:
+                outcome = engine.Outcome("failed", fresh.problem, "error")
+            elif fresh.found is None:
+                outcome = engine.Outcome("ignored", "the resource no longer exists; nothing was changed", "warning")
+            else:
+                # Read immediately before the write (batch reads were taken after the confirmation).
+                state = fresh.found.state if fresh.found.state is not None else fixer.read_state(fresh.found.target)
+                planned = fixer.plan(state, item.params)
+                if fresh.exempt == UNREADABLE and isinstance(planned, base.Plan):
+                    outcome = engine.Outcome("failed", "the exemption tags could not be read; exemptions fail closed, so nothing was changed", "error", before=state.to_json())
+                else:
+                    outcome = engine.remediate_target(
+                        item.rule.key, "auto", fresh.found.target, item.params, settings.exemption_tag,
+                        state=state, exempt=fresh.exempt if isinstance(fresh.exempt, bool) else None, verify_after=False,
+                    )
+        except AWS_ERRORS as error:
+            before = state.to_json() if state is not None else None
+            outcome = engine.Outcome("failed", f"AWS refused a call ({_describe(error)}); see apiCalls", "error", before=before)
+        except base.NotRemediable as error:
+            outcome = engine.Outcome("failed", str(error), "error", before=state.to_json() if state is not None else None)
+        except Exception as error:  # a write that may have been made must still get its record
+            outcome = engine.Outcome("failed", f"unexpected error ({type(error).__name__}: {error}); see apiCalls", "error")
+    return outcome, list(calls), state
+
+
+def _record(item: Item, outcome: Any, calls: list[dict[str, Any]], final: bool, record_id: str | None = None) -> dict[str, Any]:
+    audit = lambda_module("audit")
+    extra = {} if record_id is None else {"record_id": record_id}
+    record: dict[str, Any] = audit.AuditRecord(
+        outcome.decision, outcome.reason, outcome.level, final=final, engine="cli",
+        account=item.region_plan.account.id, region=item.region_plan.region,
+        rule=item.region_plan.names.config_rule(item.rule), rule_key=item.rule.key, mode="auto",
+        resource_type=item.found.target.resource_type, resource_id=item.found.target.resource_id,
+        api_calls=tuple(calls), before=outcome.before, after=outcome.after, change=outcome.change,
+        undo=outcome.undo, narrowing=outcome.narrowing, **extra,
+    ).to_json()
+    return record
+
+
 def apply_fleet(
-    items: list[Item],
+    read: FleetRead,
     settings: Settings,
     concurrency: int,
     on_record: Callable[[dict[str, Any]], None],
 ) -> list[dict[str, Any]]:
-    """Fix every non-compliant, non-exempt item; one audit record per non-compliant item."""
-    engine, audit, calls_module = lambda_module("engine"), lambda_module("audit"), lambda_module("calls")
-    errors = lambda_module("errors")
-    todo = [item for item in items if item.plan is not None]
+    """Fix every non-compliant, non-exempt item, re-reading each after the confirmation; returns the final records.
+
+    ``on_record`` receives every audit line as soon as it is known (it must be thread-safe): one per
+    decision, written right after the write returns, and for every write one amending line with the
+    same record id once verification has read the resource again.
+    """
+    final: dict[str, dict[str, Any]] = {}
+    for failure in read.failures:
+        failure_record = failure.record()
+        on_record(failure_record)
+        final[failure_record["recordId"]] = failure_record
+    todo = [item for item in read.items if item.plan is not None]
+    units: dict[tuple[str, str], list[Item]] = {}
+    for item in todo:
+        units.setdefault(item.unit, []).append(item)
     progress = Progress(len(todo), "apply")
+    lock = threading.Lock()
+    written: list[tuple[Item, Any, dict[str, Any]]] = []
 
-    def fix(item: Item) -> tuple[Item, Any, list[dict[str, Any]]]:
-        with _in_account(item.session), calls_module.recording() as calls:
-            if isinstance(item.state, Unreadable):
-                outcome = engine.Outcome("failed", item.plan.reason, "error")
-            elif item.exempt == UNREADABLE:
-                outcome = engine.Outcome("failed", "the exemption tags could not be read; exemptions fail closed, so nothing was changed", "error", before=item.state.to_json())
-            else:
-                try:
-                    outcome = engine.remediate_target(
-                        item.rule.key, "auto", item.found.target, item.params, settings.exemption_tag,
-                        state=item.state, exempt=item.exempt if isinstance(item.exempt, bool) else None, verify_after=False,
-                    )
-                except (ClientError, BotoCoreError) as error:
-                    outcome = engine.Outcome("failed", f"AWS refused a call ({errors.describe_error(error)}); see apiCalls", "error", before=item.state.to_json())
-                except lambda_module("fixers.base").NotRemediable as error:
-                    outcome = engine.Outcome("failed", str(error), "error", before=item.state.to_json())
-        progress.step()
-        return item, outcome, list(calls)
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(fix, todo))
-    verified = _verification_pass([item for item, outcome, _ in results if outcome.decision == "remediated"], concurrency)
-    records = []
-    for item, outcome, calls in results:
-        if outcome.decision == "remediated":
-            after, compliant = verified[id(item)]
-            outcome = replace(outcome, after=after)
-            if not compliant:
-                outcome = replace(outcome, decision="failed", level="error", reason="the change was made, but the resource still reads as non-compliant")
-        record = audit.AuditRecord(
-            outcome.decision, outcome.reason, outcome.level, engine="cli",
-            account=item.region_plan.account.id, region=item.region_plan.region,
-            rule=item.region_plan.names.config_rule(item.rule), rule_key=item.rule.key, mode="auto",
-            resource_type=item.found.target.resource_type, resource_id=item.found.target.resource_id,
-            api_calls=tuple(calls), before=outcome.before, after=outcome.after, change=outcome.change,
-            undo=outcome.undo, narrowing=outcome.narrowing,
-        ).to_json()
+    def fix(fresh: Fresh) -> None:
+        outcome, calls, _state = _decide_and_fix(fresh, settings)
+        item = fresh.item
+        wrote = outcome.decision == "remediated"
+        if wrote:
+            checkpoint("write", item)
+            outcome = _pending(outcome)
+        record = _record(item, outcome, calls, final=not wrote)
+        if wrote:
+            record["verification"] = {"status": "pending"}
         on_record(record)
-        records.append(record)
-    return records
-
-
-def _verification_pass(items: list[Item], concurrency: int) -> dict[int, tuple[dict[str, Any], bool]]:
-    """Re-read every changed resource, batching by account-region and rule; returns (after, compliant)."""
-    groups: dict[tuple[int, str, str], list[Item]] = {}
-    for item in items:
-        groups.setdefault((id(item.session), item.region_plan.region, item.rule.key), []).append(item)
-
-    def verify_group(group: list[Item]) -> list[tuple[int, tuple[dict[str, Any], bool]]]:
-        first = group[0]
-        fixer = lambda_module("fixers").load_fixer(first.rule.key)
-        fresh = {found.target.resource_id: found.state for found in discover(first.rule.key, first.session, first.region_plan.account, first.region_plan.region)}
-        results = []
-        for item in group:
-            state = fresh.get(item.found.target.resource_id)
-            if state is None:
-                with _in_account(item.session):
-                    state = fixer.read_state(item.found.target)
-            results.append((id(item), (state.to_json(), fixer.plan(state, item.params) is None)))
-        return results
+        checkpoint("record", item)
+        with lock:
+            final[record["recordId"]] = record
+            if wrote:
+                written.append((item, outcome, record))
+        progress.step()
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return dict(pair for pairs in pool.map(verify_group, groups.values()) for pair in pairs)
+        fresh_items = [fresh for batch in pool.map(lambda unit: _reread_unit(unit, settings), units.values()) for fresh in batch]
+        list(pool.map(fix, fresh_items))
+        for record in _verification_pass(written, pool):
+            on_record(record)
+            final[record["recordId"]] = record
+    return list(final.values())
+
+
+PENDING = " (written; verification pending)"
+
+
+def _pending(outcome: Any) -> Any:
+    return replace(outcome, reason=f"{outcome.reason}{PENDING}")
+
+
+def _verification_pass(written: list[tuple[Item, Any, dict[str, Any]]], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
+    """Re-read every changed resource, batching by account-region and rule; one amending record each.
+
+    A read that fails makes that resource's record say so; it never stops the others.
+    """
+    groups: dict[tuple[str, str, str], list[tuple[Item, Any, dict[str, Any]]]] = {}
+    for entry in written:
+        groups.setdefault((*entry[0].unit, entry[0].rule.key), []).append(entry)
+
+    def verify_group(group: list[tuple[Item, Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+        first = group[0][0]
+        fixer = lambda_module("fixers").load_fixer(first.rule.key)
+        try:
+            fresh: dict[str, Any] = {found.target.resource_id: found.state for found in discover(first.rule.key, first.session, first.region_plan.account, first.region_plan.region)}
+        except AWS_ERRORS:
+            fresh = {}
+        amended = []
+        for item, outcome, record in group:
+            try:
+                state = fresh.get(item.found.target.resource_id)
+                if state is None:
+                    with _in_account(item.session):
+                        state = fixer.read_state(item.found.target)
+                after = state.to_json()
+                compliant = fixer.plan(state, item.params) is None
+            except AWS_ERRORS as error:
+                verification = {"status": "unreadable", "error": _describe(error)}
+                result = replace(outcome, decision="failed", level="error", reason=f"the change was made, but it could not be verified ({_describe(error)}); see apiCalls and undo")
+            else:
+                verification = {"status": "compliant" if compliant else "non_compliant"}
+                result = replace(outcome, after=after, reason=outcome.reason.removesuffix(PENDING))
+                if not compliant:
+                    result = replace(result, decision="failed", level="error", reason="the change was made, but the resource still reads as non-compliant")
+            checkpoint("verify", item)
+            amendment = _record(item, result, record["apiCalls"], final=True, record_id=record["recordId"])
+            amendment["verification"] = verification
+            amended.append(amendment)
+        return amended
+
+    return [record for records in pool.map(verify_group, groups.values()) for record in records]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from governance.catalog import CATALOG, rule_notes
+from governance.cli.audit_file import AuditWriter
 from governance.cli.doctor import run_doctor
 from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE, json_lines, table
 from governance.cli.sessions import AccountSessions
@@ -114,11 +115,11 @@ def _print_findings(findings: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, as_json: bool) -> int:
-    """What-if: read every resource, report the non-compliant ones and their planned changes."""
+    """What-if: read every resource, report the non-compliant ones, their planned changes and unreadable account-regions."""
     from governance.cli.fleet import read_fleet
 
-    items = read_fleet(settings, AccountSessions(), concurrency, rules)
-    findings = [item.finding() for item in items if item.non_compliant]
+    read = read_fleet(settings, AccountSessions(), concurrency, rules)
+    findings = [failure.finding() for failure in read.failures] + [item.finding() for item in read.items if item.non_compliant]
     _print_findings(findings, as_json)
     scanned = ((rule.key, rule.params) for account in settings.accounts for rule in account.rules if rules is None or rule.key in rules)
     for note in rule_notes(scanned):
@@ -127,30 +128,31 @@ def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, a
 
 
 def apply_command(settings: Settings, rules: set[str] | None, concurrency: int, audit_file: Path | None, assume_yes: bool) -> int:
-    """Fix what scan finds; audit records go to a JSONL file."""
-    from governance.cli.fleet import apply_fleet, read_fleet
+    """Fix what scan finds; audit records go to a JSONL file as each decision is made."""
+    from governance.cli import fleet
 
-    items = read_fleet(settings, AccountSessions(), concurrency, rules, remediating=True)
-    findings = [item.finding() for item in items if item.non_compliant]
+    read = fleet.read_fleet(settings, AccountSessions(), concurrency, rules, remediating=True)
+    fleet.checkpoint("read", None)
+    failures = [failure.finding() for failure in read.failures]
+    findings = [item.finding() for item in read.items if item.non_compliant]
     fixable = [finding for finding in findings if finding["status"] == "non_compliant"]
-    if not findings:
+    if not findings and not failures:
         print("No non-compliant resources found.")
         return EXIT_OK
     if not assume_yes:
-        _print_findings(findings, as_json=False)
+        _print_findings(failures + findings, as_json=False)
         if not sys.stdin.isatty():
             sys.stderr.write("apply changes resources: confirm on a terminal or pass --yes.\n")
             return EXIT_USAGE
         if input(f"Fix {len(fixable)} resources? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return EXIT_OK
+    fleet.checkpoint("confirm", None)
     path = audit_file or Path(f"governance-audit-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.jsonl")
-    with path.open("a", encoding="utf-8") as out:
-
-        def write(record: dict[str, Any]) -> None:
-            out.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
-
-        records = apply_fleet(items, settings, concurrency, write)
+    with AuditWriter(path) as write:
+        records = fleet.apply_fleet(read, settings, concurrency, write)
+    if failures:
+        _print_findings(failures, as_json=False)
     decisions: dict[str, int] = {}
     for record in records:
         decisions[record["decision"]] = decisions.get(record["decision"], 0) + 1

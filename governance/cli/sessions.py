@@ -5,6 +5,7 @@ boto3 honours ``AWS_ENDPOINT_URL``, so the same code runs against AWS or an emul
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,17 @@ class AccountSessions:
 
     base: boto3.Session = field(default_factory=boto3.Session)
     _sessions: dict[str, boto3.Session] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def session(self, account: Account) -> boto3.Session:
-        """The account's session: the caller's credentials, or the account's role assumed with them."""
+        """The account's session: the caller's credentials, or the account's role assumed with them.
+
+        Raises the STS error when the role cannot be assumed; nothing is cached then.
+        """
+        with self._lock:
+            return self._session(account)
+
+    def _session(self, account: Account) -> boto3.Session:
         cached = self._sessions.get(account.id)
         if cached is not None:
             return cached
@@ -55,6 +64,10 @@ class AccountSessions:
         The fixers create clients without naming a region, as the Lambda does in its own region.
         """
         key = f"{account.id}/{region}"
+        with self._lock:
+            return self._regional(account, region, key)
+
+    def _regional(self, account: Account, region: str, key: str) -> boto3.Session:
         cached = self._sessions.get(key)
         if cached is None:
             credentials = self.session(account).get_credentials()

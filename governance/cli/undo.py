@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from governance.cli.audit_file import read_audit_file
 from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE
 from governance.cli.sessions import CLIENT_CONFIG, AccountSessions
 from governance.lambda_code import lambda_module
@@ -39,26 +40,16 @@ class UndoResult:
         return {"undoOf": self.record_id, "undone": self.undone, "reason": self.reason, "apiCalls": list(self.calls)}
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Audit records of a JSONL file (other lines are skipped)."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "recordId" in record:
-            records.append(record)
-    return records
-
-
 def find_records(settings: Settings, selector: str, audit_files: Iterable[Path], sessions: AccountSessions) -> list[dict[str, Any]]:
-    """The records ``selector`` names: every record of a JSONL file, or the one with that record id."""
+    """The records ``selector`` names: every record of a JSONL file, or the one with that record id.
+
+    A record id may have several lines (written ahead, then amended by verification): the last wins.
+    """
     path = Path(selector)
     if path.is_file():
-        return [record for record in read_jsonl(path) if record.get("final", True)]
+        return read_audit_file(path)
     for audit_file in audit_files:
-        for record in read_jsonl(audit_file):
+        for record in read_audit_file(audit_file):
             if record["recordId"] == selector:
                 return [record]
     return _from_lambda_logs(settings, selector, sessions)

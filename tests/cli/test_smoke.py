@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
@@ -53,7 +54,7 @@ def deployed_remediation(settings: Any, session: boto3.Session, monkeypatch: pyt
             lambda_module("handler").lambda_handler(event, FunctionContext(ACCOUNT, "us-east-1", "governance-remediation"))
         session.client("logs").put_log_events(
             logGroupName=LOG_GROUP, logStreamName="smoke",
-            logEvents=[{"timestamp": 1795000000000 + index, "message": line} for index, line in enumerate(logged.getvalue().splitlines())],
+            logEvents=[{"timestamp": int(time.time() * 1000) + index, "message": line} for index, line in enumerate(logged.getvalue().splitlines())],
         )
 
     return remediate
@@ -73,7 +74,11 @@ def test_smoke_reports_the_fix_and_its_record_and_cleans_up(rule: str, aws: boto
     assert not ec2.describe_security_groups(Filters=[{"Name": f"tag:{SMOKE_TAG}", "Values": ["*"]}])["SecurityGroups"]
     assert not ec2.describe_vpcs(Filters=[{"Name": f"tag:{SMOKE_TAG}", "Values": ["*"]}])["Vpcs"]
     assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("governance-smoke-")]
-    assert json.dumps(result.to_json())
+    reported = json.loads(json.dumps(result.to_json()))
+    assert reported["rule"] == rule and reported["resourceId"] == result.resource_id
+    assert reported["remediated"] is True and reported["cleanedUp"] is True and reported["problems"] == []
+    assert reported["record"]["recordId"] == result.record["recordId"] and reported["record"]["decision"] == "remediated"
+    assert isinstance(reported["secondsToRemediate"], float) and reported["secondsToRemediate"] >= 0
 
 
 def test_smoke_times_out_cleanly_and_still_cleans_up(aws: boto3.Session) -> None:
