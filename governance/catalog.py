@@ -70,6 +70,10 @@ def _no_note(_params: RuleParams) -> str | None:
     return None
 
 
+def _no_regions_check(_params: RuleParams, _regions: tuple[str, ...]) -> tuple[str, str] | None:
+    return None
+
+
 @dataclass(frozen=True)
 class SsmRunbook:
     """An AWS-owned Automation runbook used as a Config remediation target."""
@@ -126,6 +130,8 @@ class RuleEntry:
     """Defaults of ``mode`` and ``engine`` that depend on the stack's (unvalidated) params."""
     note: Callable[[RuleParams], str | None] = _no_note
     """What an operator should know about the rule with these params on real AWS, or None."""
+    regions_check: Callable[[RuleParams, tuple[str, ...]], tuple[str, str] | None] = _no_regions_check
+    """Checks that involve an account's regions: (param name, what is allowed), or None."""
 
     @property
     def engines(self) -> tuple[Engine, ...]:
@@ -195,6 +201,21 @@ def _encryption_config_rule(params: RuleParams) -> ConfigRuleSpec:
     return SSE_S3_CONFIG_RULE
 
 
+def _encryption_regions_check(params: RuleParams, regions: tuple[str, ...]) -> tuple[str, str] | None:
+    # S3 uses only a KMS key in the bucket's own region, and S3_DEFAULT_ENCRYPTION_KMS in another region
+    # would flag every bucket there for a key it can never use.
+    if params["algorithm"] != "aws:kms" or not params.get("kmsKeyArn"):
+        return None
+    key_region = str(params["kmsKeyArn"]).split(":")[3]
+    others = [region for region in regions if region != key_region]
+    if not others:
+        return None
+    return "kmsKeyArn", (
+        f"is a key in {key_region}, but the rule is also deployed to {', '.join(others)}; S3 can use only a key in the "
+        f"bucket's own region, so list only {key_region} for this account or leave aws:kms off for it"
+    )
+
+
 def _encryption_note(params: RuleParams) -> str:
     return SSE_KMS_NOTE if params["algorithm"] == "aws:kms" else SSE_S3_NOTE
 
@@ -242,6 +263,7 @@ S3_BUCKET_ENCRYPTION = RuleEntry(
     config_rule_for=_encryption_config_rule,
     setting_defaults=_encryption_setting_defaults,
     note=_encryption_note,
+    regions_check=_encryption_regions_check,
 )
 
 # --- s3-bucket-public-access ---------------------------------------------------------------------

@@ -438,6 +438,10 @@ class _Loader:
         rules = self.merged_rules(where, stack_rules, overrides)
         if regions is None or rules is None:
             return None
+        for rule in rules:
+            found = rule.entry.regions_check(rule.params, regions)
+            if found:
+                self.problem(rule.param_key(found[0]), f"{found[1]} (account {account_id})")
         return Account(
             id=account_id,
             name=name if isinstance(name, str) else account_id,

@@ -94,6 +94,23 @@ def test_kms_key_arn_must_be_a_key_arn(value: str) -> None:
     assert problem.startswith("governance:rules.s3-bucket-encryption.params.kmsKeyArn must be a KMS key ARN")
 
 
+def test_a_key_in_one_region_cannot_serve_an_account_in_several() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"regions": ["us-east-1", "eu-west-1"], "accounts": [{"id": ACCOUNT_A}], "rules": {"s3-bucket-encryption": {"params": KMS}}})
+    (problem,) = caught.value.problems
+    assert problem.startswith("governance:rules.s3-bucket-encryption.params.kmsKeyArn is a key in us-east-1, but the rule is also deployed to eu-west-1")
+    assert f"(account {ACCOUNT_A})" in problem
+
+
+def test_an_account_limited_to_the_keys_region_may_use_it() -> None:
+    settings = load_settings({
+        "regions": ["us-east-1", "eu-west-1"],
+        "accounts": [{"id": ACCOUNT_A, "regions": ["us-east-1"]}],
+        "rules": {"s3-bucket-encryption": {"params": KMS}},
+    })
+    assert [rule.key for rule in settings.accounts[0].rules] == ["s3-bucket-encryption"]
+
+
 def test_a_multi_region_key_arn_is_accepted() -> None:
     mrk = f"arn:aws:kms:us-east-1:{ACCOUNT_A}:key/mrk-{'a1' * 16}"
     assert encryption_rule(params={"algorithm": "aws:kms", "kmsKeyArn": mrk}).params["kmsKeyArn"] == mrk
