@@ -151,6 +151,8 @@ def _trail_info(trail: Mapping[str, Any], status: Mapping[str, Any], target: Tar
     selectors = None
     # UNVERIFIED: HasCustomEventSelectors false means the trail has CloudTrail's default selector
     # (all management events, read and write), so its selectors need no read.
+    # UNVERIFIED: a member account may call GetEventSelectors on its organization's trail; if AWS
+    # refuses, the error ends the event as failed and nothing is written.
     if trail.get("HasCustomEventSelectors") is not False:
         response = client("cloudtrail", home_region_or_none(arn, target)).get_event_selectors(TrailName=arn)
         selectors = EventSelectors.from_response(response)
