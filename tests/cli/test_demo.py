@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 
+from governance.cli.audit_file import read_audit_file
 from governance.cli.demo import run_demo
 
 
@@ -23,7 +23,7 @@ def test_the_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert "RestrictPublicBuckets=True" in after
     assert "22-22 from 0.0.0.0/0" not in after and "tcp:443-443 from 10.0.0.0/8" in after
     assert "0 flow log(s)" in after, "manual mode changes nothing"
-    records = [json.loads(line) for line in (tmp_path / "demo-audit.jsonl").read_text().splitlines()]
+    records = read_audit_file(tmp_path / "demo-audit.jsonl")
     assert {record["decision"] for record in records} == {"remediated"}
     assert len(records) == 3
     assert '"undone": true' in text
