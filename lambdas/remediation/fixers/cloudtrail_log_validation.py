@@ -92,3 +92,19 @@ def finding_resource(target: Target, state: TrailState | None) -> tuple[str, str
     if target.resource_id.startswith("arn:"):
         return target.resource_id, "EQUALS"
     return f":trail/{target.resource_id}", "CONTAINS"
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("UpdateTrail",)
+"""The only operation undo may call for this rule: turning validation back off on the same trail."""
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], _change: Mapping[str, Any], params: Params, _current: Any) -> tuple[ApiCall, ...]:
+    """The UpdateTrail that restores a record's ``before`` of the record's own trail, derived by ``plan``; raises UndoRefused."""
+    from .inverse import inverse_of, require
+
+    arn = str(before.get("TrailARN") or "")
+    require(arn_account(arn) == target.account, "the record's before-state does not name a trail ARN of the record's account")
+    require(target.resource_id in (arn, arn.rsplit("/", 1)[-1]), f"the record's before-state names trail {arn!r}, not the record's resource {target.resource_id}")
+    return inverse_of(plan(TrailState(dict(before), target), params)).undo

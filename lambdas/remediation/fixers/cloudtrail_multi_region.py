@@ -294,3 +294,48 @@ def _api_call(data: Mapping[str, Any]) -> ApiCall:
 def finding_resource(target: Target, _state: Any) -> tuple[str, str]:
     """Account-level findings name the account (``AWS::::Account:<id>`` in Security Hub, facts §7.2)."""
     return target.account, "CONTAINS"
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("UpdateTrail", "PutEventSelectors", "StopLogging", "DeleteTrail")
+"""The only operations undo may call for this rule: the inverses of the fixer's own writes."""
+
+
+def _trail_from_record(entry: Mapping[str, Any]) -> TrailInfo:
+    from .cloudtrail_selectors import EventSelectors
+    from .inverse import record_mapping, require
+
+    flags = ("isMultiRegionTrail", "includeGlobalServiceEvents", "isLogging")
+    require(isinstance(entry.get("name"), str) and isinstance(entry.get("arn"), str), "a trail of the record's before-state has no name or ARN")
+    require(all(isinstance(entry.get(flag), bool) for flag in flags), "a trail of the record's before-state lacks its multi-region, global-events or logging flag")
+    selectors = entry.get("eventSelectors")
+    return TrailInfo(
+        str(entry["name"]), str(entry["arn"]), entry["isMultiRegionTrail"], entry["includeGlobalServiceEvents"], entry["isLogging"],
+        None if selectors is None else EventSelectors.from_response(record_mapping(selectors, "trail event selectors")),
+    )
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], change: Mapping[str, Any], params: Params, _current: Any) -> tuple[ApiCall, ...]:
+    """The undo of the change the fixer plans from a record's ``before``, for the trail the record says it changed.
+
+    Only a candidate the fixer itself would have chosen from that state (or the trail it would
+    have created) is accepted. Raises UndoRefused otherwise.
+    """
+    from .inverse import UndoRefused, inverse_of, record_list, record_mapping, require
+
+    require(target.resource_id == target.account, "undo of this rule needs the record's account as its resource")
+    state = AccountTrailsState(tuple(_trail_from_record(entry) for entry in record_list(before.get("trails"), "before-state trails")), target)
+    planned = inverse_of(plan(state, params))
+    detail = record_mapping(change.get("detail"), "change detail")
+    if "created" in planned.detail:
+        require("created" in detail, "the record does not describe the trail the fixer would have created")
+        return planned.undo
+    changed = detail.get("trail")
+    for candidate in planned.detail.get("candidates", ()):
+        if candidate["trail"] == changed:
+            try:
+                return tuple(_api_call(call) for call in candidate["undo"])
+            except (KeyError, TypeError) as error:
+                raise UndoRefused(f"the fixer's undo of {changed} could not be built ({error})") from error
+    raise UndoRefused(f"the record's changed trail {changed!r} is not one the fixer would have changed from the before-state")

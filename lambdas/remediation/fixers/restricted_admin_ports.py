@@ -420,3 +420,56 @@ def _revoke_reporting_unknown(group_id: str, rules: list[WorldRule]) -> list[Wor
 
 def _same_rule(first: WorldRule, second: WorldRule) -> bool:
     return (first.kind, first.from_port, first.to_port, first.cidr) == (second.kind, second.from_port, second.to_port, second.cidr)
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("RevokeSecurityGroupIngress", "AuthorizeSecurityGroupIngress")
+"""The only operations undo may call for this rule: the inverses of the fixer's own writes."""
+
+
+def _rules_from_record(entries: Any, what: str) -> list[WorldRule]:
+    from .inverse import UndoRefused, record_list, require
+
+    try:
+        rules = [WorldRule.from_json(entry) for entry in record_list(entries, what)]
+    except (KeyError, TypeError) as error:
+        raise UndoRefused(f"the record's {what} are not security group rules ({error})") from error
+    for rule in rules:
+        require(rule.cidr in (WORLD_IPV4, WORLD_IPV6), f"the record's {what} include a rule from {rule.cidr}, which this fixer never changes")
+        require(
+            all(port is None or (isinstance(port, int) and not isinstance(port, bool)) for port in (rule.from_port, rule.to_port)),
+            f"the record's {what} include a rule whose ports are not whole numbers",
+        )
+    return rules
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], change: Mapping[str, Any], params: Params, _current: Any) -> tuple[ApiCall, ...]:
+    """Re-authorize only world rules the before-state had and that open an admin port; revoke only what replaced them.
+
+    The applied change may differ from a fresh plan (quota, concurrent edits), so its revoked and
+    added rules are taken from the record, but only as far as the before-state and the fixer's own
+    rules allow: every re-authorized rule was in the before-state and opens an admin port; every
+    revoked rule lies within one of them and opens none. Raises UndoRefused otherwise.
+    """
+    from .inverse import UndoRefused, inverse_of, record_mapping, require, same_resource
+
+    same_resource(before.get("groupId"), target.resource_id, "security group")
+    world = _rules_from_record(before.get("worldRules"), "before-state world rules")
+    state = GroupState(target.resource_id, before.get("vpcId"), {}, tuple(world), len(world))
+    planned = inverse_of(plan(state, params))
+    detail = record_mapping(change.get("detail", planned.detail), "change detail")
+    try:
+        admin_ports = parse_params({"ports": detail.get("adminPorts", sorted(params.ports))}).ports
+    except ValueError as error:
+        raise UndoRefused(f"the record's adminPorts are not TCP ports ({error})") from error
+    revoked = _rules_from_record(detail.get("revoked", []), "revoked rules")
+    added = _rules_from_record(detail.get("added", []), "added rules")
+    for rule in revoked:
+        require(rule in world and opens_admin_port(rule, admin_ports), f"the record's revoked rule {rule.to_json()} was not an admin-port rule of the before-state")
+    for rule in added:
+        require(
+            not opens_admin_port(rule, admin_ports) and any(covers(old, rule) for old in revoked),
+            f"the record's added rule {rule.to_json()} is not part of what the fixer re-adds for the revoked rules",
+        )
+    return rule_change(target.resource_id, revoked, added, (), sorted(admin_ports)).undo

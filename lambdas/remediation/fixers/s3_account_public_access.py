@@ -75,3 +75,18 @@ def apply(_target: Target, change: Plan, _params: Params) -> Plan:
 def finding_resource(target: Target, _state: Any) -> tuple[str, str]:
     """Account-level findings name the account (``AWS::::Account:<id>`` in Security Hub, facts §7.2)."""
     return target.account, "CONTAINS"
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("PutPublicAccessBlock", "DeletePublicAccessBlock")
+"""The only operations undo may call for this rule: the inverses of the fixer's own write."""
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], _change: Mapping[str, Any], params: Params, _current: Any) -> tuple[Any, ...]:
+    """The calls (``ApiCall``) that put the account's flags back to a record's ``before``, derived by ``plan``; raises UndoRefused."""
+    from .inverse import inverse_of, same_resource
+    from .s3_bucket_public_access import public_access_from_record
+
+    same_resource(target.resource_id, target.account, "account")
+    return inverse_of(plan(public_access_from_record(target.account, before, "account"), params)).undo

@@ -246,3 +246,18 @@ def apply(target: Target, change: Plan, params: Params) -> Plan:
     if params.algorithm == "aws:kms":
         check_key_usable(str(params.kms_key_arn), target.region)
     return execute(change)
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("PutBucketEncryption", "DeleteBucketEncryption")
+"""The only operations undo may call for this rule: the inverses of the fixer's own write."""
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], _change: Mapping[str, Any], params: Params, _current: Any) -> tuple[ApiCall, ...]:
+    """The calls that put the bucket back to a record's ``before``, derived by ``plan``; raises UndoRefused."""
+    from .inverse import inverse_of, record_list, same_resource
+
+    same_resource(before.get("bucket"), target.resource_id, "bucket")
+    state = EncryptionState(target.resource_id, tuple(dict(rule) for rule in record_list(before.get("rules"), "before-state rules")))
+    return inverse_of(plan(state, params)).undo

@@ -110,3 +110,29 @@ def is_exempt(target: Target, _state: PublicAccessState, _plan: Plan, exemption_
 def apply(_target: Target, change: Plan, _params: Params) -> Plan:
     """PutPublicAccessBlock."""
     return execute(change)
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("PutPublicAccessBlock", "DeletePublicAccessBlock")
+"""The only operations undo may call for this rule: the inverses of the fixer's own write."""
+
+
+def public_access_from_record(owner: str, before: Mapping[str, Any], what: str) -> PublicAccessState:
+    """The Block Public Access state a record's ``before`` describes for ``owner``; raises UndoRefused."""
+    from .inverse import record_mapping, require, same_resource
+
+    same_resource(before.get("owner"), owner, what)
+    configuration = before.get("publicAccessBlock")
+    if configuration is None:
+        return PublicAccessState(owner, None)
+    flags = record_mapping(configuration, "before-state publicAccessBlock")
+    require(set(flags) <= set(FLAGS) and all(isinstance(value, bool) for value in flags.values()), "the record's before-state publicAccessBlock holds something other than the four flags")
+    return PublicAccessState(owner, dict(flags))
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], _change: Mapping[str, Any], params: Params, _current: Any) -> tuple[ApiCall, ...]:
+    """The calls that put the bucket's flags back to a record's ``before``, derived by ``plan``; raises UndoRefused."""
+    from .inverse import inverse_of
+
+    return inverse_of(plan(public_access_from_record(target.resource_id, before, "bucket"), params)).undo

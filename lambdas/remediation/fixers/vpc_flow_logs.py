@@ -155,3 +155,34 @@ def apply(_target: Target, change: Plan, _params: Params) -> Plan:
         undo=(ApiCall("ec2", "DeleteFlowLogs", {"FlowLogIds": flow_log_ids}),),
         detail={**change.detail, "flowLogIds": flow_log_ids},
     )
+
+
+# --- undo: computed from a record's before-state, never replayed ---------------------------------
+
+UNDO_OPERATIONS: tuple[str, ...] = ("DeleteFlowLogs",)
+"""The only operation undo may call for this rule: deleting the flow log the fixer created."""
+FLOW_LOG_ID = re.compile(r"fl-[0-9a-f]{8,17}")
+
+
+def undo_calls(target: Target, before: Mapping[str, Any], change: Mapping[str, Any], params: Params, current: Any) -> tuple[ApiCall, ...]:
+    """Delete exactly the flow logs the fix created: absent from the before-state, attached to this VPC now.
+
+    The before-state must be one the fixer would have acted on. Raises UndoRefused otherwise.
+    """
+    from .inverse import inverse_of, record_list, record_mapping, require, same_resource
+
+    same_resource(before.get("vpcId"), target.resource_id, "VPC")
+    existing = record_list(before.get("flowLogs"), "before-state flow logs")
+    inverse_of(plan(FlowLogState(target.resource_id, tuple(existing)), params))
+    recorded = record_mapping(change.get("detail"), "change detail").get("flowLogIds")
+    require(
+        isinstance(recorded, list) and bool(recorded) and all(isinstance(item, str) and FLOW_LOG_ID.fullmatch(item) for item in recorded),
+        "the record does not name the flow log ids the fix created",
+    )
+    created: list[str] = list(recorded or [])
+    before_ids = {log.get("FlowLogId") for log in existing}
+    attached = {log.get("FlowLogId") for log in getattr(current, "flow_logs", ())}
+    for flow_log_id in created:
+        require(flow_log_id not in before_ids, f"flow log {flow_log_id} existed before the fix, so the fix did not create it")
+        require(flow_log_id in attached, f"flow log {flow_log_id} is not attached to {target.resource_id} now")
+    return (ApiCall("ec2", "DeleteFlowLogs", {"FlowLogIds": created}),)
