@@ -413,3 +413,44 @@ def test_the_readme_sets_account_ids_as_plain_strings() -> None:
         if command.split()[-2].endswith(".id'"):
             assert " --type string " in command, command
     assert any(".id'" in command for command in commands)
+
+
+LOGICAL_NAMES = {
+    (PROVIDER, "aws-{account}"),
+    ("governance:index:AccountRoles", "gov-{account}"),
+    (ROLE, "gov-{account}-ssm-automation"),
+    (ROLE, "gov-{account}-remediation-lambda"),
+    (ROLE, "gov-{account}-flow-logs-delivery"),
+    (ROLE_POLICY, "gov-{account}-ssm-automation-policy"),
+    (ROLE_POLICY, "gov-{account}-remediation-lambda-policy"),
+    (ROLE_POLICY, "gov-{account}-flow-logs-delivery-policy"),
+    ("governance:index:AccountRegion", "gov-{account}-{region}"),
+    (LOG_GROUP, "gov-{account}-{region}-flow-logs"),
+    ("governance:index:ConfigRules", "gov-{account}-{region}-rules"),
+    (RULE, "gov-{account}-{region}-rules-{rule}"),
+    (REMEDIATION, "gov-{account}-{region}-rules-{rule}-remediation"),
+    ("governance:index:RemediationFunction", "gov-{account}-{region}-remediation"),
+    (LOG_GROUP, "gov-{account}-{region}-remediation-logs"),
+    (EVENT_RULE, "gov-{account}-{region}-remediation-events"),
+    (QUEUE, "gov-{account}-{region}-remediation-dlq"),
+    (FUNCTION, "gov-{account}-{region}-remediation-function"),
+    (EVENT_TARGET, "gov-{account}-{region}-remediation-target"),
+    (PERMISSION, "gov-{account}-{region}-remediation-invoke"),
+    (INVOKE_CONFIG, "gov-{account}-{region}-remediation-async"),
+}
+"""Every logical name the program uses. Renaming one replaces the resource (and deletes what a log group or
+queue holds) unless the resource declares the old name in ``aliases``: change this set only together with those."""
+
+
+def test_logical_names_stay_what_deployed_stacks_know(dev: ProgramRun) -> None:
+    def template(resource: Registered) -> tuple[str, str]:
+        name = resource.name
+        for account in (ACCOUNT_A, ACCOUNT_B):
+            name = name.replace(account, "{account}")
+        for region in ("us-east-1", "eu-west-1"):
+            name = name.replace(region, "{region}")
+        for key in sorted(CATALOG, key=len, reverse=True):
+            name = name.replace(f"-rules-{key}", "-rules-{rule}")
+        return resource.type, name
+
+    assert {template(resource) for resource in dev.resources} == LOGICAL_NAMES
