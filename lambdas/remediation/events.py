@@ -167,7 +167,7 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     canonical = fixer.resource_id(resource_type, raw_id, invocation.account)
     if canonical is None:
         return ignore(f"{raw_id!r} is not a well-formed {resource_type} id of this account for {setting.key}")
-    target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition)
+    target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition, _evaluation_key(event, new_result))
     return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id, _text(event.get("time")))
 
 
@@ -195,6 +195,22 @@ def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     if status not in SUCCEEDED_STATUSES | FAILED_STATUSES:
         return Ignored(f"automation status {status} is not final", "info", event_id, document)
     return AutomationEvent(event_id, execution_id, document, status, runbook, invocation.account, invocation.region)
+
+
+def _evaluation_key(event: Mapping[str, Any], new_result: Mapping[str, Any]) -> str | None:
+    """What identifies the evaluation being remediated: rule, resource and Config's orderingTimestamp.
+
+    Every delivery of one evaluation's event (duplicates, Lambda's retries) carries the same
+    orderingTimestamp, and a later evaluation of the resource a later one (facts §4), so tokens
+    derived from it repeat exactly for the same event. Without it the event id stands in.
+    """
+    identifier = new_result.get("evaluationResultIdentifier")
+    ordering = _text(identifier.get("orderingTimestamp")) if isinstance(identifier, dict) else None
+    detail = event.get("detail", {})
+    if ordering is not None:
+        return f"{detail.get('configRuleName')}|{detail.get('resourceType')}|{detail.get('resourceId')}|{ordering}"
+    event_id = _text(event.get("id"))
+    return f"event|{event_id}" if event_id else None
 
 
 def _text(value: Any) -> str | None:

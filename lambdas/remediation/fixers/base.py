@@ -31,6 +31,10 @@ class Target:
     """The function's own region."""
     partition: str = "aws"
     """ARN partition of the account (aws, aws-cn, aws-us-gov)."""
+    idempotency_key: str | None = None
+    """Names the evaluation being remediated, the same for every delivery of one Config event and
+    different for a later one; fixers derive idempotency tokens (ClientToken) from it. None when no
+    event asked for the change (the operator CLI): then each request gets a fresh token."""
 
 
 @dataclass(frozen=True)

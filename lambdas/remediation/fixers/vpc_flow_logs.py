@@ -2,8 +2,11 @@
 
 Never deletes or replaces a flow log: a VPC that already has an active flow log with the
 configured traffic type is compliant; otherwise one more flow log is created. The create request
-carries a client token derived from the state it was planned from, so two concurrent deliveries
-of the same event create one flow log.
+carries a client token derived from the evaluation being remediated (``Target.idempotency_key``:
+rule, resource and Config's orderingTimestamp) and the request itself. EC2 answers a repeated token
+with the first result and creates nothing, so every delivery of one event (duplicates, retries)
+creates at most one flow log, and a later event, e.g. after that flow log was deleted, gets a new
+token and a new flow log. Without a key (the operator CLI) every request gets a fresh token.
 
 Requests per event: compliant 1 (DescribeFlowLogs); fixed 4 (+ DescribeVpcs for the tags,
 CreateFlowLogs, DescribeFlowLogs to verify).
@@ -12,6 +15,7 @@ CreateFlowLogs, DescribeFlowLogs to verify).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -119,19 +123,23 @@ def plan(state: FlowLogState, params: Params) -> PlanResult:
         request["LogGroupName"] = params.log_group_name
         request["DeliverLogsPermissionArn"] = params.deliver_logs_role_arn
         destination = f"log group {params.log_group_name}"
-    request["ClientToken"] = _client_token(state, request)
     return Plan(
         summary=f"Create a flow log ({params.traffic_type}) for {state.vpc_id} to {destination}",
         calls=(ApiCall("ec2", "CreateFlowLogs", request),),
         undo=(ApiCall("ec2", "DeleteFlowLogs", {"FlowLogIds": [CREATED_FLOW_LOG]}),),
-        detail={"created": {key: value for key, value in request.items() if key != "ClientToken"}},
+        detail={"created": dict(request)},
     )
 
 
-def _client_token(state: FlowLogState, request: Mapping[str, Any]) -> str:
-    # Same state and same request give the same token, so concurrent duplicates create one flow log.
-    existing = ",".join(sorted(str(log.get("FlowLogId")) for log in state.flow_logs))
-    seed = f"{existing}|{sorted(request.items())}"
+def client_token(target: Target, request: Mapping[str, Any]) -> str:
+    """CreateFlowLogs' ClientToken (at most 64 ASCII characters): one per evaluation and request.
+
+    The request is part of it because EC2 refuses a repeated token with other parameters.
+    """
+    if target.idempotency_key is None:
+        seed = os.urandom(16).hex()
+    else:
+        seed = f"{target.idempotency_key}|{sorted((key, str(value)) for key, value in request.items() if key != 'ClientToken')}"
     return "governance-" + hashlib.sha256(seed.encode()).hexdigest()[:48]
 
 
@@ -141,9 +149,11 @@ def is_exempt(target: Target, _state: FlowLogState, _plan: Plan, exemption_tag: 
     return exemption_tag in tags
 
 
-def apply(_target: Target, change: Plan, _params: Params) -> Plan:
-    """CreateFlowLogs; a per-resource failure in the response is a permanent failure."""
-    response = call(change.calls[0])
+def apply(target: Target, change: Plan, _params: Params) -> Plan:
+    """CreateFlowLogs with the evaluation's client token; a per-resource failure in the response is permanent."""
+    planned = change.calls[0]
+    create = ApiCall(planned.service, planned.operation, {**planned.params, "ClientToken": client_token(target, planned.params)}, planned.region)
+    response = call(create)
     unsuccessful = response.get("Unsuccessful") or []
     if unsuccessful:
         error = unsuccessful[0].get("Error", {})
@@ -151,7 +161,7 @@ def apply(_target: Target, change: Plan, _params: Params) -> Plan:
     flow_log_ids = list(response.get("FlowLogIds", []))
     return Plan(
         summary=change.summary,
-        calls=change.calls,
+        calls=(create,),
         undo=(ApiCall("ec2", "DeleteFlowLogs", {"FlowLogIds": flow_log_ids}),),
         detail={**change.detail, "flowLogIds": flow_log_ids},
     )
