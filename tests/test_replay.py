@@ -56,10 +56,14 @@ from moto import mock_aws
 from moto.iam.exceptions import MalformedPolicyDocument
 from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
+from governance.catalog import CATALOG
 from governance.mock_program import ProgramRun, Registered, run_program, stack_config
-from tests.worst_case import as_stack_config, named_worst_case_configs, trimmed
+from tests.worst_case import LONGEST_PREFIX, LONGEST_TAG, as_stack_config, every_rule, named_worst_case_configs, trimmed
+from tests.worst_case import accounts as worst_case_accounts
 
 PROVIDER = "pulumi:providers:aws"
+KMS_KEY_REGION = "ap-southeast-1"
+"""Region of the KMS key the worst-case lambda-engine params name (S3 takes keys of the bucket's region only)."""
 MOCK_ACCOUNT = "mock:000000000000"
 """What the mocks put in every ARN they synthesise (see ``RecordingMocks``); none may reach AWS."""
 
@@ -431,9 +435,27 @@ def replay(run: ProgramRun) -> Replay:
 # --- the stacks ---------------------------------------------------------------------------------------
 
 
-def accepted_worst_cases() -> dict[str, dict[str, Any]]:
-    """Worst-case configs the settings and limits accept, trimmed to two accounts (the extremes stay)."""
-    return {name: as_stack_config(trimmed(raw)) for name, raw in named_worst_case_configs().items()}
+LAMBDA_WORST_CASE = "lambda engine everywhere, longest prefix, in the KMS key's region"
+
+
+def lambda_worst_case() -> dict[str, Any]:
+    """Every rule on the lambda engine with the longest prefix, longest tag and large params, in one region."""
+    return {
+        "ruleNamePrefix": LONGEST_PREFIX,
+        "exemptionTag": LONGEST_TAG,
+        "securityHubUpdates": True,
+        "protectedRules": sorted(CATALOG),
+        "regions": [KMS_KEY_REGION],
+        "accounts": worst_case_accounts(2),
+        "rules": every_rule("lambda", buckets=10, log_group_length=300),
+    }
+
+
+def worst_cases() -> dict[str, dict[str, Any]]:
+    """Worst-case configs trimmed to two accounts (the extremes stay), plus one that always takes the lambda engine."""
+    configs = {name: as_stack_config(trimmed(raw)) for name, raw in named_worst_case_configs().items()}
+    configs[LAMBDA_WORST_CASE] = as_stack_config(lambda_worst_case())
+    return configs
 
 
 @pytest.fixture(scope="module")
@@ -454,12 +476,13 @@ def test_example_stacks_deploy_in_the_emulator(stack: str) -> None:
 
 
 @pytest.mark.usefixtures("aws_credentials")
-@pytest.mark.parametrize("name", sorted(named_worst_case_configs()))
+@pytest.mark.parametrize("name", sorted([*named_worst_case_configs(), LAMBDA_WORST_CASE]))
 def test_worst_case_stacks_deploy_in_the_emulator_when_the_program_accepts_them(name: str) -> None:
     try:
-        run = run_program(accepted_worst_cases()[name])
+        run = run_program(worst_cases()[name])
     except Exception as error:  # the program refused the config before registering anything: nothing to deploy
         assert "Invalid stack config" in str(error), error
+        assert name != LAMBDA_WORST_CASE, error  # this one must stay deployable, so the lambda path is always replayed
         pytest.skip(f"the program rejects this config: {str(error)[:200]}")
     replay(run)
 
