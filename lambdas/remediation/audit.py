@@ -25,8 +25,15 @@ Level = Literal["info", "warning", "error"]
 RESULT_DETAIL_TYPE = "Governance Remediation Result"
 """DetailType of the result events published on the default bus."""
 SCHEMA_VERSION = 1
-MAX_DETAIL_CHARACTERS = 200_000
-"""PutEvents allows 256 KB per entry; larger records are published without their bulky fields."""
+MAX_ENTRY_BYTES = 256 * 1024
+"""PutEvents' limit per entry: "The total entry size must be less than 256KB" (EventBridge user
+guide, "Calculating PutEvents event entry size"); see ``entry_size``."""
+QUOTED_FIELDS = ("apiCalls", "before", "after", "change", "undo", "narrowing", "securityHub", "reason")
+"""Fields that quote input (resource state, request params, AWS messages); cut first when too big."""
+KEPT_FIELDS = frozenset({"schemaVersion", "recordId", "decision", "final", "level", "engine", "rule", "ruleKey", "resourceType", "resourceId"})
+"""Fields that are never cut to make a result event fit, unless forged input made them absurdly long."""
+STRING_LIMITS = (4096, 1024, 256, 64)
+"""Successive lengths quoted strings are cut to until the entry fits."""
 
 
 @dataclass(frozen=True)
@@ -111,14 +118,73 @@ def should_publish(record: AuditRecord) -> bool:
     return record.final and not (record.decision == "ignored" and record.level == "info")
 
 
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge computes it.
+
+    14 bytes for Time if set, plus the UTF-8 bytes of Source, DetailType, Detail and each of
+    Resources; EventBusName does not count.
+    """
+    size = 14 if entry.get("Time") is not None else 0
+    for name in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(name) or "").encode("utf-8"))
+    return size + sum(len(str(resource).encode("utf-8")) for resource in entry.get("Resources") or [])
+
+
+def result_entry(record: AuditRecord, source: str) -> dict[str, Any]:
+    """The PutEvents entry for ``record``, cut to fit the entry size limit.
+
+    The full record is always in the log line. If the event would be too big, strings quoting
+    input (states, request params, messages) are cut shorter and shorter, then those fields are
+    left out, and ``truncated`` says what was cut and how big the record was. The decision, rule,
+    resource and record id are kept; only a forged event can make them so long that they must be
+    cut too (Config rule names have at most 128 characters), and then they are, so that the alarm
+    still goes out.
+    """
+    detail = record.to_json()
+    entry = {"Source": source, "DetailType": RESULT_DETAIL_TYPE, "Detail": _compact(detail), "EventBusName": "default"}
+    full_size = entry_size(entry)
+    if full_size < MAX_ENTRY_BYTES:
+        return entry
+    note: dict[str, Any] = {"originalBytes": full_size, "cutStrings": None, "omitted": []}
+    steps: list[Any] = [("cut", limit, QUOTED_FIELDS) for limit in STRING_LIMITS]
+    steps += [("omit", name) for name in QUOTED_FIELDS if name != "reason"]
+    steps += [("cut", limit, tuple(name for name in detail if name not in KEPT_FIELDS)) for limit in STRING_LIMITS]
+    steps += [("cut", limit, tuple(detail)) for limit in (1024, 128)]
+    for step in steps:
+        if step[0] == "cut":
+            _, limit, names = step
+            for name in names:
+                if name in detail and name != "truncated":
+                    detail[name] = _cut_strings(detail[name], limit)
+            note["cutStrings"] = limit
+        else:
+            detail[step[1]] = None
+            note["omitted"].append(step[1])
+        detail["truncated"] = note
+        entry["Detail"] = _compact(detail)
+        if entry_size(entry) < MAX_ENTRY_BYTES:
+            break
+    return entry
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, default=str, separators=(",", ":"))
+
+
+def _cut_strings(value: Any, limit: int) -> Any:
+    """``value`` with every string longer than ``limit`` characters cut, noting its full length."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}...[cut, {len(value)} characters]"
+    if isinstance(value, dict):
+        return {key: _cut_strings(item, limit) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cut_strings(item, limit) for item in value]
+    return value
+
+
 def publish_result(record: AuditRecord, source: str) -> None:
     """PutEvents on the default bus; a failure is logged and never raised, the fix is already done."""
-    detail = record.to_json()
-    text = json.dumps(detail, default=str, separators=(",", ":"))
-    if len(text) > MAX_DETAIL_CHARACTERS:
-        detail.update(apiCalls=[], before=None, after=None, truncated=True)
-        text = json.dumps(detail, default=str, separators=(",", ":"))
-    entry = {"Source": source, "DetailType": RESULT_DETAIL_TYPE, "Detail": text, "EventBusName": "default"}
+    entry = result_entry(record, source)
     try:
         response = client("events").put_events(Entries=[entry])
     except (ClientError, BotoCoreError) as error:

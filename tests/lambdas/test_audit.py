@@ -191,3 +191,72 @@ def test_handler_iam_actions_are_exactly_what_the_handler_calls(deploy, monkeypa
         assert lambda_handler(automation_event(LOG_VALIDATION_RUNBOOK, "Success"), FakeContext())["decision"] == "remediated"
     called = {f"{service}:{operation}" for service, operation in observed}
     assert called - set(iam_actions(ports.key)) == set(HANDLER_IAM_ACTIONS)
+
+
+def _aws_entry_size(entry: dict) -> int:
+    """EventBridge's entry size ("Calculating PutEvents event entry size"), written out independently."""
+    size = 14 if "Time" in entry else 0
+    size += sum(len(entry[name].encode("utf-8")) for name in ("Source", "DetailType", "Detail") if name in entry)
+    return size + sum(len(resource.encode("utf-8")) for resource in entry.get("Resources", []))
+
+
+AWS_ENTRY_LIMIT = 262_144
+"""256 KB; the entry must be smaller."""
+
+
+def _published(monkeypatch) -> list[dict]:
+    """Entries sent to PutEvents; an entry AWS would reject as too large fails the call as AWS does."""
+    entries: list[dict] = []
+
+    def check(params, **_):
+        for entry in params["Entries"]:
+            entries.append(entry)
+            if _aws_entry_size(entry) >= AWS_ENTRY_LIMIT:
+                raise AssertionError(f"PutEvents would reject an entry of {_aws_entry_size(entry)} bytes")
+
+    clients.client("events").meta.events.register("before-parameter-build.eventbridge.PutEvents", check)
+    return entries
+
+
+def test_an_oversized_record_is_published_cut_to_fit_keeping_what_it_decided(monkeypatch, capsys) -> None:
+    from remediation.audit import AuditRecord, publish_result
+
+    big = "é" * 60_000  # 120,000 UTF-8 bytes
+    record = AuditRecord(
+        "remediated",
+        f"AWS said {big}",
+        rule="governance-restricted-admin-ports",
+        rule_key="restricted-admin-ports",
+        resource_type="AWS::EC2::SecurityGroup",
+        resource_id="sg-0123456789abcdef0",
+        event_id="c0bb891c-77fe-8518-14fc-be78b966f95b",
+        api_calls=({"service": "ec2", "operation": "RevokeSecurityGroupIngress", "params": {"Description": big}, "outcome": "ok"},),
+        before={"description": big},
+        after={"description": big},
+        change={"detail": [big, big]},
+        undo=({"service": "ec2", "operation": "AuthorizeSecurityGroupIngress", "params": {"Description": big}},),
+    )
+    entries = _published(monkeypatch)
+    publish_result(record, "governance.remediation")
+    assert "could not publish" not in capsys.readouterr().out
+    (entry,) = entries
+    assert _aws_entry_size(entry) < AWS_ENTRY_LIMIT
+    detail = json.loads(entry["Detail"])
+    kept = ("decision", "rule", "ruleKey", "resourceType", "resourceId", "recordId", "eventId")
+    assert {name: detail[name] for name in kept} == {name: record.to_json()[name] for name in kept}
+    assert detail["truncated"]["originalBytes"] > AWS_ENTRY_LIMIT
+    assert detail["reason"].startswith("AWS said é")
+
+
+def test_a_forged_event_with_huge_fields_still_publishes_its_warning(monkeypatch, capsys) -> None:
+    event = compliance_event("x" * 300_000, "AWS::EC2::SecurityGroup", "sg-0123456789abcdef0")
+    event["detail"]["resourceType"] = "y" * 100_000
+    entries = _published(monkeypatch)
+    record = lambda_handler(event, FakeContext())
+    assert (record["decision"], record["level"]) == ("ignored", "warning")
+    assert "could not publish" not in capsys.readouterr().out
+    (entry,) = entries
+    assert _aws_entry_size(entry) < AWS_ENTRY_LIMIT
+    detail = json.loads(entry["Detail"])
+    assert (detail["decision"], detail["recordId"]) == ("ignored", record["recordId"])
+    assert detail["rule"].startswith("xxxx")
