@@ -1,8 +1,12 @@
 """Bad input: thousands of malformed and mutated real-shaped events through the handler.
 
-Every resource the events name exists and is compliant, so no event, however mutated, has a reason
-to write: a write would mean the handler acted on the wrong resource, account or rule. Expected:
-no exception, no internal error, exactly one final JSON log line per event, and zero AWS writes.
+The fuzz runs twice. Over a compliant world (every resource the events name exists and is
+compliant), no event, however mutated, has a reason to write. Over a non-compliant world (every
+resource the events name needs a fix), a mutated event that slipped through validation would show
+as a write: every write must come from an event that a plain reading of the event contract accepts
+(right source, detail type, account, region, rule, resource, NON_COMPLIANT), and after each write
+the resource is put back (from the record's undo) so that later events still find it non-compliant.
+Expected in both: no exception, no internal error, exactly one final JSON log line per event.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
+from botocore import xform_name
 from conftest import ACCOUNT, REGION, FakeContext, automation_event, compliance_event, rule_name
 from faults import inject_error
 from lambda_scenarios import TRAIL_BUCKET, new_vpc
@@ -27,6 +33,7 @@ EVENTS = scale("fuzz_events", 5000)
 SEED = 20261127
 OTHER_ACCOUNT = "999999999999"
 BUCKET = "governance-test-bucket"
+OPEN_BUCKET = "governance-open-bucket"
 
 WRONG_VALUES: list[Any] = [
     None, 0, -1, 2**63, 1e308, float("nan"), True, False, "", " ", [], {}, [None], {"": None},
@@ -64,8 +71,6 @@ def compliant_world() -> list[dict[str, Any]]:
     s3.create_bucket(Bucket=TRAIL_BUCKET)
     trail_arn = cloudtrail.create_trail(Name="main-trail", S3BucketName=TRAIL_BUCKET, IsMultiRegionTrail=True, EnableLogFileValidation=True)["TrailARN"]
     cloudtrail.start_logging(Name="main-trail")
-    # moto has no SSM Automation; the execution read answers "not found", a permanent error.
-    inject_error("ssm", "GetAutomationExecution", "AutomationExecutionNotFoundException", 400)
     return [
         compliance_event(rule_name("s3-bucket-encryption"), "AWS::S3::Bucket", BUCKET),
         compliance_event(rule_name("s3-bucket-public-access"), "AWS::S3::Bucket", BUCKET, with_old_result=True),
@@ -77,9 +82,118 @@ def compliant_world() -> list[dict[str, Any]]:
         compliance_event(rule_name("cloudtrail-multi-region"), "AWS::CloudTrail::Trail", trail_arn),
         compliance_event(rule_name("cloudtrail-log-validation"), "AWS::CloudTrail::Trail", "main-trail"),
         compliance_event(rule_name("cloudtrail-log-validation"), "AWS::CloudTrail::Trail", trail_arn),
+        *automation_events(),
+    ]
+
+
+def non_compliant_world() -> list[dict[str, Any]]:
+    """Non-compliant resources for every fixer but the SSE-S3 one, and a real-shaped NON_COMPLIANT event for each.
+
+    No bucket lacks default encryption on AWS today (every bucket has SSE-S3), so the
+    s3-bucket-encryption fixer with AES256 has no non-compliant resource to be fuzzed against.
+    """
+    s3, ec2, cloudtrail = boto3.client("s3"), boto3.client("ec2"), boto3.client("cloudtrail")
+    s3.create_bucket(Bucket=OPEN_BUCKET)
+    all_on = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
+    s3.put_public_access_block(Bucket=OPEN_BUCKET, PublicAccessBlockConfiguration={**all_on, "BlockPublicPolicy": False})
+    vpc = new_vpc()
+    group = ec2.create_security_group(GroupName="open", Description="open", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    s3.create_bucket(Bucket=TRAIL_BUCKET)
+    trail_arn = cloudtrail.create_trail(Name="main-trail", S3BucketName=TRAIL_BUCKET)["TrailARN"]
+    cloudtrail.start_logging(Name="main-trail")
+    return [
+        compliance_event(rule_name("s3-bucket-public-access"), "AWS::S3::Bucket", OPEN_BUCKET, with_old_result=True),
+        compliance_event(rule_name("s3-account-public-access"), "AWS::::Account", ACCOUNT),
+        compliance_event(rule_name("restricted-admin-ports"), "AWS::EC2::SecurityGroup", group),
+        compliance_event("securityhub-restricted-ssh-a1b2c3", "AWS::EC2::SecurityGroup", group),
+        compliance_event(rule_name("vpc-flow-logs"), "AWS::EC2::VPC", vpc),
+        compliance_event(rule_name("cloudtrail-multi-region"), "AWS::::Account", ACCOUNT),
+        compliance_event(rule_name("cloudtrail-log-validation"), "AWS::CloudTrail::Trail", "main-trail"),
+        compliance_event(rule_name("cloudtrail-log-validation"), "AWS::CloudTrail::Trail", trail_arn),
+        *automation_events(),
+    ]
+
+
+def automation_events() -> list[dict[str, Any]]:
+    """SSM Automation status events of the deployment's runbooks (never a reason for the Lambda to write)."""
+    # moto has no SSM Automation; the execution read answers "not found", a permanent error.
+    inject_error("ssm", "GetAutomationExecution", "AutomationExecutionNotFoundException", 400)
+    return [
         automation_event("AWSConfigRemediation-EnableCloudTrailLogFileValidation", "Success"),
         automation_event("AWSConfigRemediation-CreateCloudTrailMultiRegionTrail", "InProgress"),
     ]
+
+
+def put_back(result: dict[str, Any]) -> None:
+    """Undo a remediation with the record's own undo calls, so the resource is non-compliant again."""
+    for call in result["undo"]:
+        client = boto3.client(call["service"], region_name=call.get("region") or REGION)
+        getattr(client, xform_name(call["operation"]))(**call["params"])
+
+
+MISSING = object()
+ACCOUNT_WIDE_RULES = {rule_name("cloudtrail-multi-region"): ("AWS::::Account", "AWS::CloudTrail::Trail")}
+"""Rules whose fix is account-wide whatever resource the event names (the fixer documents both types):
+this account, or any well-formed trail of it, asks for the same fix."""
+TRAIL_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?![._-])){1,126}[A-Za-z0-9]"
+"""CloudTrail's trail-name rule: 3-128 letters, digits, periods, underscores and dashes, starting and ending
+with a letter or digit, no two of . _ - in a row."""
+TRAIL_ID = re.compile(rf"{TRAIL_NAME}|arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{TRAIL_NAME}")
+
+
+def _names_a_resource_of_this_account(resource_type: Any, resource_id: Any) -> bool:
+    if resource_type == "AWS::::Account":
+        return bool(resource_id == ACCOUNT)
+    return isinstance(resource_id, str) and TRAIL_ID.fullmatch(resource_id) is not None
+
+
+def _field(event: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(event, dict) or key not in event:
+            return MISSING
+        event = event[key]
+    return event
+
+
+def acts_on(event: Any) -> tuple[Any, ...]:
+    """What a compliance event asks for: (rule, resource type, resource id), read straight from the detail."""
+    return tuple(_field(event, "detail", name) for name in ("configRuleName", "resourceType", "resourceId"))
+
+
+def follows_the_contract(event: Any, seeds: list[dict[str, Any]]) -> bool:
+    """Whether a plain reading of the Config compliance-change contract accepts the event for one of the seeds' resources.
+
+    Independent of the handler's validation: right source and detail type, this account and region in
+    the envelope and the detail, a compliance-change message, NON_COMPLIANT, the rule and resource of
+    an unmutated seed, and an evaluation-result qualifier that, where it names them, names the same.
+    """
+    if not isinstance(event, dict):
+        return False
+    expected = {
+        ("source",): "aws.config",
+        ("detail-type",): "Config Rules Compliance Change",
+        ("account",): ACCOUNT,
+        ("region",): REGION,
+        ("detail", "awsAccountId"): ACCOUNT,
+        ("detail", "awsRegion"): REGION,
+        ("detail", "messageType"): "ComplianceChangeNotification",
+        ("detail", "newEvaluationResult", "complianceType"): "NON_COMPLIANT",
+    }
+    if any(_field(event, *path) != value for path, value in expected.items()):
+        return False
+    rule, resource_type, resource_id = acts_on(event)
+    seed_rules = [acts_on(seed)[0] for seed in seeds if seed["source"] == "aws.config"]
+    account_wide = isinstance(rule, str) and rule in ACCOUNT_WIDE_RULES and rule in seed_rules and resource_type in ACCOUNT_WIDE_RULES[rule]
+    if not (account_wide and _names_a_resource_of_this_account(resource_type, resource_id)) and acts_on(event) not in [
+        acts_on(seed) for seed in seeds if seed["source"] == "aws.config"
+    ]:
+        return False
+    qualifier = _field(event, "detail", "newEvaluationResult", "evaluationResultIdentifier", "evaluationResultQualifier")
+    if isinstance(qualifier, dict):
+        named = {key: qualifier[key] for key in ("configRuleName", "resourceType", "resourceId") if key in qualifier}
+        return all(_field(event, "detail", key) == value for key, value in named.items())
+    return True
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -228,47 +342,97 @@ def mutated_events(seed_events: list[dict[str, Any]], count: int, seed: int = SE
     return events
 
 
-def test_mutated_events_never_raise_and_never_write(requests, capsys) -> None:
-    seeds = compliant_world()
-    requests.clear()
+def fuzz(seeds: list[dict[str, Any]], requests: Any, capsys: pytest.CaptureFixture[str]) -> Counter[str]:
+    """Run the mutated events; every write must come from an event that follows the contract, and is then undone."""
+    stats: Counter[str] = Counter()
     decisions: Counter[str] = Counter()
     unexpected: list[str] = []
     for name, extra, event in mutated_events(seeds, EVENTS):
+        writes_before = len(requests.writes())
         try:
             result = lambda_handler(event, FakeContext())
         except Exception as error:  # the property under test: nothing escapes
             unexpected.append(f"{name}: {type(error).__name__}: {error}"[:300])
             continue
+        writes = len(requests.writes()) - writes_before
         lines = capsys.readouterr().out.splitlines()
         records = [json.loads(line) for line in lines]
         assert len(records) == 1 and records[0]["final"] is True, (name, lines[:3])
         assert records[0]["recordId"] == result["recordId"]
         assert "internal error" not in result["reason"], (name, result["reason"])
         decisions[result["decision"] if result["engine"] == "lambda" else f"SSM outcome {result['decision']}"] += 1
-        # SSM outcomes are "remediated" when the runbook succeeded; the Lambda itself must never act.
-        assert result["engine"] == "ssm" or result["decision"] not in ("remediated", "dry_run"), (name, result["reason"])
+        valid = follows_the_contract(event, seeds)
+        stats["events following the contract"] += valid
+        if writes:
+            assert valid, f"{name} (+{extra}): a write for an event the contract rejects: {json.dumps(event, default=str)[:600]}"
+            assert result["decision"] == "remediated", (name, result["reason"])
+            stats["events that wrote"] += 1
+            stats["writes"] += writes
+            put_back(result)
+        if result["engine"] == "lambda" and result["decision"] in ("remediated", "dry_run"):
+            assert valid, (name, result["reason"])
         if name in MUST_BE_IGNORED and not extra:
             assert result["decision"] == "ignored", (name, result["decision"], result["reason"][:200], result["rule"], str(result["resourceId"])[:100])
             assert result["apiCalls"] == [], "an ignored event makes no call"
     assert unexpected == []
-    assert requests.writes() == [], "no mutated event wrote anything"
     assert decisions["ignored"] > EVENTS // 2
-    record("fuzz", "events", EVENTS)
-    record("fuzz", "unexpected exceptions", len(unexpected))
-    record("fuzz", "writes", len(requests.writes()))
-    record("fuzz", "decisions", dict(decisions))
-    record("fuzz", "aws requests (reads and result events)", len(requests.sent))
+    stats["events"] = EVENTS
+    stats["unexpected exceptions"] = len(unexpected)
+    stats.update({f"decision {decision}": count for decision, count in decisions.items()})
+    return stats
+
+
+def _record_fuzz(section: str, stats: Counter[str], requests: Any) -> None:
+    for key in ("events", "unexpected exceptions", "writes", "events that wrote", "events following the contract"):
+        record(section, key, stats[key])
+    record(section, "decisions", {key.removeprefix("decision "): count for key, count in stats.items() if key.startswith("decision ")})
+    record(section, "aws requests (reads and result events)", len(requests.sent))
+
+
+def test_mutated_events_over_compliant_resources_never_write(requests, capsys) -> None:
+    seeds = compliant_world()
+    requests.clear()
+    stats = fuzz(seeds, requests, capsys)
+    assert requests.writes() == [], "no mutated event wrote anything"
+    _record_fuzz("fuzz", stats, requests)
+
+
+def test_mutated_events_over_non_compliant_resources_write_only_when_valid(requests, capsys) -> None:
+    seeds = non_compliant_world()
+    requests.clear()
+    stats = fuzz(seeds, requests, capsys)
+    # Some mutations leave the event valid (an extra field, a deleted optional one): those must fix, so a
+    # validation hole has non-compliant resources to write to.
+    assert stats["events that wrote"] > 0
+    assert stats["events that wrote"] <= stats["events following the contract"]
+    _record_fuzz("fuzz_non_compliant", stats, requests)
 
 
 def test_the_unmutated_seed_events_reach_their_fixers(requests) -> None:
     # A self-check: the seeds are valid, so the fuzz above starts from events the handler acts on.
-    for event in compliant_world():
+    seeds = compliant_world()
+    for event in seeds:
+        assert follows_the_contract(event, seeds) == (event["source"] == "aws.config")
         result = lambda_handler(event, FakeContext())
         if event["source"] == "aws.config":
             assert result["decision"] == "already_compliant", result["reason"]
         else:
             assert result["engine"] == "ssm" or result["decision"] == "ignored", result["reason"]
     assert requests.writes() == []
+
+
+def test_the_non_compliant_seed_events_write_and_are_put_back(requests) -> None:
+    # A self-check: each seed of the non-compliant world writes, and putting it back makes it write again.
+    seeds = non_compliant_world()
+    for event in seeds:
+        assert follows_the_contract(event, seeds) == (event["source"] == "aws.config")
+        if event["source"] != "aws.config":
+            continue
+        for _ in range(2):
+            before = len(requests.writes())
+            result = lambda_handler(event, FakeContext())
+            assert result["decision"] == "remediated" and len(requests.writes()) > before, result["reason"]
+            put_back(result)
 
 
 @pytest.mark.parametrize(
