@@ -84,3 +84,13 @@ def test_a_finding_is_resolved_after_verification_read_the_resource_as_compliant
     assert record["decision"] == "remediated"
     assert record["securityHub"]["workflowStatus"] == "RESOLVED"
     assert record["after"] is not None and PORTS.is_fixed(group)
+
+
+def test_an_unverified_remediation_never_resolves_a_finding() -> None:
+    """E.g. a retry that completes an earlier attempt's fix without reading the resource afterwards."""
+    from remediation.securityhub import workflow_status
+
+    assert workflow_status("remediated", verified=True) == "RESOLVED"
+    assert workflow_status("remediated", verified=False) == "NOTIFIED"
+    assert workflow_status("failed", verified=False) == "NOTIFIED"
+    assert workflow_status("already_compliant", verified=True) is None
