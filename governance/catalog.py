@@ -74,6 +74,10 @@ def _no_regions_check(_params: RuleParams, _regions: tuple[str, ...]) -> tuple[s
     return None
 
 
+def _same_params(params: RuleParams, _region: str) -> dict[str, Any]:
+    return dict(params)
+
+
 @dataclass(frozen=True)
 class SsmRunbook:
     """An AWS-owned Automation runbook used as a Config remediation target."""
@@ -132,6 +136,8 @@ class RuleEntry:
     """What an operator should know about the rule with these params on real AWS, or None."""
     regions_check: Callable[[RuleParams, tuple[str, ...]], tuple[str, str] | None] = _no_regions_check
     """Checks that involve an account's regions: (param name, what is allowed), or None."""
+    params_for_region: Callable[[RuleParams, str], dict[str, Any]] = _same_params
+    """The params the fixer gets in one region (a rule may set a value per region)."""
 
     @property
     def engines(self) -> tuple[Engine, ...]:
@@ -173,6 +179,32 @@ SSE_KMS_NOTE = (
 )
 
 
+def key_arns(params: RuleParams) -> list[str]:
+    """The configured KMS key ARNs: ``kmsKeyArn`` is one ARN, or a list of them with one key per region."""
+    value = params.get("kmsKeyArn")
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _key_region(key_arn: str) -> str:
+    return key_arn.split(":")[3]
+
+
+def _kms_key_arns_check(value: Any) -> str | None:
+    allowed = (
+        "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>, not an alias: the Config rule compares "
+        "key ARNs and an alias resolves in the caller's account), or a list of them with one key per region"
+    )
+    keys = [value] if isinstance(value, str) else value
+    if not isinstance(keys, list) or not keys or any(KMS_KEY_ARN(key) for key in keys):
+        return allowed
+    regions = [_key_region(key) for key in keys]
+    if len(set(regions)) != len(regions):
+        return "must list at most one key per region (S3 uses the key of the bucket's own region)"
+    return None
+
+
 def _encryption_cross_check(params: RuleParams, engine: Engine) -> str | None:
     if params["algorithm"] == "aws:kms" and not params.get("kmsKeyArn"):
         return "needs params.kmsKeyArn (a KMS key ARN) when params.algorithm is aws:kms"
@@ -196,24 +228,32 @@ def _encryption_config_rule(params: RuleParams) -> ConfigRuleSpec:
             identifier="S3_DEFAULT_ENCRYPTION_KMS",
             scope_resource_types=("AWS::S3::Bucket",),
             evaluated_resource_types=("AWS::S3::Bucket",),
-            input_parameters=lambda p: {"kmsKeyArns": p["kmsKeyArn"]},
+            # Every configured key: a bucket can only use the key of its own region anyway.
+            input_parameters=lambda p: {"kmsKeyArns": ",".join(key_arns(p))},
         )
     return SSE_S3_CONFIG_RULE
 
 
 def _encryption_regions_check(params: RuleParams, regions: tuple[str, ...]) -> tuple[str, str] | None:
-    # S3 uses only a KMS key in the bucket's own region, and S3_DEFAULT_ENCRYPTION_KMS in another region
-    # would flag every bucket there for a key it can never use.
+    # S3 uses only a KMS key in the bucket's own region, and S3_DEFAULT_ENCRYPTION_KMS in a region without
+    # one would flag every bucket there for a key it can never use.
     if params["algorithm"] != "aws:kms" or not params.get("kmsKeyArn"):
         return None
-    key_region = str(params["kmsKeyArn"]).split(":")[3]
-    others = [region for region in regions if region != key_region]
-    if not others:
+    covered = {_key_region(key) for key in key_arns(params)}
+    missing = [region for region in regions if region not in covered]
+    if not missing:
         return None
     return "kmsKeyArn", (
-        f"is a key in {key_region}, but the rule is also deployed to {', '.join(others)}; S3 can use only a key in the "
-        f"bucket's own region, so list only {key_region} for this account or leave aws:kms off for it"
+        f"has no key in {', '.join(missing)}, where the rule is also deployed; S3 can use only a key in the bucket's own "
+        "region, so list one key ARN per region (or leave aws:kms off for this account)"
     )
+
+
+def _encryption_params_for_region(params: RuleParams, region: str) -> dict[str, Any]:
+    if params["algorithm"] != "aws:kms":
+        return dict(params)
+    # The fixer in a region gets that region's key only.
+    return {**params, "kmsKeyArn": next((key for key in key_arns(params) if _key_region(key) == region), None)}
 
 
 def _encryption_note(params: RuleParams) -> str:
@@ -256,7 +296,12 @@ S3_BUCKET_ENCRYPTION = RuleEntry(
             "AES256",
             one_of("AES256", "aws:kms"),
         ),
-        ParamSpec("kmsKeyArn", "KMS key ARN for aws:kms, in the buckets' region; bucket key is turned on.", None, KMS_KEY_ARN),
+        ParamSpec(
+            "kmsKeyArn",
+            "KMS key ARN for aws:kms, or a list with one key per region (S3 uses the key of the bucket's region); bucket key is turned on.",
+            None,
+            _kms_key_arns_check,
+        ),
     ),
     securityhub_rule_prefixes=_encryption_securityhub_prefixes,
     cross_check=_encryption_cross_check,
@@ -264,6 +309,7 @@ S3_BUCKET_ENCRYPTION = RuleEntry(
     setting_defaults=_encryption_setting_defaults,
     note=_encryption_note,
     regions_check=_encryption_regions_check,
+    params_for_region=_encryption_params_for_region,
 )
 
 # --- s3-bucket-public-access ---------------------------------------------------------------------

@@ -30,7 +30,8 @@ def bucket_encryption(state: State, params: Params) -> Verdict:
     defaults = [rule.get("ApplyServerSideEncryptionByDefault") or {} for rule in state.get("rules", [])]
     if params.get("algorithm") != "aws:kms":
         return "COMPLIANT" if any(default.get("SSEAlgorithm") for default in defaults) else "NON_COMPLIANT"
-    allowed = {arn.strip() for arn in str(params.get("kmsKeyArn") or "").split(",") if arn.strip()}
+    configured = params.get("kmsKeyArn") or []
+    allowed = {arn for arn in ([configured] if isinstance(configured, str) else configured) if arn}
     allowed |= {arn.rsplit("/", 1)[-1] for arn in allowed}
     for default in defaults:
         if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse") and (not allowed or default.get("KMSMasterKeyID") in allowed):

@@ -236,8 +236,8 @@ class RegionPlan:
         return patterns[0] if len(patterns) == 1 else {"$or": patterns}
 
     def lambda_params(self, rule: RuleSettings) -> dict[str, Any]:
-        """A rule's params as the Lambda receives them, plus what the program resolved for it."""
-        params = dict(rule.params)
+        """A rule's params as the Lambda receives them in this region, plus what the program resolved for it."""
+        params = rule.entry.params_for_region(rule.params, self.region)
         if rule.key == VPC_FLOW_LOGS.key and needs_flow_logs_plumbing(rule.params):
             params["deliverLogsRoleArn"] = role_arn(self.account, self.names.flow_logs_role)
         return params

@@ -92,23 +92,46 @@ def test_aws_kms_without_a_key_names_kms_key_arn() -> None:
 def test_kms_key_arn_must_be_a_key_arn(value: str) -> None:
     (problem,) = problems_of(mode="auto", params={"algorithm": "aws:kms", "kmsKeyArn": value})
     assert problem.startswith("governance:rules.s3-bucket-encryption.params.kmsKeyArn must be a KMS key ARN")
+    assert "one key per region" in problem
+
+
+EU_KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT_A}:key/22222222-2222-3333-4444-555555555555"
+TWO_REGIONS = {"regions": ["us-east-1", "eu-west-1"], "accounts": [{"id": ACCOUNT_A}]}
 
 
 def test_a_key_in_one_region_cannot_serve_an_account_in_several() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_settings({"regions": ["us-east-1", "eu-west-1"], "accounts": [{"id": ACCOUNT_A}], "rules": {"s3-bucket-encryption": {"params": KMS}}})
+        load_settings({**TWO_REGIONS, "rules": {"s3-bucket-encryption": {"params": KMS}}})
     (problem,) = caught.value.problems
-    assert problem.startswith("governance:rules.s3-bucket-encryption.params.kmsKeyArn is a key in us-east-1, but the rule is also deployed to eu-west-1")
+    assert problem.startswith("governance:rules.s3-bucket-encryption.params.kmsKeyArn has no key in eu-west-1, where the rule is also deployed")
     assert f"(account {ACCOUNT_A})" in problem
 
 
 def test_an_account_limited_to_the_keys_region_may_use_it() -> None:
-    settings = load_settings({
-        "regions": ["us-east-1", "eu-west-1"],
-        "accounts": [{"id": ACCOUNT_A, "regions": ["us-east-1"]}],
-        "rules": {"s3-bucket-encryption": {"params": KMS}},
-    })
+    settings = load_settings({**TWO_REGIONS, "accounts": [{"id": ACCOUNT_A, "regions": ["us-east-1"]}], "rules": {"s3-bucket-encryption": {"params": KMS}}})
     assert [rule.key for rule in settings.accounts[0].rules] == ["s3-bucket-encryption"]
+
+
+def test_one_key_per_region_serves_a_multi_region_account() -> None:
+    keys = [KEY_ARN, EU_KEY_ARN]
+    settings = load_settings({**TWO_REGIONS, "rules": {"s3-bucket-encryption": {"params": {"algorithm": "aws:kms", "kmsKeyArn": keys}}}})
+    (plan,) = plan_stack(settings)
+    by_region = {region.region: region for region in plan.regions}
+    (rule,) = settings.accounts[0].rules
+    assert rule.entry.config_rule.input_parameters(rule.params) == {"kmsKeyArns": f"{KEY_ARN},{EU_KEY_ARN}"}
+    assert by_region["us-east-1"].lambda_params(rule)["kmsKeyArn"] == KEY_ARN
+    assert by_region["eu-west-1"].lambda_params(rule)["kmsKeyArn"] == EU_KEY_ARN
+
+
+def test_two_keys_in_one_region_are_refused() -> None:
+    (problem,) = problems_of(params={"algorithm": "aws:kms", "kmsKeyArn": [KEY_ARN, OTHER_KEY_ARN]})
+    assert problem.startswith("governance:rules.s3-bucket-encryption.params.kmsKeyArn must list at most one key per region")
+
+
+def test_the_verdict_uses_the_regions_key() -> None:
+    on_eu_key = state({"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": EU_KEY_ARN})
+    assert config_verdict("s3-bucket-encryption", on_eu_key, {"algorithm": "aws:kms", "kmsKeyArn": [KEY_ARN, EU_KEY_ARN]}, "b") == "COMPLIANT"
+    assert config_verdict("s3-bucket-encryption", on_eu_key, KMS, "b") == "NON_COMPLIANT"
 
 
 def test_a_multi_region_key_arn_is_accepted() -> None:
