@@ -37,6 +37,9 @@ from .audit import AuditRecord
 from .clients import client
 from .errors import THROTTLING_ERROR_CODES, describe_error
 
+# UNVERIFIED: that the runtime's AWS_LAMBDA_LOG_GROUP_NAME names the group the function logs to
+# (the program keeps the default /aws/lambda/<function>), and that CloudWatch Logs makes a line
+# searchable by FilterLogEvents within the minute before Lambda's first retry (ingestion delay).
 LOG_GROUP_VARIABLE = "AWS_LAMBDA_LOG_GROUP_NAME"
 """Set by the Lambda runtime to the function's log group; without it no lookup is made."""
 RETRY_DELAY_SECONDS = 55

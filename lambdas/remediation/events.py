@@ -204,6 +204,8 @@ def _evaluation_key(event: Mapping[str, Any], new_result: Mapping[str, Any]) -> 
     orderingTimestamp, and a later evaluation of the resource a later one (facts §4), so tokens
     derived from it repeat exactly for the same event. Without it the event id stands in.
     """
+    # UNVERIFIED: that a later evaluation of the same rule and resource always carries a later
+    # orderingTimestamp (facts §4 shows the field, not this property).
     identifier = new_result.get("evaluationResultIdentifier")
     ordering = _text(identifier.get("orderingTimestamp")) if isinstance(identifier, dict) else None
     detail = event.get("detail", {})

@@ -135,6 +135,8 @@ def client_token(target: Target, request: Mapping[str, Any]) -> str:
     """CreateFlowLogs' ClientToken (at most 64 ASCII characters): one per evaluation and request.
 
     The request is part of it because EC2 refuses a repeated token with other parameters.
+    UNVERIFIED (not in aws-facts): EC2's idempotency rules as the EC2 API reference states them, a
+    repeated token answered with the first result, IdempotentParameterMismatch for other parameters.
     """
     if target.idempotency_key is None:
         seed = os.urandom(16).hex()
