@@ -152,7 +152,7 @@ def test_a_fresh_event_is_not_looked_up(monkeypatch, lambda_logs, requests) -> N
     assert not any(service == "logs" for service, _ in requests.sent)
     at(monkeypatch, EVENT_TIME + timedelta(minutes=2))
     handler.lambda_handler(event_for(ACCOUNT), FakeContext())
-    assert ("logs", "FilterLogEvents") in requests.sent
+    assert [operation for service, operation in requests.sent if service == "logs"] == ["FilterLogEvents"], "one request when nothing earlier matches"
 
 
 def test_records_of_other_events_and_final_records_are_not_included(monkeypatch, lambda_logs, no_backoff) -> None:
