@@ -158,10 +158,12 @@ def include_earlier(record: AuditRecord, earlier: list[dict[str, Any]], problem:
             undo.append(call)
     first_before = next((line.get("before") for line in earlier if isinstance(line.get("before"), dict)), None)
     ids = ", ".join(str(line.get("recordId")) for line in writers)
+    this_read = record.before
     record = replace(record, before=first_before or record.before, undo=tuple(undo), change=record.change or writers[-1].get("change"))
     if record.decision == "already_compliant":
+        # This attempt's read is the state after the fix: it is the record's after-state.
         reason = f"an earlier attempt at this event made the fix (record {ids}); this attempt read the resource as compliant"
-        return replace(record, decision="remediated", reason=reason)
+        return replace(record, decision="remediated", reason=reason, after=record.after or this_read)
     if record.decision == "remediated":
         return replace(record, reason=f"{record.reason}; continues the earlier attempt(s) {ids}, whose writes are included")
     reason = f"{record.reason}; an earlier attempt at this event made writes (record {ids}), listed in apiCalls with their undo"

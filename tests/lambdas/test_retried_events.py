@@ -139,6 +139,7 @@ def test_a_retry_after_every_write_was_made_still_records_them(monkeypatch, lamb
     at(monkeypatch, EVENT_TIME + timedelta(minutes=1, seconds=10))
     final = handler.lambda_handler(event_for(ACCOUNT), FakeContext(aws_request_id="retry"))
     assert final["decision"] == "remediated", "the event's fix was made, by its first attempt"
+    assert final["after"] == read_account_state(), "the retry's read is the after-state undo checks against"
     assert {"UpdateTrail", "StartLogging"} <= {operation for operation, outcome in writes(final) if outcome == "ok"}
     run_undo(final)
     assert read_account_state() == original
