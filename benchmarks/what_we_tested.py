@@ -1,12 +1,14 @@
-"""Regenerate the README's "What we tested" section from a test run.
+"""Regenerate the README's "What we tested" section from a run of the whole test suite.
 
-Runs the safety suite (property, bad-input, fault and load tests) together with the Lambda and IAM
-tests, with ``GOVERNANCE_FIGURES`` pointing at a temporary file the tests write their measured
-figures to, then rewrites the block between the ``what-we-tested`` markers in README.md. Sizes can be
+Runs ``pytest`` over the repository's testpaths (every test, as CI does) with ``GOVERNANCE_FIGURES``
+pointing at a temporary file the tests write their measured figures and observations to, then
+rewrites the block between the ``what-we-tested`` markers in README.md. The section states the run
+(command, counts, duration) and, for each figure, the test file that measured it. Sizes can be
 raised for a bigger run (the README then shows those figures); the defaults are what CI runs.
 
-    .venv/bin/python benchmarks/what_we_tested.py                       # CI sizes, rewrites README.md
+    .venv/bin/python benchmarks/what_we_tested.py                       # CI sizes, whole suite, rewrites README.md
     .venv/bin/python benchmarks/what_we_tested.py --fuzz-events 50000 --load-events 5000 --no-readme
+    .venv/bin/python benchmarks/what_we_tested.py --no-readme tests/safety/test_faults.py   # a subset, printed only
 """
 
 from __future__ import annotations
@@ -19,13 +21,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- what-we-tested:start -->", "<!-- what-we-tested:end -->"
-TEST_PATHS = ["tests/safety", "tests/lambdas", "tests/test_iam_policies.py", "tests/cli/test_apply_load.py"]
+MEASURED_BY = {
+    "sg": "tests/safety/test_security_group_properties.py",
+    "never_weakens": "tests/safety/test_never_weakens.py",
+    "fuzz": "tests/safety/test_handler_fuzz.py",
+    "config_fuzz": "tests/safety/test_config_fuzz.py",
+    "faults": "tests/safety/test_faults.py",
+    "load": "tests/safety/test_load.py",
+    "apply_load": "tests/cli/test_apply_load.py",
+}
+"""The test file that measures each row's figures (``pytest <file>`` reruns it alone)."""
 FIXERS = [
     "s3-bucket-encryption",
     "s3-bucket-public-access",
@@ -48,12 +60,16 @@ SIZES = {
 }
 
 
-def run_tests(figures: Path, sizes: dict[str, int]) -> tuple[int, str, float]:
+def pytest_command(paths: list[str]) -> list[str]:
+    """The pytest run: the repository's testpaths (the whole suite) unless paths are given."""
+    return [sys.executable, "-m", "pytest", *paths, "-p", "no:randomly"]
+
+
+def run_tests(figures: Path, sizes: dict[str, int], paths: list[str]) -> tuple[int, str, float]:
     environment = {**os.environ, "GOVERNANCE_FIGURES": str(figures), "PYTHONDONTWRITEBYTECODE": "1"}
     environment.update({f"GOVERNANCE_{name.upper()}": str(value) for name, value in sizes.items()})
-    command = [sys.executable, "-m", "pytest", *TEST_PATHS, "-p", "no:randomly"]
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False)
+    result = subprocess.run(pytest_command(paths), cwd=ROOT, env=environment, capture_output=True, text=True, check=False)
     summary = next((line for line in reversed(result.stdout.splitlines()) if " passed" in line or " failed" in line), "no summary")
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", summary).strip("= "), time.perf_counter() - started
 
@@ -66,44 +82,75 @@ def decisions(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {number(count)}" for name, count in sorted(counts.items(), key=lambda item: -item[1]))
 
 
-def render(data: dict[str, Any], summary: str) -> str:
-    sg, sg_moto, weak = data.get("sg_plan", {}), data.get("sg_moto", {}), data.get("never_weakens", {})
-    fuzz, config, load = data.get("fuzz", {}), data.get("config_fuzz", {}), data.get("load", {})
-    apply_load = data.get("apply_load", {})
-    faults = data.get("faults", {})
+def fault_core(observation: dict[str, Any] | None) -> str:
+    """What a fault ended in, as observed: the records in order and the resource's state read afterwards."""
+    if observation is None:
+        return "not run"
+    if "not_applicable" in observation:
+        return f"n/a: {observation['not_applicable']}"
+    return f"{observation['records']} → {observation['after']}"
+
+
+def fault_cell(observation: dict[str, Any] | None, common: str) -> str:
+    """A table cell: ✓ when the outcome is the row's common one, then the measured details and writes sent."""
+    core = fault_core(observation)
+    if observation is None or "not_applicable" in observation:
+        return core
+    details = [*observation.get("notes", []), f"{observation['writes']} writes"]
+    return f"{'✓' if core == common else core} ({', '.join(details)})"
+
+
+def fault_rows(observations: dict[str, Any]) -> list[str]:
+    """The fault table: one row per fault, one column per fixer, every cell from the test's observations."""
     lines = [
-        "Generated by `benchmarks/what_we_tested.py` from one run of the tests below; every figure is measured",
-        f"by the tests themselves (`{summary}`).",
-        "",
-        "| area | what | figures |",
-        "|---|---|---|",
-        f"| Property: security groups | random groups mixing IPv4/IPv6, ports and ranges, tcp/udp/icmp/icmpv6/-1/other protocols, prefix lists and group references; the reachable (source, protocol, port) sets after the fix are exactly the ones before minus world access to the admin ports (other protocols of a -1 rule only narrowed, and then recorded); undo restores the group; a second plan is empty | {number(sg.get('groups'))} groups planned ({number(sg.get('rules'))} rules, {number(sg.get('groups changed'))} changed, {number(sg.get('groups narrowed'))} narrowed); {number(sg_moto.get('groups'))} run end to end through moto ({number(sg_moto.get('remediated'))} remediated, {number(sg_moto.get('writes'))} writes, each then redelivered: already compliant) |",
-        f"| Property: S3 and CloudTrail never weaken | KMS stays KMS with its key, a public-access flag that is on stays on, a logging trail keeps logging, a multi-region trail stays multi-region, validation only turns on | plans: {number(weak.get('encryption states (plan)'))} encryption, {number(weak.get('public access states (plan)'))} public-access, {number(weak.get('trail sets (plan)'))} trail sets, {number(weak.get('trails (plan)'))} trails; through moto: {number(weak.get('buckets (moto)'))} buckets, {number(weak.get('public access blocks (moto)'))} public-access blocks, {number(weak.get('trail sets (moto)'))} trail sets |",
-        f"| Bad input: events | real-shaped events with wrong types, missing and extra fields, oversize strings, unicode, injection-looking and lookalike ids, other accounts and regions, unmanaged rules, non-objects | {number(fuzz.get('events'))} events: {number(fuzz.get('unexpected exceptions'))} unexpected exceptions, **{number(fuzz.get('writes'))} AWS writes**; {decisions(fuzz.get('decisions', {}))} |",
-        f"| Bad input: stack config | mutated copies of `Pulumi.dev.yaml`: every problem is one sentence naming its key; rejected configs run through the program register nothing | {number(config.get('configs'))} configs, {number(config.get('rejected'))} rejected with {number(config.get('problems reported'))} problems; {number(config.get('rejected configs run through the program'))} run through the program, 0 resources registered |",
-        f"| Faults | per fixer: {', '.join(FAULTS)}; every write sent appears in an audit record, exactly one final record per event | {sum(data.get('faults_injected', {}).values())} faults injected ({', '.join(f'{key} {value}' for key, value in data.get('faults_injected', {}).items())}); {sum(data.get('faults_writes', {}).values())} writes, all recorded |",
-        f"| Load | {number(load.get('events'))} events through the handler on {number(load.get('threads'))} threads against the embedded emulator, with duplicates and resources deleted mid-burst | {number(load.get('resources'))} resources, {number(load.get('duplicate events'))} duplicate events, {number(load.get('resources deleted mid-burst'))} deleted mid-burst; every event one final record ({decisions(load.get('decisions', {}))}; every failure is an event for a deleted resource, none was re-created); {number(load.get('resources remediated by more than one concurrent duplicate'))} resources written identically by two concurrent duplicates, no second effective change; {number(load.get('successful writes'))} writes, {number(load.get('emulator requests'))} requests served, {number(load.get('transient retries'))} transient retries, {number(load.get('seconds'))} s |",
-        f"| Load: `apply` | {number(apply_load.get('resources'))} resources in {number(apply_load.get('accounts'))} accounts x {number(apply_load.get('regions'))} regions, 10% of emulator requests answered with the service's throttling error | {number(apply_load.get('records'))} records, all remediated ({number(apply_load.get('failed'))} failed); {number(apply_load.get('writes'))} writes, one per resource; {number(apply_load.get('requests'))} requests, {number(apply_load.get('throttled'))} throttled and retried; final state verified for every resource |",
-        "",
-        "Fault outcomes (the same for every fixer unless the cell says otherwise):",
-        "",
-        "| fault | outcome | " + " | ".join(f"`{fixer}`" for fixer in FIXERS) + " |",
+        "| fault | most common outcome | " + " | ".join(f"`{fixer}`" for fixer in FIXERS) + " |",
         "|---|---|" + "---|" * len(FIXERS),
     ]
     for fault in FAULTS:
-        outcomes = [faults.get(f"{fixer}|{fault}", "not run") for fixer in FIXERS]
-        common = max(set(outcomes), key=outcomes.count)
-        cells = ["✓" if outcome == common else outcome for outcome in outcomes]
-        lines.append(f"| {fault} | {common} | " + " | ".join(cells) + " |")
-    lines += [
+        cells = [observations.get(f"{fixer}|{fault}") for fixer in FIXERS]
+        cores = [fault_core(cell) for cell in cells if cell is None or "not_applicable" not in cell]
+        common = max(set(cores), key=cores.count) if cores else "not applicable"
+        lines.append(f"| {fault} | {common} | " + " | ".join(fault_cell(cell, common) for cell in cells) + " |")
+    return lines
+
+
+def render(data: dict[str, Any], summary: str, seconds: float, command: str, paths: list[str]) -> str:
+    sg, sg_moto, weak = data.get("sg_plan", {}), data.get("sg_moto", {}), data.get("never_weakens", {})
+    fuzz, fuzz_open, config = data.get("fuzz", {}), data.get("fuzz_non_compliant", {}), data.get("config_fuzz", {})
+    load, apply_load = data.get("load", {}), data.get("apply_load", {})
+    observations: dict[str, Any] = data.get("fault_observations", {})
+    measured = [value for value in observations.values() if "not_applicable" not in value]
+    writes = sum(value["writes"] for value in measured)
+    recorded = all(value.get("all_calls_recorded") for value in measured) and bool(measured)
+    injected = Counter(key.split("|", 1)[0] for key, value in observations.items() if "not_applicable" not in value)
+    lines = [
+        f"Generated by `{command}`, which ran `{' '.join(['pytest', *paths])}`"
+        f" ({'these test files only' if paths else 'the whole suite, the testpaths of pyproject.toml'}): **{summary}**,",
+        f"{seconds:.0f} s wall clock. Every figure below was measured by that run; the last column names the test file that",
+        "measured it (`.venv/bin/python -m pytest <file>` reruns it alone, with the same figures: the generators are seeded).",
         "",
-        "Throttling and 5xx are injected on the plan's last write, so the two-write fixes (`restricted-admin-ports`,",
-        "`cloudtrail-multi-region`) are caught half done: the non-final record lists the write that succeeded, and",
-        "the retry finishes the fix. In the load test, moto's missing `ClientToken` idempotency for `CreateFlowLogs`",
-        "is emulated as AWS documents it.",
+        "| area | what | figures | measured by |",
+        "|---|---|---|---|",
+        f"| Property: security groups | random groups (derandomized: the same groups on every run) mixing IPv4/IPv6, ports and ranges, tcp/udp/icmp/icmpv6/-1/other protocols, prefix lists and group references; a group changes exactly when the world reaches an admin port; the reachable (source, protocol, port) sets after the fix are exactly the ones before minus world access to the admin ports (other protocols of a -1 rule only narrowed, and then recorded); undo restores the group; a second plan is empty | {number(sg.get('groups'))} groups planned ({number(sg.get('rules'))} rules, {number(sg.get('groups changed'))} changed, {number(sg.get('groups narrowed'))} narrowed); {number(sg_moto.get('groups'))} run end to end through moto ({number(sg_moto.get('remediated'))} remediated, {number(sg_moto.get('writes'))} writes, each then redelivered: already compliant) | `{MEASURED_BY['sg']}` |",
+        f"| Property: S3 and CloudTrail never weaken | KMS stays KMS with its key, a public-access flag that is on stays on, a logging trail keeps logging, a multi-region trail stays multi-region, validation only turns on | plans: {number(weak.get('encryption states (plan)'))} encryption, {number(weak.get('public access states (plan)'))} public-access, {number(weak.get('trail sets (plan)'))} trail sets, {number(weak.get('trails (plan)'))} trails; through moto: {number(weak.get('buckets (moto)'))} buckets, {number(weak.get('public access blocks (moto)'))} public-access blocks, {number(weak.get('trail sets (moto)'))} trail sets | `{MEASURED_BY['never_weakens']}` |",
+        f"| Bad input: events over compliant resources | real-shaped events with wrong types, missing and extra fields, oversize strings, unicode, injection-looking and lookalike ids, other accounts and regions, unmanaged rules, non-objects; every resource named is compliant | {number(fuzz.get('events'))} events: {number(fuzz.get('unexpected exceptions'))} unexpected exceptions, {number(fuzz.get('writes'))} AWS writes; {decisions(fuzz.get('decisions', {}))} | `{MEASURED_BY['fuzz']}` |",
+        f"| Bad input: events over non-compliant resources | the same mutations over resources that all need a fix, so an event that slips through validation would write; each write must come from an event that follows the compliance-change contract (checked by the test, independently of the handler), and is undone afterwards | {number(fuzz_open.get('events'))} events: {number(fuzz_open.get('unexpected exceptions'))} unexpected exceptions; {number(fuzz_open.get('events following the contract'))} follow the contract, {number(fuzz_open.get('events that wrote'))} wrote ({number(fuzz_open.get('writes'))} writes), **0 writes for an event outside the contract**; {decisions(fuzz_open.get('decisions', {}))} | `{MEASURED_BY['fuzz']}` |",
+        f"| Bad input: stack config | mutated copies of `Pulumi.dev.yaml`: every problem is one sentence naming its key; rejected configs run through the program register nothing | {number(config.get('configs'))} configs, {number(config.get('rejected'))} rejected with {number(config.get('problems reported'))} problems; {number(config.get('rejected configs run through the program'))} run through the program, 0 resources registered | `{MEASURED_BY['config_fuzz']}` |",
+        f"| Faults | per fixer: {', '.join(FAULTS)}; every call sent to AWS (intercepted in botocore) appears with its params and region in an audit record, exactly one final record per event; the resource is read back afterwards | {sum(injected.values())} faults injected ({', '.join(f'{key} {value}' for key, value in sorted(injected.items()))}), {len(observations) - len(measured)} shown not to apply; {writes} writes sent, {'all' if recorded else 'NOT all'} recorded with their params | `{MEASURED_BY['faults']}` |",
+        f"| Load | {number(load.get('events'))} events through the handler on {number(load.get('threads'))} threads against the embedded emulator, with duplicates and resources deleted mid-burst | {number(load.get('resources'))} resources, {number(load.get('duplicate events'))} duplicate events, {number(load.get('resources deleted mid-burst'))} deleted mid-burst; every event one final record ({decisions(load.get('decisions', {}))}; every failure is an event for a deleted resource, none was re-created); {number(load.get('resources remediated by more than one concurrent duplicate'))} resources remediated by two concurrent duplicates, whose writes were compared: the same request; {number(load.get('successful writes'))} writes, {number(load.get('emulator requests'))} requests served, {number(load.get('transient retries'))} transient retries, {number(load.get('seconds'))} s | `{MEASURED_BY['load']}` |",
+        f"| Load: `apply` | {number(apply_load.get('resources'))} resources in {number(apply_load.get('accounts'))} accounts x {number(apply_load.get('regions'))} regions, 10% of emulator requests answered with the service's throttling error | {number(apply_load.get('records'))} records, all remediated ({number(apply_load.get('failed'))} failed); {number(apply_load.get('writes'))} writes, one per resource; {number(apply_load.get('requests'))} requests, {number(apply_load.get('throttled'))} throttled and retried; every group's (protocol, from, to, source) rules compared with the expected result | `{MEASURED_BY['apply_load']}` |",
+        "",
+        f"Fault outcomes as observed by `{MEASURED_BY['faults']}` (records in order → the resource read afterwards; ✓: the row's",
+        "most common outcome; in brackets what was counted: tries of the faulted call, reads of the resource, writes sent):",
+        "",
+        *fault_rows(observations),
+        "",
+        "Throttling and 5xx are injected on the plan's last write, so the two-write fixes are caught half done: the",
+        "non-final record lists the write that succeeded, and the retry finishes the fix. In the load test, moto's missing",
+        "`ClientToken` idempotency for `CreateFlowLogs` is emulated as AWS documents it.",
         "",
         "```bash",
-        ".venv/bin/python benchmarks/what_we_tested.py     # reruns the tests and rewrites this section",
+        ".venv/bin/python benchmarks/what_we_tested.py     # reruns the whole suite and rewrites this section",
         "```",
     ]
     return "\n".join(lines)
@@ -114,18 +161,20 @@ def main() -> int:
     for name, help_text in SIZES.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"number of {help_text} (default: the CI size)")
     parser.add_argument("--no-readme", action="store_true", help="print the section instead of rewriting README.md")
+    parser.add_argument("paths", nargs="*", help="test files to run instead of the whole suite (implies --no-readme)")
     args = parser.parse_args()
     sizes = {name: getattr(args, name) for name in SIZES if getattr(args, name) is not None}
     with tempfile.TemporaryDirectory() as directory:
         figures = Path(directory) / "figures.json"
-        code, summary, seconds = run_tests(figures, sizes)
+        code, summary, seconds = run_tests(figures, sizes, args.paths)
         data = json.loads(figures.read_text()) if figures.exists() else {}
     print(f"{summary} ({seconds:.0f} s)")
     if code != 0:
         print("the tests failed; README.md was not changed", file=sys.stderr)
         return code
-    section = render(data, summary)
-    if args.no_readme:
+    command = " ".join([".venv/bin/python benchmarks/what_we_tested.py", *sys.argv[1:]])
+    section = render(data, summary, seconds, command, args.paths)
+    if args.no_readme or args.paths:
         print(section)
         return 0
     text = README.read_text()

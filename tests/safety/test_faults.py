@@ -255,9 +255,9 @@ def test_fault(subject: Subject, fault: str, sent: list[dict[str, Any]], capsys,
         earlier_writes = [call for call in attempt["apiCalls"][:-1] if _is_write(call)]
         assert all(call["outcome"] == "ok" for call in earlier_writes), "earlier writes are in the record"
         record("faults_partial", subject.key, len(earlier_writes))
-        notes.append(f"{len(hits)} tries of {operation}")
+        notes.append(f"{len(hits)} tries")
         if earlier_writes:
-            notes.append(f"non-final record holds {len(earlier_writes)} earlier write")
+            notes.append(f"non-final record lists {len(earlier_writes)} earlier write")
         retried = run()
         assert (retried["decision"], retried["final"]) == ("remediated", True), retried["reason"]
         records = [attempt, *_records(capsys)]
@@ -306,8 +306,8 @@ def test_fault(subject: Subject, fault: str, sent: list[dict[str, Any]], capsys,
             assert result["decision"] == "failed" and "still reads as non-compliant" in result["reason"]
             assert result["change"] and result["undo"], "the change that was made is recorded, with its undo"
             assert len(reads) == 4, "one read before, three to verify"
-            notes.append("record holds the change and its undo")
-        notes.append(f"{len(reads)} reads of {subject.read[1]}")
+            notes.append("change and undo recorded")
+        notes.append(f"{len(reads)} reads")
     if subject.deletion is not None and not subject.deletion.exists(resource_id):
         after = "resource absent"
     else:
