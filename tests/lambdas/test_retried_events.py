@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.retries.bucket import TokenBucket
-from conftest import ACCOUNT, REGION, FakeContext, compliance_event, rule_name
+from conftest import ACCOUNT, DEFAULT_PARAMS, REGION, FakeContext, compliance_event, rule_name
 from faults import inject_error
 from lambda_scenarios import trail
 from remediation import attempts, audit, clients, config, handler
@@ -111,6 +111,13 @@ def test_the_final_record_lists_the_first_attempts_write_and_undo_covers_both(mo
     assert final["before"] == original, "the before-state is the one the first attempt read"
     assert final["earlierRecords"] == [first["recordId"]]
 
+    fixer = load_fixer(KEY)
+    if hasattr(fixer, "undo_calls"):
+        # How the operator CLI undoes a record: recomputed from its before-state and change.
+        target = Target("AWS::::Account", ACCOUNT, ACCOUNT, REGION)
+        params = fixer.parse_params(DEFAULT_PARAMS[KEY])
+        recomputed = [entry.to_json() for entry in fixer.undo_calls(target, final["before"], final["change"], params, None)]
+        assert sorted(map(str, recomputed)) == sorted(map(str, final["undo"])), "the record's undo is the fixer's own inverse"
     run_undo(final)
     assert read_account_state() == original, "undo restores what both attempts changed"
 
