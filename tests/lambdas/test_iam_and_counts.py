@@ -37,7 +37,7 @@ def required_actions(call: dict) -> set[str]:
         if params.get("DeliverLogsPermissionArn"):
             actions.add("iam:PassRole")
         if params.get("LogDestinationType") == "s3":
-            actions.add("logs:CreateLogDelivery")
+            actions.update({"logs:CreateLogDelivery", "logs:DeleteLogDelivery"})
     return actions
 
 
