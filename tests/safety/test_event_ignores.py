@@ -104,3 +104,15 @@ def test_an_ignored_compliance_event_says_why_and_keeps_what_it_named(event: dic
     detail = event["detail"]
     assert (record["rule"], record["resourceType"], record["resourceId"]) == (detail["configRuleName"], detail["resourceType"], detail["resourceId"])
     assert record["apiCalls"] == [] and requests.writes() == []
+
+
+@pytest.mark.parametrize(("length", "shown_whole"), [(198, True), (199, False)])
+def test_a_quoted_value_is_cut_only_beyond_two_hundred_characters(length: int, shown_whole: bool, requests) -> None:
+    # The quoted account is its repr: the string plus two quotes, so 198 characters quote as exactly 200.
+    account = "9" * length
+    record = lambda_handler(automation(lambda e: e.update(account=account)), FakeContext())
+    assert record["decision"] == "ignored"
+    if shown_whole:
+        assert f"account {account!r} is not" in record["reason"]
+    else:
+        assert f"account {account!r}"[:208] + f"... ({length + 2} characters) is not" in record["reason"]
