@@ -153,6 +153,19 @@ def _confined(calls: tuple[Any, ...], checked: _Checked) -> None:
             raise refused(f"{api_call.operation} names trail {name}, which is not in the record's account {target.account}")
 
 
+def _refuse_if_exempt(checked: _Checked, current: Any, calls: tuple[Any, ...], change: Any, exemption_tag: str) -> None:
+    """Undo leaves a resource that carries the exemption tag now alone, as apply does; unreadable tags count as the tag."""
+    base, refused = lambda_module("fixers.base"), lambda_module("fixers.inverse").UndoRefused
+    detail = change.get("detail") if isinstance(change.get("detail"), dict) else {}
+    changed = detail.get("trail") if isinstance(detail.get("trail"), str) else None
+    try:
+        exempt = checked.fixer.is_exempt(checked.target, current, base.Plan("undo", calls, (), {}, (), changed), exemption_tag)
+    except base.TagsUnreadable as error:
+        raise refused(f"the resource's tags could not be read ({error}); exemptions fail closed, so nothing was changed") from error
+    if exempt:
+        raise refused(f"the resource is tagged {exemption_tag} now; remove the tag to undo the change")
+
+
 def undo_record(record: dict[str, Any], settings: Settings, sessions: AccountSessions, force: bool) -> UndoResult:
     """Recompute the inverse of one record's change from the fixer's code and its before-state, then run it.
 
@@ -173,7 +186,6 @@ def undo_record(record: dict[str, Any], settings: Settings, sessions: AccountSes
                 current = checked.fixer.read_state(checked.target)
             except (ClientError, BotoCoreError) as error:
                 return UndoResult(record_id, False, f"the resource could not be read: {lambda_module('errors').describe_error(error)}")
-            fleet.checkpoint("read", record)
             if record.get("after") is None and not force:
                 return UndoResult(record_id, False, "the record has no verified after-state, so a later change cannot be ruled out; pass --force to restore the recorded state anyway")
             if _canonical(current.to_json()) != _canonical(record.get("after")) and not force:
@@ -183,6 +195,7 @@ def undo_record(record: dict[str, Any], settings: Settings, sessions: AccountSes
             listed = record.get("undo")
             if listed and _canonical([call.to_json() for call in calls]) != _canonical(listed):
                 raise inverse.UndoRefused("the record's undo calls differ from the inverse the fixer computes from its before-state, so the record was edited")
+            _refuse_if_exempt(checked, current, calls, change, settings.exemption_tag)
             made: list[dict[str, Any]] = []
             for api_call in calls:
                 try:
@@ -194,7 +207,7 @@ def undo_record(record: dict[str, Any], settings: Settings, sessions: AccountSes
     except inverse.UndoRefused as refusal:
         return UndoResult(record_id, False, f"refused: {refusal}")
     except (ClientError, BotoCoreError) as error:
-        return UndoResult(record_id, False, f"the account or region could not be entered: {lambda_module('errors').describe_error(error)}")
+        return UndoResult(record_id, False, f"AWS refused a call: {lambda_module('errors').describe_error(error)}")
     return UndoResult(record_id, True, "restored the recorded before-state", tuple(made))
 
 
@@ -202,6 +215,7 @@ def undo_command(settings: Settings, selector: str, audit_files: list[Path], for
     """Find the records, confirm, undo each; prints one JSON line per record."""
     sessions = AccountSessions()
     records = find_records(settings, selector, audit_files, sessions)
+    fleet.checkpoint("read", None)
     if not records:
         sys.stderr.write(f"undo: no audit record {selector!r} in the given files or the stack's Lambda log groups.\n")
         return EXIT_USAGE
