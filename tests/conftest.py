@@ -1,4 +1,4 @@
-"""Shared fixtures: fake AWS credentials so no test can reach a real account."""
+"""Shared fixtures: fake AWS credentials so no test can reach a real account, and moto made to behave like AWS."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from governance import moto_fidelity
 from governance.cli.emulator import FAKE_CREDENTIALS
 
 FAKE_ENVIRONMENT = {**FAKE_CREDENTIALS, "AWS_SECURITY_TOKEN": "testing"}
+
+# Every test that uses moto, in-process or through the embedded server, sees S3 as AWS is today:
+# each bucket has SSE-S3 default encryption, and deleting it resets it to SSE-S3.
+moto_fidelity.install()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@
    event to the handler, as Lambda would (moto runs Lambda code only in Docker, so delivery is
    in-process).
 4. Show each resource before and after, and the audit records; then ``scan``, ``apply`` and ``undo``
-   on what the events did not cover.
+   on what the events did not cover. Every bucket has SSE-S3 already (as on AWS), so the encryption
+   rule's real job is shown with a copy of the stack that moves buckets to SSE-KMS.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
+import yaml
 
 from governance.cli.audit_file import read_audit_file
 from governance.cli.emulator import embedded_emulator
@@ -92,7 +94,28 @@ def _encryption(s3: Any, bucket: str) -> str:
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     except s3.exceptions.ClientError:
         return "no default encryption"
-    return "default encryption " + rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    default = rules[0]["ApplyServerSideEncryptionByDefault"]
+    key = default.get("KMSMasterKeyID")
+    return "default encryption " + default["SSEAlgorithm"] + (f" with key {key.rsplit('/', 1)[-1]}" if key else "")
+
+
+def kms_stack_file(settings: Any, sessions: AccountSessions, workdir: Path) -> Path:
+    """The dev stack with s3-bucket-encryption moving SSE-S3 buckets to SSE-KMS: one new key per account-region.
+
+    On AWS every bucket already has SSE-S3, so the SSE-S3 rule has nothing to fix; SSE-KMS is its real job.
+    """
+    config = stack_config(STACK)
+    raw_accounts = {raw["id"]: raw for raw in config["governance:accounts"]}
+    accounts = []
+    for account in settings.accounts:
+        keys = [sessions.regional(account, region).client("kms").create_key(Description="governance demo key")["KeyMetadata"]["Arn"] for region in account.regions]
+        rules = {**raw_accounts[account.id].get("rules", {}), "s3-bucket-encryption": {"params": {"algorithm": "aws:kms", "kmsKeyArn": keys}}}
+        accounts.append({**raw_accounts[account.id], "rules": rules})
+    config["governance:accounts"] = accounts
+    config["governance:rules"] = {**config["governance:rules"], "s3-bucket-encryption": {"mode": "auto", "engine": "lambda"}}
+    path = workdir / f"Pulumi.{STACK}-kms.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
 
 
 def _flow_logs(ec2: Any, vpc: str) -> str:
@@ -251,13 +274,23 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
 
         stack_args = ["--stack", STACK]
         _heading(out, "python -m governance scan --stack dev   (what-if across both accounts and regions; no writes)")
-        with redirect_stdout(out):
+        with redirect_stdout(out), redirect_stderr(out):
             scan_code = cli(["scan", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports"])
         audit_file = workdir / "demo-audit.jsonl"
         audit_file.unlink(missing_ok=True)
         _heading(out, "python -m governance apply --stack dev --yes   (same fixers, in parallel)")
         with redirect_stdout(out):
             apply_code = cli(["apply", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports", "--yes", "--audit-file", str(audit_file)])
+        kms_stack = kms_stack_file(settings, sessions, workdir)
+        kms_args = ["--stack-file", str(kms_stack), "--rule", "s3-bucket-encryption"]
+        _heading(out, f"SSE-KMS, the encryption rule's real job: {kms_stack.name} sets params.algorithm aws:kms with one key per account-region")
+        with redirect_stdout(out), redirect_stderr(out):
+            kms_scan_code = cli(["scan", *kms_args])
+        with redirect_stdout(out):
+            kms_apply_code = cli(["apply", *kms_args, "--yes", "--audit-file", str(audit_file)])
+        for item in seeded:
+            if item.rule_key == "s3-bucket-encryption":
+                _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
         applied = read_audit_file(audit_file)
         group_record = next(record for record in applied if record["ruleKey"] == "restricted-admin-ports" and record["decision"] == "remediated")
         _heading(out, f"python -m governance undo {group_record['recordId']} --yes   (restores the recorded before-state)")
@@ -267,4 +300,5 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         _heading(out, f"Done in {seconds:.1f} s; the emulator stops now. Audit records of apply: {audit_file}")
     decisions = [record["decision"] for record in records]
     expected = scan_code == 1 and apply_code == 0 and undo_code == 0 and "remediated" in decisions and "dry_run" in decisions
+    expected = expected and kms_scan_code == 1 and kms_apply_code == 0
     return 0 if expected else 1

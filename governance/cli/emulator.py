@@ -112,6 +112,11 @@ def embedded_emulator() -> Iterator[Emulator]:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    from governance import moto_fidelity
+
+    # The server runs moto in this process: S3 buckets get SSE-S3 default encryption, as on AWS.
+    moto_fidelity.install()
+
     class QuietHandler(WSGIRequestHandler):
         def log_request(self, *_args: Any, **_kwargs: Any) -> None:
             """Keep the per-request access log off the terminal."""

@@ -59,10 +59,9 @@ def still_wrong(unit: tuple[str, str], buckets: list[str], groups: list[str]) ->
     s3, ec2 = session.client("s3"), session.client("ec2")
     problems = []
     for bucket in buckets:
-        try:
-            s3.get_bucket_encryption(Bucket=bucket)
-        except s3.exceptions.ClientError:
-            problems.append(f"{bucket} unencrypted")
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        if rules[0]["ApplyServerSideEncryptionByDefault"].get("SSEAlgorithm") != "aws:kms":
+            problems.append(f"{bucket} not on SSE-KMS")
     for group in ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]:
         rules = rule_tuples(group["IpPermissions"])
         if rules != EXPECTED_AFTER:
@@ -90,19 +89,23 @@ def record_figures(figures: dict[str, Any]) -> None:
 
 
 def test_apply_fixes_a_thousand_resources_under_throttling(tmp_path: Path) -> None:
-    stack = {"config": {
+    stack: dict[str, Any] = {"config": {
         "governance:regions": REGIONS,
         "governance:accounts": [{"id": ACCOUNTS[0]}] + [{"id": a, "roleArn": f"arn:aws:iam::{a}:role/deploy"} for a in ACCOUNTS[1:]],
         "governance:rules": {"s3-bucket-encryption": {"mode": "auto", "engine": "lambda"}, "restricted-admin-ports": {"mode": "auto"}},
     }}
     stack_file = tmp_path / "Pulumi.load.yaml"
-    stack_file.write_text(yaml.safe_dump(stack))
     units = [(account, region) for account in ACCOUNTS for region in REGIONS]
     lambda_module("clients").forget_clients()
     with embedded_emulator() as emulator, ThreadPoolExecutor(max_workers=6) as pool:
         seeded = dict(zip(units, pool.map(seed_unit, units), strict=True))
         total = sum(len(b) + len(g) for b, g in seeded.values())
         assert total >= 1000
+        # Every bucket has SSE-S3 already (as on AWS): the encryption rule moves them to each account-region's KMS key.
+        keys = {unit: session_of(*unit).client("kms").create_key()["KeyMetadata"]["Arn"] for unit in units}
+        for account in stack["config"]["governance:accounts"]:
+            account["rules"] = {"s3-bucket-encryption": {"params": {"algorithm": "aws:kms", "kmsKeyArn": [keys[(account["id"], region)] for region in REGIONS]}}}
+        stack_file.write_text(yaml.safe_dump(stack))
         emulator.requests.reset()
         emulator.requests.throttle_ratio = THROTTLE_RATIO
         audit = tmp_path / "audit.jsonl"

@@ -25,6 +25,10 @@ def test_the_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert "0 flow log(s)" in after, "manual mode changes nothing"
     records = read_audit_file(tmp_path / "demo-audit.jsonl")
     assert {record["decision"] for record in records} == {"remediated"}
-    assert len(records) == 3
+    # The backlog group, and the four seeded buckets moved from SSE-S3 to SSE-KMS.
+    assert sorted(record["ruleKey"] for record in records) == ["restricted-admin-ports"] + ["s3-bucket-encryption"] * 4
+    assert "on real AWS every bucket already has SSE-S3" in text
+    assert "Move default encryption from AES256 to SSE-KMS" in text and "kms:Decrypt" in text
+    assert "default encryption aws:kms with key" in text.split("SSE-KMS, the encryption rule's real job", 1)[1]
     assert '"undone": true' in text
     assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before, "the emulator is stopped and the environment restored"

@@ -26,7 +26,7 @@ REGIONS = ["us-east-1", "eu-west-1"]
 WORLD_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
 WORLD_RANGE = {"IpProtocol": "tcp", "FromPort": 3380, "ToPort": 3390, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "legacy range"}]}
 PRIVATE_HTTPS = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
-STACK = {
+STACK: dict[str, Any] = {
     "governance:regions": REGIONS,
     "governance:accounts": [{"id": HOME}, {"id": OTHER, "roleArn": ROLE}],
     "governance:rules": {
@@ -37,10 +37,21 @@ STACK = {
 }
 
 
+KEYS: dict[tuple[str, str], str] = {}
+"""The KMS key of each account-region, created by ``stack_file``."""
+
+
 @pytest.fixture
-def stack_file(tmp_path: Path) -> Path:
+def stack_file(tmp_path: Path, aws: None) -> Path:
+    # Every bucket already has SSE-S3, as on AWS: the encryption rule's job is the move to each region's KMS key.
+    KEYS.clear()
+    accounts = []
+    for account in STACK["governance:accounts"]:
+        keys = [session_of(account["id"], region).client("kms").create_key()["KeyMetadata"]["Arn"] for region in REGIONS]
+        KEYS.update(zip(((account["id"], region) for region in REGIONS), keys, strict=True))
+        accounts.append({**account, "rules": {"s3-bucket-encryption": {"params": {"algorithm": "aws:kms", "kmsKeyArn": keys}}}})
     path = tmp_path / "Pulumi.fleet.yaml"
-    path.write_text(yaml.safe_dump({"config": STACK}))
+    path.write_text(yaml.safe_dump({"config": {**STACK, "governance:accounts": accounts}}))
     return path
 
 
@@ -69,7 +80,7 @@ def seed(account: str, region: str, tag: str) -> dict[str, str]:
         s3.create_bucket(Bucket=name, **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}))
         names[kind] = name
     s3.put_bucket_tagging(Bucket=names["exempt"], Tagging={"TagSet": [{"Key": "governance:exempt", "Value": "owner approved"}]})
-    s3.put_bucket_encryption(Bucket=names["encrypted"], ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/data"}}]})
+    s3.put_bucket_encryption(Bucket=names["encrypted"], ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEYS[(account, region)]}}]})
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     group = ec2.create_security_group(GroupName=f"{tag}-open", Description="open", VpcId=vpc)["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[WORLD_SSH, WORLD_RANGE, PRIVATE_HTTPS])
@@ -116,7 +127,7 @@ def test_scan_reports_every_account_and_region_and_writes_nothing(aws: None, sta
         group = by_resource[(account, region, names["group"])]
         assert group["mode"] == "manual" and group["status"] == "non_compliant"
         assert group["change"]["calls"], "the planned calls are shown"
-        assert encryption_of(account, region, names["plain"]) is None
+        assert encryption_of(account, region, names["plain"]) == "AES256"
         assert world_ports(ingress_of(account, region, names["group"])) == {(22, 22), (3380, 3390)}
     # Every VPC lacks a flow log: the detect-only rule is scanned too.
     assert any(f["rule"] == "vpc-flow-logs" for f in findings)
@@ -134,8 +145,8 @@ def test_apply_fixes_in_parallel_keeps_exemptions_and_records_everything(aws: No
     records = list(latest_records(audit).values())
     by_resource = {(r["account"], r["region"], r["resourceId"]): r for r in records}
     for (account, region), names in seeded.items():
-        assert encryption_of(account, region, names["plain"]) == "AES256"
-        assert encryption_of(account, region, names["exempt"]) is None
+        assert encryption_of(account, region, names["plain"]) == "aws:kms"
+        assert encryption_of(account, region, names["exempt"]) == "AES256"
         assert encryption_of(account, region, names["encrypted"]) == "aws:kms"
         assert by_resource[(account, region, names["plain"])]["decision"] == "remediated"
         assert by_resource[(account, region, names["exempt"])]["decision"] == "exempt"
@@ -167,14 +178,14 @@ def test_apply_changes_nothing_when_exemption_tags_cannot_be_read(aws: None, sta
     records = list(latest_records(audit).values())
     assert records and all(record["decision"] == "failed" for record in records)
     assert "exemptions fail closed" in records[0]["reason"]
-    assert encryption_of(HOME, "us-east-1", names["plain"]) is None
+    assert encryption_of(HOME, "us-east-1", names["plain"]) == "AES256"
 
 
 def test_apply_without_yes_off_a_terminal_refuses(aws: None, stack_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     names = seed(HOME, "us-east-1", "confirm")
     assert run_cli("apply", "--stack-file", str(stack_file)) == 2
     assert "pass --yes" in capsys.readouterr().err
-    assert encryption_of(HOME, "us-east-1", names["plain"]) is None
+    assert encryption_of(HOME, "us-east-1", names["plain"]) == "AES256"
 
 
 def test_undo_restores_the_before_state_and_refuses_when_the_resource_changed(aws: None, stack_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -200,7 +211,7 @@ def test_undo_restores_the_before_state_and_refuses_when_the_resource_changed(aw
     assert "changed since the record" in json.loads(capsys.readouterr().out)["reason"]
     assert encryption_of(OTHER, "eu-west-1", names["plain"]) == "aws:kms"
     assert run_cli("undo", "--stack-file", str(stack_file), bucket_record["recordId"], "--audit-file", str(audit), "--yes", "--force") == 0
-    assert encryption_of(OTHER, "eu-west-1", names["plain"]) is None
+    assert encryption_of(OTHER, "eu-west-1", names["plain"]) == "AES256"
 
 
 def test_undo_finds_lambda_records_in_the_function_log_group(aws: None, stack_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -217,7 +228,7 @@ def test_undo_finds_lambda_records_in_the_function_log_group(aws: None, stack_fi
     )
     capsys.readouterr()
     assert run_cli("undo", "--stack-file", str(stack_file), record["recordId"], "--yes") == 0
-    assert encryption_of(HOME, "us-east-1", names["plain"]) is None
+    assert encryption_of(HOME, "us-east-1", names["plain"]) == "AES256"
     assert run_cli("undo", "--stack-file", str(stack_file), "no-such-record", "--yes") == 2
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 from cloudtrail_model import model_cloudtrail
 from moto import mock_aws
@@ -85,6 +86,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[RequestLog]:
     clients.forget_clients()
     config._LOADED.clear()
     with mock_aws():
+        # Every bucket has SSE-S3 already (as on AWS), so s3-bucket-encryption's real job is the move to
+        # SSE-KMS: each test gets a fresh key, and the deployment config names it.
+        key_arn = boto3.client("kms").create_key(Description="governance test key")["KeyMetadata"]["Arn"]
+        monkeypatch.setitem(DEFAULT_PARAMS, "s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})
+        monkeypatch.setenv("GOVERNANCE_CONFIG", json.dumps(base_config()))
         yield log
     clients.forget_clients()
 
@@ -99,6 +105,7 @@ def rule_entry(key: str, params: dict[str, Any] | None = None, mode: str = "auto
 
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    # Replaced in every test by aws:kms with a fresh key (see the aws fixture).
     "s3-bucket-encryption": {"algorithm": "AES256", "kmsKeyArn": None},
     "s3-bucket-public-access": {"excludedPublicBuckets": []},
     "s3-account-public-access": {},
@@ -128,7 +135,7 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "rules": {rule_name(key): rule_entry(key, params) for key, params in DEFAULT_PARAMS.items()},
         "rulePrefixes": {
             "securityhub-restricted-ssh-": rule_entry("restricted-admin-ports", DEFAULT_PARAMS["restricted-admin-ports"]),
-            "securityhub-s3-bucket-server-side-encryption-enabled-": rule_entry("s3-bucket-encryption", DEFAULT_PARAMS["s3-bucket-encryption"]),
+            "securityhub-s3-default-encryption-kms-": rule_entry("s3-bucket-encryption", DEFAULT_PARAMS["s3-bucket-encryption"]),
         },
         "ssmRunbooks": {
             "AWSConfigRemediation-EnableCloudTrailLogFileValidation": {"key": "cloudtrail-log-validation", "mode": "auto", "resourceParameter": "TrailName"},

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, EXEMPTION_TAG
+from conftest import ACCOUNT, DEFAULT_PARAMS, EXEMPTION_TAG
 
 TRAIL_BUCKET = "governance-trail-bucket"
 
@@ -42,11 +42,16 @@ def _bucket(name: str = "governance-test-bucket") -> str:
     return name
 
 
-def _encrypted_bucket() -> str:
+def _test_key() -> str:
+    return str(DEFAULT_PARAMS["s3-bucket-encryption"]["kmsKeyArn"])
+
+
+def _kms_bucket() -> str:
+    # New buckets have SSE-S3 (as on AWS): the non-compliant one is a plain bucket, the compliant one uses the test key.
     name = _bucket()
     boto3.client("s3").put_bucket_encryption(
         Bucket=name,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _test_key()}}]},
     )
     return name
 
@@ -55,9 +60,9 @@ def _tag_bucket(name: str) -> None:
     boto3.client("s3").put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": EXEMPTION_TAG, "Value": "true"}]})
 
 
-def _bucket_encrypted(name: str) -> bool:
-    rules = boto3.client("s3").get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
-    return rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+def _bucket_on_test_key(name: str) -> bool:
+    (rule,) = boto3.client("s3").get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+    return bool(rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _test_key()} and rule["BucketKeyEnabled"])
 
 
 ALL_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -196,7 +201,7 @@ def _validation_on(trail_id: str) -> bool:
 
 
 SCENARIOS = [
-    Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _encrypted_bucket, _tag_bucket, _bucket_encrypted),
+    Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
     Scenario("s3-account-public-access", "AWS::::Account", _account_unblocked, _account_blocked, None, _account_is_blocked),
     Scenario("restricted-admin-ports", "AWS::EC2::SecurityGroup", _open_group, _closed_group, _tag_ec2, _group_closed),

@@ -92,7 +92,7 @@ def test_security_hub_rules_are_matched_by_their_own_product_field(deploy) -> No
     stubber = Stubber(clients.client("securityhub"))
     stubber.add_response("get_findings", {"Findings": []}, {"Filters": ANY, "MaxResults": 100})
     with stubber:
-        record = lambda_handler(compliance_event("securityhub-s3-bucket-server-side-encryption-enabled-fe95bf3f", ENCRYPTION.resource_type, bucket), FakeContext())
+        record = lambda_handler(compliance_event("securityhub-s3-default-encryption-kms-fe95bf3f", ENCRYPTION.resource_type, bucket), FakeContext())
     assert record["securityHub"]["updated"] == 0
 
 

@@ -26,7 +26,8 @@ def test_an_existing_kms_configuration_is_never_replaced() -> None:
         Bucket="kms-bucket",
         ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "other"}}]},
     )
-    assert run("s3-bucket-encryption", "AWS::S3::Bucket", "kms-bucket")["decision"] == "already_compliant"
+    record = run("s3-bucket-encryption", "AWS::S3::Bucket", "kms-bucket")
+    assert (record["decision"], record["apiCalls"][-1]["operation"]) == ("failed", "GetBucketEncryption"), "another key is reported, not swapped"
     rule = s3.get_bucket_encryption(Bucket="kms-bucket")["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "other"}
 

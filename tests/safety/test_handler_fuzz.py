@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore import xform_name
-from conftest import ACCOUNT, REGION, FakeContext, automation_event, compliance_event, rule_name
+from conftest import ACCOUNT, DEFAULT_PARAMS, REGION, FakeContext, automation_event, compliance_event, rule_name
 from faults import inject_error
 from lambda_scenarios import TRAIL_BUCKET, new_vpc
 from remediation.handler import lambda_handler
@@ -57,7 +57,9 @@ def compliant_world() -> list[dict[str, Any]]:
     """Compliant resources for every fixer, and a real-shaped NON_COMPLIANT event for each."""
     s3, s3control, ec2, cloudtrail = boto3.client("s3"), boto3.client("s3control"), boto3.client("ec2"), boto3.client("cloudtrail")
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    # Compliant with the deployment's encryption rule: SSE-KMS with its key (every bucket has SSE-S3 already).
+    key = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": DEFAULT_PARAMS["s3-bucket-encryption"]["kmsKeyArn"]}
+    s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": key}]})
     all_on = dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True)
     s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=all_on)
     s3control.put_public_access_block(AccountId=ACCOUNT, PublicAccessBlockConfiguration=all_on)

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, FakeContext, base_config, compliance_event, rule_name
+from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, base_config, compliance_event, rule_name
 from remediation import clients, config, engine, handler
 
 from governance.cli.emulator import embedded_emulator
@@ -162,7 +162,8 @@ def exists(resource: Resource) -> bool:
 def is_fixed(resource: Resource) -> bool:
     s3, ec2, cloudtrail = boto3.client("s3"), boto3.client("ec2"), boto3.client("cloudtrail")
     if resource.key == "s3-bucket-encryption":
-        return bool(s3.get_bucket_encryption(Bucket=resource.resource_id)["ServerSideEncryptionConfiguration"]["Rules"])
+        rules = s3.get_bucket_encryption(Bucket=resource.resource_id)["ServerSideEncryptionConfiguration"]["Rules"]
+        return bool(rules[0]["ApplyServerSideEncryptionByDefault"].get("SSEAlgorithm") == "aws:kms")
     if resource.key == "s3-bucket-public-access":
         return s3.get_public_access_block(Bucket=resource.resource_id)["PublicAccessBlockConfiguration"] == ALL_ON
     if resource.key == "s3-account-public-access":
@@ -207,6 +208,10 @@ def test_a_burst_of_events_with_duplicates_and_deletions(monkeypatch: pytest.Mon
     monkeypatch.setattr(handler, "write_log_line", capture)
     with embedded_emulator() as emulator:
         resources = make_resources(rng)
+        # Every bucket has SSE-S3 already (as on AWS): the encryption rule moves the plain buckets to a KMS key.
+        key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+        monkeypatch.setitem(DEFAULT_PARAMS, "s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})
+        monkeypatch.setenv("GOVERNANCE_CONFIG", json.dumps(base_config()))
         events: list[tuple[Resource, dict[str, Any]]] = []
         for index in range(EVENTS):
             resource = resources[index] if index < len(resources) else rng.choice(resources)
