@@ -321,7 +321,10 @@ def _decide_and_fix(fresh: Fresh, settings: Settings) -> tuple[Any, list[dict[st
                 # Read immediately before the write (batch reads were taken after the confirmation).
                 state = fresh.found.state if fresh.found.state is not None else fixer.read_state(fresh.found.target)
                 planned = fixer.plan(state, item.params)
-                if fresh.exempt == UNREADABLE and isinstance(planned, base.Plan):
+                if isinstance(planned, base.Plan) and not isinstance(item.plan, base.Plan):
+                    reason = "the resource changed after the confirmation and now needs a change nobody confirmed; nothing was changed (run apply again)"
+                    outcome = engine.Outcome("failed", reason, "warning", before=state.to_json(), change=planned.to_json())
+                elif fresh.exempt == UNREADABLE and isinstance(planned, base.Plan):
                     outcome = engine.Outcome("failed", "the exemption tags could not be read; exemptions fail closed, so nothing was changed", "error", before=state.to_json())
                 else:
                     outcome = engine.remediate_target(

@@ -139,7 +139,7 @@ def apply_command(settings: Settings, rules: set[str] | None, concurrency: int, 
     if not findings and not failures:
         print("No non-compliant resources found.")
         return EXIT_OK
-    if not assume_yes:
+    if not assume_yes and fixable:
         _print_findings(failures + findings, as_json=False)
         if not sys.stdin.isatty():
             sys.stderr.write("apply changes resources: confirm on a terminal or pass --yes.\n")

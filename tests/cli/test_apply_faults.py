@@ -291,3 +291,26 @@ def test_apply_leaves_an_exempt_group_vpc_and_log_validation_trail_alone(aws: No
     decisions = {r["resourceId"]: r["decision"] for r in latest_records(audit).values()}
     assert decisions[group] == "exempt" and decisions[trail] == "exempt"
     assert all(decision == "exempt" for decision in decisions.values())
+
+
+def test_a_resource_that_became_fixable_after_the_prompt_is_not_changed_without_confirmation(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kms = boto3.client("kms", region_name="us-east-1")
+    ours, theirs = (kms.create_key(Description=name)["KeyMetadata"]["Arn"] for name in ("governance", "owner"))
+    stack = write_stack(tmp_path, {"s3-bucket-encryption": {"mode": "auto", "params": {"algorithm": "aws:kms", "kmsKeyArn": ours}}})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    own_key, confirmed = make_bucket("owner-keyed"), make_bucket("confirmed-fix")
+
+    def encrypt(bucket: str, default: dict[str, str]) -> None:
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": default}]})
+
+    encrypt(own_key, {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": theirs})
+    encrypt(confirmed, {"SSEAlgorithm": "AES256"})
+    # Shown as "not switched to another key" at the prompt; its owner moves it back to SSE-S3 meanwhile.
+    confirm_with(monkeypatch, lambda: encrypt(own_key, {"SSEAlgorithm": "AES256"}))
+    audit = tmp_path / "audit.jsonl"
+    assert main(["apply", "--stack-file", str(stack), "--audit-file", str(audit)]) == 1
+    records = {record["resourceId"]: record for record in latest_records(audit).values()}
+    assert records[confirmed]["decision"] == "remediated"
+    assert records[own_key]["decision"] == "failed" and "nobody confirmed" in records[own_key]["reason"]
+    rules = s3.get_bucket_encryption(Bucket=own_key)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
