@@ -90,3 +90,10 @@ def test_uninstall_gives_moto_its_own_behaviour_back(in_process: Any) -> None:
         moto_fidelity.install()
     in_process.create_bucket(Bucket="again-bucket")
     assert rules(in_process, "again-bucket") == SSE_S3
+
+
+def test_an_embedded_emulator_starts_empty_whatever_an_earlier_one_left(aws_credentials: None) -> None:
+    with embedded_emulator() as first:
+        boto3.client("s3", region_name="us-east-1", endpoint_url=first.endpoint_url).create_bucket(Bucket="left-behind")
+    with embedded_emulator() as second:
+        assert boto3.client("s3", region_name="us-east-1", endpoint_url=second.endpoint_url).list_buckets()["Buckets"] == []

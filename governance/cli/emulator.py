@@ -11,6 +11,7 @@ import os
 import random
 import re
 import threading
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -126,6 +127,9 @@ def embedded_emulator() -> Iterator[Emulator]:
     thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
     thread.start()
     endpoint = f"http://127.0.0.1:{server.server_port}"
+    # moto keeps its resources in this process: an emulator starts empty, whatever an earlier one left.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).read()
+    counter.reset()
     overrides = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
     saved = {key: os.environ.get(key) for key in (*overrides, "AWS_PROFILE")}
     os.environ.update(overrides)
