@@ -425,7 +425,9 @@ class _Loader:
             partition = match.group(1)
         external_id = raw.get("externalId")
         if external_id is not None and (not isinstance(external_id, str) or not EXTERNAL_ID.fullmatch(external_id)):
-            self.problem(f"{where}.externalId", "must be 2-1224 characters of letters, digits and +=,.@:/-", external_id)
+            # The external id is a secret: the message describes it without quoting it.
+            shown = f"{len(external_id)} characters" if isinstance(external_id, str) else type(external_id).__name__
+            self.problem(f"{where}.externalId", f"must be 2-1224 characters of letters, digits and +=,.@:/- (got {shown}; the value is not shown)")
         if "regions" in raw:
             regions = self.regions(f"{where}.regions", raw["regions"], partition)
         elif not default_regions:

@@ -229,3 +229,14 @@ def test_every_catalog_rule_has_a_lambda_fixer_under_the_same_key() -> None:
     from governance.catalog import CATALOG
 
     assert tuple(CATALOG) == RULE_KEYS
+
+
+def test_an_invalid_external_id_is_described_without_quoting_the_secret() -> None:
+    secret = "s\u00e9cret-external-id-0042"
+    overrides = {"accounts": [{"id": ACCOUNT_A, "roleArn": ROLE_A, "externalId": secret}]}
+    raw = {key.removeprefix("governance:"): value for key, value in config_with(**overrides).items() if value is not None}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(raw)
+    message = str(raised.value)
+    assert "governance:accounts[0].externalId" in message
+    assert secret not in message and "cret-external" not in message
