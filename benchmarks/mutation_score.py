@@ -45,7 +45,10 @@ class Module:
 
 
 MODULES = {
-    "events": Module(("remediation/events.py",), ("tests/lambdas/test_events.py", "tests/safety/test_event_ignores.py", "tests/safety/test_handler_fuzz.py")),
+    "events": Module(
+        ("remediation/events.py",),
+        ("tests/lambdas/test_events.py", "tests/lambdas/test_retried_events.py", "tests/lambdas/test_flow_log_tokens.py", "tests/safety/test_event_ignores.py", "tests/safety/test_handler_fuzz.py"),
+    ),
     "exemptions": Module(
         ("remediation/fixers/base.py", "governance/cli/inventory.py"),
         ("tests/lambdas/test_fixer_matrix.py", "tests/lambdas/test_fixer_safety.py", "tests/cli/test_scan_apply_undo.py"),
