@@ -69,6 +69,8 @@ MODULES = {
 STATUS_LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 EQUIVALENT_LINE = re.compile(r"^\|\s*`(?P<name>[^`]+)`\s*\|")
 KILLING = {"killed", "timeout", "segfault", "caught by type check"}
+UNFINISHED = {"not checked"}
+"""Mutants an interrupted run did not reach: neither killed nor surviving."""
 
 
 def work_tree_files() -> list[str]:
@@ -137,7 +139,7 @@ def run_module(key: str, module: Module, max_children: int, show_diffs: bool, ke
             print(run.stdout[-3000:], run.stderr[-3000:], sep="\n", file=sys.stderr)
             raise SystemExit(f"mutmut failed on {key} (exit {run.returncode}); the copy is kept in {copy}")
         counts = Counter(statuses.values())
-        survivors = [(name, diff(copy, environment, name) if show_diffs else "") for name, status in sorted(statuses.items()) if status not in KILLING]
+        survivors = [(name, diff(copy, environment, name) if show_diffs else "") for name, status in sorted(statuses.items()) if status not in KILLING | UNFINISHED]
         print(f"{key}: {len(statuses)} mutants in {seconds:.0f} s ({', '.join(f'{status} {count}' for status, count in counts.most_common())})")
         return counts, survivors
     finally:
@@ -146,8 +148,8 @@ def run_module(key: str, module: Module, max_children: int, show_diffs: bool, ke
 
 
 def score(counts: Counter[str]) -> float:
-    """Killed (or timed out) mutants out of all mutants; a mutant no test reaches counts as surviving."""
-    total = sum(counts.values())
+    """Killed (or timed out) mutants out of all mutants run; a mutant no test reaches counts as surviving."""
+    total = sum(count for status, count in counts.items() if status not in UNFINISHED)
     return sum(counts[status] for status in KILLING) / total if total else 0.0
 
 
