@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -64,14 +63,14 @@ class ConfigRules(pulumi.ComponentResource):
 
     def _config_rule(self, name: str, plan: RegionPlan, rule: RuleSettings) -> aws.cfg.Rule:
         spec = rule.entry.config_rule
-        inputs = spec.input_parameters(rule.params)
         return aws.cfg.Rule(
             f"{name}-{rule.key}",
             name=plan.names.config_rule(rule),
             description=f"{rule.entry.title} ({rule.mode}, {rule.engine if rule.remediates else 'no'} remediation).",
             source=aws.cfg.RuleSourceArgs(owner="AWS", source_identifier=spec.identifier),
             scope=aws.cfg.RuleScopeArgs(compliance_resource_types=list(spec.scope_resource_types)) if spec.scope_resource_types else None,
-            input_parameters=json.dumps(inputs, sort_keys=True) if inputs else None,
+            # The plan's own value, the one it checked against the limits.
+            input_parameters=plan.config_rule_input_parameters(rule),
             tags=rule_tags(rule, plan.protected_rules),
             region=plan.region,
             # A rule name exists once per region: a replacement must delete the old rule first.

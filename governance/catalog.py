@@ -228,7 +228,8 @@ def _encryption_config_rule(params: RuleParams) -> ConfigRuleSpec:
             identifier="S3_DEFAULT_ENCRYPTION_KMS",
             scope_resource_types=("AWS::S3::Bucket",),
             evaluated_resource_types=("AWS::S3::Bucket",),
-            # Every configured key: a bucket can only use the key of its own region anyway.
+            # Called with the region's params (plan.config_rule_input_parameters): the key of that region,
+            # the only one a bucket there can use.
             input_parameters=lambda p: {"kmsKeyArns": ",".join(key_arns(p))},
         )
     return SSE_S3_CONFIG_RULE

@@ -189,7 +189,8 @@ class RegionPlan:
 
     def config_rule_input_parameters(self, rule: RuleSettings) -> str | None:
         """The Config rule's InputParameters as sent (JSON, keys sorted), or None when it takes none."""
-        inputs = rule.entry.config_rule.input_parameters(rule.params)
+        # The region's own params: e.g. a regional SSE-KMS rule lists only the key of its region.
+        inputs = rule.entry.config_rule.input_parameters(rule.entry.params_for_region(rule.params, self.region))
         return json.dumps(inputs, sort_keys=True) if inputs else None
 
     def event_pattern_json(self) -> str | None:

@@ -75,7 +75,8 @@ def _encryption_params(engine: str) -> dict[str, Any]:
     names = _param_names("s3-bucket-encryption")
     key_param = next((name for name in ("kmsKeyArn", "kmsKeyId") if name in names), None)
     if engine == "lambda" and key_param:
-        return {"algorithm": "aws:kms", key_param: f"arn:aws:kms:ap-southeast-1:{account_id(0)}:key/mrk-{'0' * 32}"}
+        # One key per region (S3 uses only a key of the bucket's own region): the largest valid list.
+        return {"algorithm": "aws:kms", key_param: [f"arn:aws:kms:{region}:{account_id(0)}:key/mrk-{'0' * 32}" for region in ALL_REGIONS]}
     return {"algorithm": "AES256"}
 
 

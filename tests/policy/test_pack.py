@@ -167,8 +167,9 @@ def test_the_pack_loads_from_its_own_folder_alone(tmp_path: Path) -> None:
     assert loaded["name"] == PACK_NAME
     assert loaded["policies"] == [policy.name for policy in POLICIES]
     site_packages = str(Path(pulumi_policy.__file__).resolve().parents[1])
+    resolved = [str((uploaded / file).resolve()) for file in loaded["files"] if file]
     from_the_repository = [
-        file for file in loaded["files"]
-        if file.startswith(str(PROJECT_ROOT)) and not file.startswith(site_packages)
+        file for file in resolved
+        if file.startswith(str(PROJECT_ROOT.resolve())) and not file.startswith(site_packages)
     ]
     assert from_the_repository == []
