@@ -36,6 +36,9 @@ MEASURED_BY = {
     "faults": "tests/safety/test_faults.py",
     "load": "tests/safety/test_load.py",
     "apply_load": "tests/cli/test_apply_load.py",
+    "races": "tests/cli/test_races.py",
+    "limits": "tests/test_worst_case_limits.py",
+    "replay": "tests/test_replay.py",
 }
 """The test file that measures each row's figures (``pytest <file>`` reruns it alone)."""
 REPLANNED = "groups re-planned by a duplicate between the other's two writes"
@@ -119,6 +122,7 @@ def render(data: dict[str, Any], summary: str, seconds: float, command: str, pat
     sg, sg_moto, weak = data.get("sg_plan", {}), data.get("sg_moto", {}), data.get("never_weakens", {})
     fuzz, fuzz_open, config = data.get("fuzz", {}), data.get("fuzz_non_compliant", {}), data.get("config_fuzz", {})
     load, apply_load = data.get("load", {}), data.get("apply_load", {})
+    races, limits, replay = data.get("races", {}), data.get("limits", {}), data.get("replay", {})
     observations: dict[str, Any] = data.get("fault_observations", {})
     measured = [value for value in observations.values() if "not_applicable" not in value]
     writes = sum(value["writes"] for value in measured)
@@ -140,6 +144,9 @@ def render(data: dict[str, Any], summary: str, seconds: float, command: str, pat
         f"| Faults | per fixer: {', '.join(FAULTS)}; every call sent to AWS (intercepted in botocore) appears with its params and region in an audit record, exactly one final record per event; the resource is read back afterwards | {sum(injected.values())} faults injected ({', '.join(f'{key} {value}' for key, value in sorted(injected.items()))}), {len(observations) - len(measured)} shown not to apply; {writes} writes sent, {'all' if recorded else 'NOT all'} recorded with their params | `{MEASURED_BY['faults']}` |",
         f"| Load | {number(load.get('events'))} events through the handler on {number(load.get('threads'))} threads against the embedded emulator, with duplicates and resources deleted mid-burst | {number(load.get('resources'))} resources, {number(load.get('duplicate events'))} duplicate events, {number(load.get('resources deleted mid-burst'))} deleted mid-burst; every event one final record ({decisions(load.get('decisions', {}))}; every failure is an event for a deleted resource, none was re-created); {number(load.get('resources remediated by more than one concurrent duplicate'))} resources remediated by two concurrent duplicates, whose writes were compared: only the fix's own requests; {number(load.get(REPLANNED))} security groups re-planned by a duplicate that read between the other's two writes (final rules checked exactly); {number(load.get('successful writes'))} writes, {number(load.get('emulator requests'))} requests served, {number(load.get('transient retries'))} transient retries, {number(load.get('seconds'))} s | `{MEASURED_BY['load']}` |",
         f"| Load: `apply` | {number(apply_load.get('resources'))} resources in {number(apply_load.get('accounts'))} accounts x {number(apply_load.get('regions'))} regions, 10% of emulator requests answered with the service's throttling error | {number(apply_load.get('records'))} records, all remediated ({number(apply_load.get('failed'))} failed); {number(apply_load.get('writes'))} writes, one per resource; {number(apply_load.get('requests'))} requests, {number(apply_load.get('throttled'))} throttled and retried; every group's (protocol, from, to, source) rules compared with the expected result | `{MEASURED_BY['apply_load']}` |",
+        f"| Races: `apply` and `undo` | between every pair of steps (read, confirm, write, verify, record) a resource is changed, tagged exempt, or its credentials expire or are denied, over the S3 encryption, bucket public access and security group rules; asserted: no write from stale state, no lost record, no change to an exempt resource | {number(races.get('apply cases'))} `apply` cases ({number(races.get('apply writes'))} writes, each planned from a read after the event or recorded), {number(races.get('undo cases'))} `undo` cases | `{MEASURED_BY['races']}` |",
+        f"| Limits: worst-case configs | the longest prefix, largest params, every rule on both engines, all regions, many accounts with overrides; each config is rejected with one sentence per problem naming its key, or everything the program registers fits every limit of `governance/limits.py` | {number(limits.get('worst cases accepted'))} accepted ({number(limits.get('resources checked'))} registered resources checked), {number(limits.get('worst cases rejected'))} rejected with {number(limits.get('problems named'))} problems, each naming its key | `{MEASURED_BY['limits']}` |",
+        f"| Replay in the emulator | every resource the program declares for `Pulumi.dev.yaml`, `Pulumi.prod.yaml` and the accepted worst cases, created in moto as the provider would, each request also checked against botocore's service model; moto's validators refuse unknown managed rules, malformed policies, invalid event patterns | {number(replay.get('stacks replayed'))} stacks, {number(replay.get('resources replayed'))} resources, {number(replay.get('requests checked'))} requests; {number(replay.get('known-bad values refused'))} known-bad values, each refused (the replay can fail) | `{MEASURED_BY['replay']}` |",
         "",
         f"Fault outcomes as observed by `{MEASURED_BY['faults']}` (records in order → the resource read afterwards; ✓: the row's",
         "most common outcome; in brackets what was counted: tries of the faulted call, reads of the resource, writes sent):",

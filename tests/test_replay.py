@@ -58,6 +58,7 @@ from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
 from governance.catalog import CATALOG
 from governance.mock_program import ProgramRun, Registered, run_program, stack_config
+from tests.safety.figures import record as record_figure
 from tests.worst_case import LONGEST_PREFIX, LONGEST_TAG, as_stack_config, every_rule, named_worst_case_configs, trimmed
 from tests.worst_case import accounts as worst_case_accounts
 
@@ -473,6 +474,9 @@ def test_example_stacks_deploy_in_the_emulator(stack: str) -> None:
     operations = {operation for _service, operation, _params in replayed.requests}
     assert {"CreateRole", "PutRolePolicy", "PutConfigRule", "PutRemediationConfigurations", "CreateLogGroup", "PutRule",
             "PutTargets", "CreateQueue", "CreateFunction", "AddPermission", "PutFunctionEventInvokeConfig"} <= operations
+    record_figure("replay", "stacks replayed", 1)
+    record_figure("replay", "resources replayed", len(created))
+    record_figure("replay", "requests checked", len(replayed.requests))
 
 
 @pytest.mark.usefixtures("aws_credentials")
@@ -484,7 +488,10 @@ def test_worst_case_stacks_deploy_in_the_emulator_when_the_program_accepts_them(
         assert "Invalid stack config" in str(error), error
         assert name != LAMBDA_WORST_CASE, error  # this one must stay deployable, so the lambda path is always replayed
         pytest.skip(f"the program rejects this config: {str(error)[:200]}")
-    replay(run)
+    replayed = replay(run)
+    record_figure("replay", "stacks replayed", 1)
+    record_figure("replay", "resources replayed", len([resource for resource in run.resources if resource.custom and resource.type != PROVIDER]))
+    record_figure("replay", "requests checked", len(replayed.requests))
 
 
 # --- the replay refuses what AWS refuses ----------------------------------------------------------------
@@ -572,6 +579,7 @@ def test_the_replay_refuses_what_aws_refuses(dev: ProgramRun, case: str) -> None
     type_token, change, refusal = BAD_VALUES[case]
     with pytest.raises(ReplayRefused, match=re.escape(refusal)):
         replay(mutated(dev, type_token, change))
+    record_figure("replay", "known-bad values refused", 1)
 
 
 @pytest.mark.usefixtures("aws_credentials")

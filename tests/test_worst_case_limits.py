@@ -20,6 +20,7 @@ from governance.limits import Limit
 from governance.mock_program import ProgramRun, RecordingMocks, run_program
 from governance.settings import ConfigError
 from tests.config_problems import assert_names_its_key, assert_one_sentence, validate
+from tests.safety.figures import record as record_figure
 from tests.worst_case import as_stack_config, named_worst_case_configs, trimmed
 
 CONFIGS = named_worst_case_configs()
@@ -146,10 +147,14 @@ def test_a_worst_case_config_is_rejected_with_named_keys_or_breaches_no_limit(na
         for problem in error.problems:
             assert_one_sentence(problem)
             assert_names_its_key(problem, raw)
+        record_figure("limits", "worst cases rejected", 1)
+        record_figure("limits", "problems named", len(error.problems))
         return
     run = run_program(as_stack_config(trimmed(raw)))
     assert run.resources, "an accepted config deploys something"
     assert resource_breaches(run) == []
+    record_figure("limits", "worst cases accepted", 1)
+    record_figure("limits", "resources checked", len(run.resources))
 
 
 def test_the_worst_cases_include_accepted_and_rejected_configs() -> None:

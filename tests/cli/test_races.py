@@ -27,6 +27,7 @@ from governance.cli.main import main
 from governance.lambda_code import lambda_module
 from tests.cli.aws_faults import Faults, faults, latest_records
 from tests.cli.test_apply_faults import EXEMPT, HOME, WORLD_SSH, make_bucket, make_open_group, write_stack
+from tests.safety.figures import record as record_figure
 
 __all__ = ["faults"]
 
@@ -213,6 +214,8 @@ def test_apply_under_a_race_at_every_step(rule: str, step: str, event: str, aws:
             assert read_state(rule, resource) == race.state_after_event, "someone else's change was overwritten"
     if step in ("write", "record") and event in ("credentials-expired", "access-denied"):
         assert writes and record["decision"] == "failed" and "could not be verified" in record["reason"]
+    record_figure("races", "apply cases", 1)
+    record_figure("races", "apply writes", len(writes))
 
 
 @pytest.mark.parametrize("event", EVENTS)
@@ -232,6 +235,7 @@ def test_undo_under_a_race_at_every_step(rule: str, step: str, event: str, aws: 
     code = main(["undo", "--stack-file", str(stack), record["recordId"], "--audit-file", str(audit), "--yes"])
     faults.heal()
     writes = resource_writes(faults, scenario, resource, race)
+    record_figure("races", "undo cases", 1)
     if step in ("read", "confirm"):
         if event == "changed":
             assert writes == [] and code == 1, "undo wrote over a resource changed since its record"
