@@ -16,6 +16,9 @@ from governance.catalog import CLOUDTRAIL_MULTI_REGION, VPC_FLOW_LOGS
 from governance.cli.sessions import AccountSessions
 from governance.settings import Account, Settings
 
+ACCOUNT_TYPE = "AWS::::Account"
+"""What account-level rules evaluate: not a resource type a recorder records."""
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -77,7 +80,7 @@ def _check_access(account: Account, sessions: AccountSessions) -> CheckResult:
 def _region_checks(settings: Settings, account: Account, region: str, sessions: AccountSessions) -> Iterator[CheckResult]:
     rules = account.rules_in(region)
     config = sessions.client(account, "config", region)
-    yield _check_recorder(account, region, config, sorted({t for rule in rules if rule.deploys_config_rule for t in rule.entry.config_rule.scope_resource_types}))
+    yield _check_recorder(account, region, config, sorted({t for rule in rules if rule.deploys_config_rule for t in rule.entry.config_rule.evaluated_resource_types if t != ACCOUNT_TYPE}))
     yield _check_delivery_channel(account, region, config)
     if settings.securityhub_updates or any(rule.source == "securityhub" for rule in rules):
         yield _check_security_hub(account, region, sessions)

@@ -117,3 +117,12 @@ def test_bad_config_is_reported_before_any_aws_call(capsys: pytest.CaptureFixtur
     monkeypatch.setattr("governance.cli.main.AccountSessions", lambda: pytest.fail("no AWS session may be created"))
     assert main(["doctor", "--stack", "bad"]) == 2
     assert "governance:accounts[0].id must be a 12-digit account id string" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("rule", "resource_type"), [("vpc-flow-logs", "AWS::EC2::VPC"), ("cloudtrail-log-validation", "AWS::CloudTrail::Trail")])
+def test_a_periodic_rules_evaluated_type_must_be_recorded(emulator: AccountSessions, rule: str, resource_type: str) -> None:
+    # Periodic-only rules take no scope, yet their evaluations and compliance events are of a recorded type.
+    ready_account(emulator, ["AWS::S3::Bucket"])
+    recorder = by_check(run_doctor(settings_for(**{rule: {"mode": "auto", "engine": "lambda"}}), emulator))["Config recorder records the rules' resource types"]
+    assert not recorder.passed
+    assert resource_type in recorder.detail + recorder.fix
