@@ -6,17 +6,14 @@ from __future__ import annotations
 import builtins
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
 from governance.cli.main import main
-from governance.lambda_code import lambda_module
 from tests.cli.aws_faults import Call, Faults, faults, latest_records
 
 __all__ = ["faults"]
@@ -27,14 +24,6 @@ ROLE = f"arn:aws:iam::{OTHER}:role/governance-deploy"
 EXEMPT = "governance:exempt"
 WORLD_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
 ALL_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
-
-
-@pytest.fixture
-def aws(aws_credentials: None) -> Iterator[None]:
-    with mock_aws():
-        lambda_module("clients").forget_clients()
-        yield
-        lambda_module("clients").forget_clients()
 
 
 def write_stack(tmp_path: Path, rules: dict[str, Any], accounts: list[dict[str, str]] | None = None, regions: list[str] | None = None) -> Path:

@@ -13,14 +13,13 @@ write there is no hook, and AWS offers no conditional write for these APIs to cl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from governance.cli import fleet
 from governance.cli.main import main
@@ -102,14 +101,6 @@ SCENARIOS = {
         "restricted-admin-ports", {}, ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"), lambda: make_open_group("race-group"), _rdp_opened, _tag_group,
     ),
 }
-
-
-@pytest.fixture
-def aws(aws_credentials: None) -> Iterator[None]:
-    with mock_aws():
-        lambda_module("clients").forget_clients()
-        yield
-        lambda_module("clients").forget_clients()
 
 
 def read_state(rule: str, resource: str) -> dict[str, Any]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from governance.cli.main import main
-from governance.lambda_code import lambda_module
 from tests.cli.aws_faults import Faults, faults, latest_records
 from tests.cli.test_apply_faults import EXEMPT, make_bucket, make_open_group, public_access_of, ssh_open, write_stack
 
@@ -25,14 +23,6 @@ PORT_22_ON: dict[str, Any] = {
     "service": "ec2", "operation": "AuthorizeSecurityGroupIngress",
     "params": {"GroupId": "<other>", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
 }
-
-
-@pytest.fixture
-def aws(aws_credentials: None) -> Iterator[None]:
-    with mock_aws():
-        lambda_module("clients").forget_clients()
-        yield
-        lambda_module("clients").forget_clients()
 
 
 @pytest.fixture

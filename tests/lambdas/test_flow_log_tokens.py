@@ -7,10 +7,11 @@ from typing import Any
 
 import boto3
 from conftest import FakeContext, compliance_event, rule_name
-from ec2_idempotency import emulate_flow_log_client_tokens
 from lambda_scenarios import SCENARIOS
 from remediation.fixers import vpc_flow_logs
 from remediation.handler import lambda_handler
+
+from tests.ec2_idempotency import emulate_flow_log_client_tokens
 
 FLOW_LOGS = next(scenario for scenario in SCENARIOS if scenario.key == "vpc-flow-logs")
 

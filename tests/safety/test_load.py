@@ -24,6 +24,7 @@ from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, base_config, complian
 from remediation import clients, config, engine, handler
 
 from governance.cli.emulator import embedded_emulator
+from tests.ec2_idempotency import emulate_flow_log_client_tokens
 from tests.safety.figures import record, scale
 
 EVENTS = scale("load_events", 1000)
@@ -73,23 +74,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def flow_log_client_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto ignores CreateFlowLogs' ClientToken; AWS answers a repeated token with the first result (EC2 idempotency)."""
-    from moto.ec2.responses.flow_logs import FlowLogs
-
-    original = FlowLogs.create_flow_logs
-    seen: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def idempotent(self: FlowLogs) -> Any:
-        token = self._get_param("ClientToken")
-        with lock:
-            if token and token in seen:
-                return seen[token]
-            result = original(self)
-            if token:
-                seen[token] = result
-            return result
-
-    monkeypatch.setattr(FlowLogs, "create_flow_logs", idempotent)
+    emulate_flow_log_client_tokens(monkeypatch)
 
 
 @dataclass
