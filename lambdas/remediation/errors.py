@@ -12,47 +12,36 @@ from botocore.exceptions import (
 
 # The codes botocore's standard and adaptive retry modes treat as throttling or transient
 # (botocore/retries/standard.py); they are retried by botocore first, then raised.
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-    }
-)
-"""Error codes that mean "try again later", not "this will never work"."""
-
 THROTTLING_ERROR_CODES = frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
+        "BandwidthLimitExceeded",
+        "EC2ThrottledException",
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
         "RequestThrottled",
+        "RequestThrottledException",
         "SlowDown",
-        "EC2ThrottledException",
+        "ThrottledException",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
     }
 )
 """Transient codes that mean the request was refused before it acted (unlike a timeout or a 5xx)."""
+
+TRANSIENT_ERROR_CODES = THROTTLING_ERROR_CODES | frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "LimitExceededException",
+        "PriorRequestNotComplete",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)
+"""Error codes that mean "try again later", not "this will never work"."""
 
 _TRANSIENT_EXCEPTIONS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
