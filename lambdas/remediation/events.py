@@ -33,6 +33,8 @@ FAILED_STATUSES = frozenset(
 
 FUNCTION_ARN = re.compile(r"arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?")
 EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+DOCUMENT_ARN = re.compile(r"arn:aws[a-z-]*:ssm:[a-z0-9-]*:(?:\d{12})?:document/(?P<name>[A-Za-z0-9_.-]+)")
+"""A shared or AWS-owned document named by ARN; AWS-owned ones have no account in their ARN."""
 
 Level = Literal["info", "warning"]
 
@@ -49,7 +51,8 @@ class Invocation:
     @classmethod
     def from_context(cls, context: Any) -> Invocation | None:
         """Read the account, region and partition from ``context.invoked_function_arn``."""
-        match = FUNCTION_ARN.fullmatch(str(getattr(context, "invoked_function_arn", "")))
+        arn = getattr(context, "invoked_function_arn", None)
+        match = FUNCTION_ARN.fullmatch(arn) if isinstance(arn, str) else None
         if match is None:
             return None
         request_id = getattr(context, "aws_request_id", None)
@@ -141,8 +144,8 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     managed = config.rule_for(rule_name)
     if managed is None:
         return ignore(f"rule {rule_name} is not managed by this deployment")
-    qualifier = new_result.get("evaluationResultIdentifier", {})
-    qualifier = qualifier.get("evaluationResultQualifier") if isinstance(qualifier, dict) else None
+    identifier = new_result.get("evaluationResultIdentifier")
+    qualifier = identifier.get("evaluationResultQualifier") if isinstance(identifier, dict) else None
     if isinstance(qualifier, dict) and (
         qualifier.get("configRuleName", rule_name),
         qualifier.get("resourceType", resource_type),
@@ -167,7 +170,8 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     canonical = fixer.resource_id(resource_type, raw_id, invocation.account)
     if canonical is None:
         return ignore(f"{raw_id!r} is not a well-formed {resource_type} id of this account for {setting.key}")
-    target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition, _evaluation_key(event, new_result))
+    key = _evaluation_key(event_id, (rule_name, resource_type, raw_id), identifier)
+    target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition, key)
     return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id, _text(event.get("time")))
 
 
@@ -176,9 +180,7 @@ def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     detail = event.get("detail")
     if not isinstance(detail, dict):
         return Ignored("the event has no detail object", "warning", event_id)
-    definition = _text(detail.get("Definition"))
-    # A shared or versioned document may be named by ARN (arn:...:document/<name>).
-    document = definition.rsplit("document/", 1)[-1] if definition else None
+    document = _document_name(_text(detail.get("Definition")))
     execution_id = _text(detail.get("ExecutionId"))
     status = _text(detail.get("Status"))
     if document is None or execution_id is None or status is None:
@@ -197,7 +199,15 @@ def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     return AutomationEvent(event_id, execution_id, document, status, runbook, invocation.account, invocation.region)
 
 
-def _evaluation_key(event: Mapping[str, Any], new_result: Mapping[str, Any]) -> str | None:
+def _document_name(definition: str | None) -> str | None:
+    """The document's name: ``definition`` itself, or the name at the end of a document ARN."""
+    if definition is None:
+        return None
+    named_by_arn = DOCUMENT_ARN.fullmatch(definition)
+    return named_by_arn["name"] if named_by_arn else definition
+
+
+def _evaluation_key(event_id: str | None, evaluated: tuple[str, str, str], identifier: Any) -> str | None:
     """What identifies the evaluation being remediated: rule, resource and Config's orderingTimestamp.
 
     Every delivery of one evaluation's event (duplicates, Lambda's retries) carries the same
@@ -206,12 +216,9 @@ def _evaluation_key(event: Mapping[str, Any], new_result: Mapping[str, Any]) -> 
     """
     # UNVERIFIED: that a later evaluation of the same rule and resource always carries a later
     # orderingTimestamp (facts §4 shows the field, not this property).
-    identifier = new_result.get("evaluationResultIdentifier")
     ordering = _text(identifier.get("orderingTimestamp")) if isinstance(identifier, dict) else None
-    detail = event.get("detail", {})
     if ordering is not None:
-        return f"{detail.get('configRuleName')}|{detail.get('resourceType')}|{detail.get('resourceId')}|{ordering}"
-    event_id = _text(event.get("id"))
+        return "|".join((*evaluated, ordering))
     return f"event|{event_id}" if event_id else None
 
 
