@@ -8,6 +8,12 @@ the reason, in ``benchmarks/mutation_equivalent.md`` and reported as such.
     .venv/bin/python benchmarks/mutation_score.py events            # one module (a key of MODULES)
     .venv/bin/python benchmarks/mutation_score.py                   # every module (long: hours on 2 cores)
     .venv/bin/python benchmarks/mutation_score.py events --max-children 1 --show-diffs
+    .venv/bin/python benchmarks/mutation_score.py events --keep       # keep the copy, to resume it
+    .venv/bin/python benchmarks/mutation_score.py events --resume /tmp/mutation-events-XXXX
+
+``--resume`` reruns only the surviving mutants of a kept copy, against the work tree's tests as they
+are now (mutmut collects the new tests' coverage first); it refuses when a mutated module changed,
+since mutants are numbered from the code. The time printed for a resumed copy is the sum of its runs.
 
 mutmut decides the module name of a mutant from its file path, while the Lambda's code is imported
 as the top-level package ``remediation`` (Lambda's zip root is ``lambdas/``). The copy therefore
@@ -17,6 +23,7 @@ moves ``lambdas/remediation`` to the copy's root, where the tests import it from
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -38,33 +45,86 @@ SMALL_SIZES = {"GOVERNANCE_FUZZ_EVENTS": "400", "GOVERNANCE_SG_PLAN_EXAMPLES": "
 
 @dataclass(frozen=True)
 class Module:
-    """A module to mutate (paths in the copy) and the test files that exercise it."""
+    """Modules to mutate (paths in the copy), the test files that exercise them, and the functions in scope."""
 
     paths: tuple[str, ...]
     tests: tuple[str, ...]
+    functions: tuple[str, ...] = ()
+    """Globs over mutant names (``remediation.events.x_parse_event__mutmut_*``) that are in scope; all when empty."""
 
 
+FIXERS = "remediation.fixers"
+SG = f"{FIXERS}.restricted_admin_ports"
+SG_SPLIT = (
+    "group_state", "opens_admin_port", "ranges_without", "replacement_rules", "covers", "narrowing_of", "plan", "rule_change",
+    "_authorize", "_revoke", "apply", "_widest_first", "_authorize_what_fits", "_authorize_within_quota",
+    "_revoke_reporting_unknown", "_same_rule",
+)
+LAMBDA_FIXER_TESTS = ("tests/lambdas/test_fixer_matrix.py", "tests/lambdas/test_fixer_safety.py", "tests/lambdas/test_fixer_writes.py")
 MODULES = {
     "events": Module(
         ("remediation/events.py",),
-        ("tests/lambdas/test_events.py", "tests/lambdas/test_retried_events.py", "tests/lambdas/test_flow_log_tokens.py", "tests/safety/test_event_ignores.py", "tests/safety/test_handler_fuzz.py"),
+        (
+            "tests/lambdas/test_events.py", "tests/lambdas/test_retried_events.py", "tests/lambdas/test_flow_log_tokens.py",
+            "tests/safety/test_event_ignores.py", "tests/safety/test_handler_fuzz.py", "tests/lambdas/test_event_parsing.py",
+        ),
     ),
     "exemptions": Module(
-        ("remediation/fixers/base.py", "governance/cli/inventory.py"),
-        ("tests/lambdas/test_fixer_matrix.py", "tests/lambdas/test_fixer_safety.py", "tests/cli/test_scan_apply_undo.py"),
+        (
+            "remediation/fixers/base.py", "remediation/fixers/s3_common.py", "remediation/fixers/restricted_admin_ports.py",
+            "remediation/fixers/vpc_flow_logs.py", "remediation/fixers/cloudtrail_multi_region.py", "remediation/fixers/cloudtrail_log_validation.py",
+            "remediation/fixers/s3_bucket_encryption.py", "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py",
+            "governance/cli/inventory.py", "governance/cli/fleet.py",
+        ),
+        (*LAMBDA_FIXER_TESTS, "tests/lambdas/test_errors.py", "tests/lambdas/test_cloudtrail_account_trail.py", "tests/safety/test_faults.py", "tests/cli/test_scan_apply_undo.py", "tests/cli/test_apply_faults.py"),
+        (
+            f"{FIXERS}.base.x_read_tags__mutmut_*", f"{FIXERS}.*.x_is_exempt__mutmut_*", f"{FIXERS}.s3_common.x_bucket_is_exempt__mutmut_*",
+            "governance.cli.inventory.*", "governance.cli.fleet.x__exemptions__mutmut_*", "governance.cli.fleet.x__flag__mutmut_*",
+        ),
     ),
-    "engine": Module(("remediation/engine.py",), ("tests/lambdas/test_decisions.py", "tests/lambdas/test_fixer_matrix.py", "tests/safety/test_faults.py")),
+    "engine": Module(
+        ("remediation/engine.py",),
+        (
+            "tests/lambdas/test_engine_outcomes.py", *LAMBDA_FIXER_TESTS, "tests/lambdas/test_decisions.py", "tests/lambdas/test_protected_rules.py",
+            "tests/lambdas/test_retried_events.py", "tests/safety/test_faults.py",
+        ),
+    ),
     "security-group split": Module(
         ("remediation/fixers/restricted_admin_ports.py",),
-        ("tests/lambdas/test_restricted_admin_ports.py", "tests/safety/test_security_group_properties.py"),
+        (
+            "tests/lambdas/test_restricted_admin_ports.py", "tests/lambdas/test_admin_ports_quota_and_races.py",
+            "tests/safety/test_security_group_properties.py", *LAMBDA_FIXER_TESTS,
+        ),
+        (*(f"{SG}.x_{name}__mutmut_*" for name in SG_SPLIT), f"{SG}.xǁWorldRuleǁ*"),
     ),
     "s3 never weaker": Module(
-        ("remediation/fixers/s3_bucket_encryption.py", "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py", "remediation/fixers/s3_common.py"),
-        ("tests/safety/test_never_weakens.py", "tests/lambdas/test_fixer_matrix.py"),
+        ("remediation/fixers/s3_bucket_encryption.py", "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py"),
+        ("tests/safety/test_never_weakens.py", "tests/lambdas/test_s3_encryption_kms.py", *LAMBDA_FIXER_TESTS),
+        (
+            *(f"{FIXERS}.s3_bucket_encryption.x_{name}__mutmut_*" for name in ("is_configured_key", "plan", "_set_default", "check_key_usable", "apply")),
+            f"{FIXERS}.s3_bucket_encryption.xǁEncryptionStateǁ*",
+            *(f"{FIXERS}.s3_bucket_public_access.x_{name}__mutmut_*" for name in ("all_flags_on_plan", "plan", "apply")),
+            f"{FIXERS}.s3_bucket_public_access.xǁPublicAccessStateǁ*",
+            *(f"{FIXERS}.s3_account_public_access.x_{name}__mutmut_*" for name in ("plan", "apply")),
+        ),
     ),
-    "undo": Module(("governance/cli/undo.py",), ("tests/cli/test_scan_apply_undo.py",)),
+    "undo": Module(
+        (
+            "governance/cli/undo.py", "remediation/fixers/inverse.py", "remediation/fixers/restricted_admin_ports.py", "remediation/fixers/s3_bucket_encryption.py",
+            "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py", "remediation/fixers/vpc_flow_logs.py",
+            "remediation/fixers/cloudtrail_multi_region.py", "remediation/fixers/cloudtrail_log_validation.py",
+        ),
+        ("tests/cli/test_undo_safety.py", "tests/cli/test_scan_apply_undo.py", "tests/lambdas/test_s3_encryption_undo.py", "tests/lambdas/test_fixer_safety.py"),
+        (
+            "governance.cli.undo.*", f"{FIXERS}.inverse.*", f"{FIXERS}.*.x_undo_calls__mutmut_*", f"{SG}.x__rules_from_record__mutmut_*",
+            f"{FIXERS}.s3_bucket_encryption.x_restore_calls__mutmut_*", f"{FIXERS}.s3_bucket_public_access.x_public_access_from_record__mutmut_*",
+        ),
+    ),
 }
 """Safety-critical modules: event validation, exemption checks, manual mode, the security-group split, S3 never weaker, undo."""
+
+READS_SOURCE = ("tests/lambdas/test_fixer_safety.py::test_the_package_imports_itself_only_relatively",)
+"""Tests that parse the package's source files: mutmut's rewritten copies are not the package's code."""
 
 STATUS_LINE = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 EQUIVALENT_LINE = re.compile(r"^\|\s*`(?P<name>[^`]+)`\s*\|")
@@ -79,12 +139,22 @@ def work_tree_files() -> list[str]:
     return [line for line in listed.stdout.splitlines() if (ROOT / line).is_file()]
 
 
+def copy_path(name: str) -> str:
+    """Where a work-tree file goes in the copy: the Lambda package moves to the root."""
+    return name.removeprefix("lambdas/") if name.startswith(LAMBDA_PACKAGE + "/") else name
+
+
 def make_copy(module: Module, destination: Path) -> None:
     """Copy the work tree with the Lambda package at the root and mutmut configured for ``module``."""
     for name in work_tree_files():
-        target = destination / (name.removeprefix("lambdas/") if name.startswith(LAMBDA_PACKAGE + "/") else name)
+        target = destination / copy_path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
+    configure(module, destination)
+
+
+def configure(module: Module, destination: Path) -> None:
+    """Point the copy's pyproject at the Lambda package's new place and give mutmut its settings."""
     settings = "\n".join(
         [
             "",
@@ -92,12 +162,31 @@ def make_copy(module: Module, destination: Path) -> None:
             'source_paths = ["remediation", "governance"]',
             f"only_mutate = {list(module.paths)!r}",
             f"pytest_add_cli_args_test_selection = {list(module.tests)!r}",
-            'pytest_add_cli_args = ["-p", "no:randomly", "-q"]',
+            f"pytest_add_cli_args = {['-p', 'no:randomly', '-q', *(f'--deselect={test}' for test in READS_SOURCE)]!r}",
             "",
         ]
     )
-    pyproject = destination / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('pythonpath = [".", "lambdas"]', 'pythonpath = ["."]') + settings)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (destination / "pyproject.toml").write_text(pyproject.replace('pythonpath = [".", "lambdas"]', 'pythonpath = ["."]') + settings)
+
+
+def refresh_tests(module: Module, copy: Path) -> None:
+    """Bring the work tree's tests into a kept copy; refuse if a mutated module differs from the copy's."""
+    for path in module.paths:
+        original = ROOT / (f"lambdas/{path}" if path.startswith("remediation/") else path)
+        if original.read_bytes() != (copy / path).read_bytes():
+            raise SystemExit(f"{path} changed since {copy} was made: its mutants are numbered from the old code; run the module afresh")
+    for name in work_tree_files():
+        if name.startswith("tests/"):
+            target = copy / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target)
+    configure(module, copy)
+
+
+def in_scope(name: str, module: Module) -> bool:
+    """Whether a mutant belongs to the functions ``module`` puts in scope."""
+    return not module.functions or any(fnmatch.fnmatchcase(name, pattern) for pattern in module.functions)
 
 
 def results(copy: Path, environment: dict[str, str]) -> dict[str, str]:
@@ -124,26 +213,41 @@ def justified_equivalents() -> set[str]:
     return {match["name"] for line in EQUIVALENT.read_text().splitlines() if (match := EQUIVALENT_LINE.match(line))}
 
 
-def run_module(key: str, module: Module, max_children: int, show_diffs: bool, keep: bool) -> tuple[Counter[str], list[tuple[str, str]]]:
-    """Mutate one module in a fresh copy; returns the count per status and the surviving mutants with their diffs."""
-    copy = Path(tempfile.mkdtemp(prefix=f"mutation-{key.replace(' ', '-')}-"))
+SECONDS_FILE = "mutation-seconds"
+"""In a kept copy: the seconds its runs took so far."""
+
+
+def run_module(key: str, module: Module, options: argparse.Namespace) -> tuple[Counter[str], list[tuple[str, str]]]:
+    """Mutate one module (in a fresh copy, or resume a kept one); returns the count per status and the survivors with their diffs."""
+    copy = options.resume or Path(tempfile.mkdtemp(prefix=f"mutation-{key.replace(' ', '-')}-"))
+    environment = {**os.environ, **SMALL_SIZES, "PYTHONDONTWRITEBYTECODE": "1"}
+    environment.pop("GOVERNANCE_FIGURES", None)
     try:
-        make_copy(module, copy)
-        environment = {**os.environ, **SMALL_SIZES, "PYTHONDONTWRITEBYTECODE": "1"}
-        environment.pop("GOVERNANCE_FIGURES", None)
+        if options.resume:
+            refresh_tests(module, copy)
+            previous = results(copy, environment)
+            names = [name for name, status in previous.items() if in_scope(name, module) and status not in KILLING]
+        else:
+            make_copy(module, copy)
+            names = list(module.functions)
+        seconds = float((copy / SECONDS_FILE).read_text()) if (copy / SECONDS_FILE).exists() else 0.0
         started = time.perf_counter()
-        run = subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children)], cwd=copy, env=environment, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - started
-        statuses = results(copy, environment)
+        run = subprocess.run([str(MUTMUT), "run", "--max-children", str(options.max_children), *names], cwd=copy, env=environment, capture_output=True, text=True, check=False)
+        seconds += time.perf_counter() - started
+        (copy / SECONDS_FILE).write_text(f"{seconds:.0f}")
+        statuses = {name: status for name, status in results(copy, environment).items() if in_scope(name, module)}
         if run.returncode != 0 or not statuses:
             print(run.stdout[-3000:], run.stderr[-3000:], sep="\n", file=sys.stderr)
+            options.keep = True
             raise SystemExit(f"mutmut failed on {key} (exit {run.returncode}); the copy is kept in {copy}")
         counts = Counter(statuses.values())
-        survivors = [(name, diff(copy, environment, name) if show_diffs else "") for name, status in sorted(statuses.items()) if status not in KILLING | UNFINISHED]
+        survivors = [(name, diff(copy, environment, name) if options.show_diffs else "") for name, status in sorted(statuses.items()) if status not in KILLING | UNFINISHED]
         print(f"{key}: {len(statuses)} mutants in {seconds:.0f} s ({', '.join(f'{status} {count}' for status, count in counts.most_common())})")
+        if options.keep or options.resume:
+            print(f"  copy kept in {copy}")
         return counts, survivors
     finally:
-        if not keep:
+        if not (options.keep or options.resume):
             shutil.rmtree(copy, ignore_errors=True)
 
 
@@ -154,16 +258,22 @@ def score(counts: Counter[str]) -> float:
 
 
 def main() -> int:
+    """Run the chosen modules and print each score and every survivor; exit 1 if a survivor is not justified."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", choices=[[], *MODULES], help="keys of MODULES (default: all)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants run in parallel (default 2)")
     parser.add_argument("--show-diffs", action="store_true", help="print each surviving mutant's diff")
-    parser.add_argument("--keep", action="store_true", help="keep the copies (to run `mutmut browse` in them)")
-    args = parser.parse_args()
+    parser.add_argument("--keep", action="store_true", help="keep the copies (to resume them, or run `mutmut browse` in them)")
+    parser.add_argument("--resume", type=Path, help="a kept copy of the one module given: rerun its survivors against the current tests")
+    options = parser.parse_args()
+    if options.resume and len(options.modules) != 1:
+        parser.error("--resume takes exactly one module, the one the copy was made for")
     equivalent = justified_equivalents()
     unexplained = 0
-    for key in args.modules or list(MODULES):
-        counts, survivors = run_module(key, MODULES[key], args.max_children, args.show_diffs, args.keep)
+    total: Counter[str] = Counter()
+    for key in options.modules or list(MODULES):
+        counts, survivors = run_module(key, MODULES[key], options)
+        total += counts
         print(f"  score {score(counts):.1%}; surviving {len(survivors)}")
         for name, change in survivors:
             justified = name in equivalent
@@ -171,7 +281,7 @@ def main() -> int:
             print(f"  {'equivalent' if justified else 'SURVIVED  '} {name}")
             for line in change.splitlines():
                 print(f"      {line}")
-    print(f"{unexplained} surviving mutants not justified in {EQUIVALENT.name}")
+    print(f"score {score(total):.1%} over {sum(total.values())} mutants; {unexplained} surviving mutants not justified in {EQUIVALENT.name}")
     return 1 if unexplained else 0
 
 
