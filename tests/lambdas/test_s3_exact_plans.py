@@ -1,0 +1,148 @@
+"""The S3 fixers' plans written out by hand and checked exactly: requests, undo, detail and sentences.
+
+The never-weaker properties say what a plan may not do; these pin what it does, so that a flag
+left out of a request, an undo that restores less than was read, or a refusal that names the
+wrong key cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from remediation.fixers import s3_account_public_access, s3_bucket_encryption, s3_bucket_public_access
+from remediation.fixers.base import ApiCall, NoAction, Plan
+from remediation.fixers.s3_bucket_encryption import BUCKET_KEY_REASON, READER_IMPACT, EncryptionState
+from remediation.fixers.s3_bucket_public_access import PublicAccessState
+
+BUCKET = "example-bucket"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OTHER_KEY = "arn:aws:kms:us-east-1:123456789012:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+SSE_S3 = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+AES256 = s3_bucket_encryption.Params("AES256", None)
+KMS = s3_bucket_encryption.Params("aws:kms", KEY)
+FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def kms_rule(key: str | None, algorithm: str = "aws:kms") -> dict[str, Any]:
+    default: dict[str, Any] = {"SSEAlgorithm": algorithm} | ({"KMSMasterKeyID": key} if key else {})
+    return {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+
+
+def put_encryption(rules: list[dict[str, Any]]) -> ApiCall:
+    return ApiCall("s3", "PutBucketEncryption", {"Bucket": BUCKET, "ServerSideEncryptionConfiguration": {"Rules": rules}})
+
+
+def test_sse_s3_is_set_where_no_algorithm_is_and_undone_by_deleting_the_configuration() -> None:
+    change = s3_bucket_encryption.plan(EncryptionState(BUCKET, ()), AES256)
+    configuration = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    assert change == Plan(
+        "Set default encryption to SSE-S3 (AES256)",
+        (ApiCall("s3", "PutBucketEncryption", {"Bucket": BUCKET, "ServerSideEncryptionConfiguration": configuration}),),
+        (ApiCall("s3", "DeleteBucketEncryption", {"Bucket": BUCKET}),),
+        {"set": configuration},
+    )
+
+
+def test_a_rule_without_an_algorithm_is_restored_exactly_as_read() -> None:
+    only_bucket_key = {"BucketKeyEnabled": True}
+    change = s3_bucket_encryption.plan(EncryptionState(BUCKET, (only_bucket_key,)), AES256)
+    assert isinstance(change, Plan)
+    assert change.undo == (put_encryption([only_bucket_key]),)
+
+
+@pytest.mark.parametrize("rules", [(SSE_S3,), (kms_rule(OTHER_KEY),), (kms_rule(None, "aws:kms:dsse"),)])
+def test_any_algorithm_satisfies_sse_s3(rules: tuple[dict[str, Any], ...]) -> None:
+    assert s3_bucket_encryption.plan(EncryptionState(BUCKET, rules), AES256) is None
+
+
+@pytest.mark.parametrize(("rules", "was"), [((SSE_S3,), "AES256"), ((), "none")])
+def test_sse_s3_or_nothing_moves_to_the_configured_key_with_bucket_key_on(rules: tuple[dict[str, Any], ...], was: str) -> None:
+    impact = READER_IMPACT.format(key=KEY)
+    configuration = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY}, "BucketKeyEnabled": True}]}
+    assert s3_bucket_encryption.plan(EncryptionState(BUCKET, rules), KMS) == Plan(
+        f"Move default encryption from {was} to SSE-KMS with key {KEY} and bucket key on. {impact}",
+        (ApiCall("s3", "PutBucketEncryption", {"Bucket": BUCKET, "ServerSideEncryptionConfiguration": configuration}),),
+        (put_encryption([SSE_S3]),) if rules else (ApiCall("s3", "DeleteBucketEncryption", {"Bucket": BUCKET}),),
+        {"set": configuration, "bucketKey": BUCKET_KEY_REASON, "readerImpact": f"{impact}."},
+        (f"{impact}.",),
+    )
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        (kms_rule(KEY),),
+        (kms_rule("1234abcd-12ab-34cd-56ef-1234567890ab"),),
+        (kms_rule(KEY, "aws:kms:dsse"),),
+        (SSE_S3, kms_rule(KEY)),
+    ],
+)
+def test_the_configured_key_by_arn_or_id_is_compliant(rules: tuple[dict[str, Any], ...]) -> None:
+    assert s3_bucket_encryption.plan(EncryptionState(BUCKET, rules), KMS) is None
+
+
+@pytest.mark.parametrize(
+    ("rule", "current"),
+    [
+        (kms_rule(OTHER_KEY), f"aws:kms with key {OTHER_KEY}"),
+        (kms_rule(None), "aws:kms with the AWS managed key aws/s3"),
+        (kms_rule("alias/my-key", "aws:kms:dsse"), "aws:kms:dsse with key alias/my-key"),
+    ],
+)
+def test_another_kms_key_is_never_replaced(rule: dict[str, Any], current: str) -> None:
+    assert s3_bucket_encryption.plan(EncryptionState(BUCKET, (SSE_S3, rule)), KMS) == NoAction(
+        "failed",
+        f"the bucket already uses {current}; it is not switched to {KEY}, because readers that hold only "
+        "the current key would lose access to new objects (change it by hand, or exempt the bucket)",
+    )
+
+
+def test_the_algorithms_and_kms_keys_of_a_configuration_are_read_rule_by_rule() -> None:
+    state = EncryptionState(BUCKET, (SSE_S3, {"BucketKeyEnabled": True}, kms_rule(KEY), kms_rule(None, "aws:kms:dsse"), {"ApplyServerSideEncryptionByDefault": "x"}))
+    assert state.algorithms == ("AES256", "aws:kms", "aws:kms:dsse")
+    assert state.kms_keys == (("aws:kms", KEY), ("aws:kms:dsse", None))
+
+
+@pytest.mark.parametrize(
+    ("configuration", "turned_on", "undo"),
+    [
+        (None, list(FLAGS), ApiCall("s3", "DeletePublicAccessBlock", {"Bucket": BUCKET})),
+        (
+            {"BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True, "RestrictPublicBuckets": False},
+            ["IgnorePublicAcls", "RestrictPublicBuckets"],
+            ApiCall("s3", "PutPublicAccessBlock", {"Bucket": BUCKET, "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True, "RestrictPublicBuckets": False,
+            }}),
+        ),
+    ],
+)
+def test_bucket_public_access_turns_every_flag_on_and_restores_what_it_read(configuration: Any, turned_on: list[str], undo: ApiCall) -> None:
+    change = s3_bucket_public_access.plan(PublicAccessState(BUCKET, configuration), s3_bucket_public_access.Params(frozenset()))
+    assert change == Plan(
+        f"Turn on bucket-level Block Public Access flags {', '.join(turned_on)}",
+        (ApiCall("s3", "PutPublicAccessBlock", {"Bucket": BUCKET, "PublicAccessBlockConfiguration": dict.fromkeys(FLAGS, True)}),),
+        (undo,),
+        {"turnedOn": turned_on},
+    )
+
+
+def test_a_bucket_public_on_purpose_is_left_alone_and_a_fully_blocked_one_is_compliant() -> None:
+    params = s3_bucket_public_access.Params(frozenset({BUCKET}))
+    assert s3_bucket_public_access.plan(PublicAccessState(BUCKET, None), params) == NoAction("exempt", "the bucket is listed in params.excludedPublicBuckets")
+    assert s3_bucket_public_access.plan(PublicAccessState(BUCKET, dict.fromkeys(FLAGS, True)), s3_bucket_public_access.Params(frozenset())) is None
+    assert PublicAccessState(BUCKET, dict.fromkeys(FLAGS, True)).all_on
+    assert not PublicAccessState(BUCKET, {**dict.fromkeys(FLAGS, True), "RestrictPublicBuckets": False}).all_on
+    assert not PublicAccessState(BUCKET, dict.fromkeys(FLAGS[:3], True)).all_on
+    assert not PublicAccessState(BUCKET, None).all_on
+
+
+def test_account_public_access_addresses_the_account_through_s3control() -> None:
+    change = s3_account_public_access.plan(PublicAccessState("123456789012", {"BlockPublicAcls": True}), s3_account_public_access.Params())
+    assert change == Plan(
+        "Turn on account-level Block Public Access flags IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets",
+        (ApiCall("s3control", "PutPublicAccessBlock", {"AccountId": "123456789012", "PublicAccessBlockConfiguration": dict.fromkeys(FLAGS, True)}),),
+        (ApiCall("s3control", "PutPublicAccessBlock", {"AccountId": "123456789012", "PublicAccessBlockConfiguration": {"BlockPublicAcls": True}}),),
+        {"turnedOn": ["IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]},
+    )
+    assert s3_account_public_access.plan(PublicAccessState("123456789012", dict.fromkeys(FLAGS, True)), s3_account_public_access.Params()) is None
