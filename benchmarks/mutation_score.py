@@ -74,11 +74,13 @@ MODULES = {
             "remediation/fixers/base.py", "remediation/fixers/s3_common.py", "remediation/fixers/restricted_admin_ports.py",
             "remediation/fixers/vpc_flow_logs.py", "remediation/fixers/cloudtrail_multi_region.py", "remediation/fixers/cloudtrail_log_validation.py",
             "remediation/fixers/s3_bucket_encryption.py", "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py",
-            "governance/cli/inventory.py", "governance/cli/fleet.py",
+            "remediation/fixers/cloudtrail_common.py", "governance/cli/inventory.py", "governance/cli/fleet.py",
         ),
-        (*LAMBDA_FIXER_TESTS, "tests/lambdas/test_errors.py", "tests/lambdas/test_cloudtrail_account_trail.py", "tests/safety/test_faults.py", "tests/cli/test_scan_apply_undo.py", "tests/cli/test_apply_faults.py"),
+        (*LAMBDA_FIXER_TESTS, "tests/lambdas/test_errors.py", "tests/lambdas/test_cloudtrail_account_trail.py", "tests/safety/test_faults.py", "tests/cli/test_inventory.py",
+         "tests/cli/test_scan_apply_undo.py", "tests/cli/test_apply_faults.py"),
         (
             f"{FIXERS}.base.x_read_tags__mutmut_*", f"{FIXERS}.*.x_is_exempt__mutmut_*", f"{FIXERS}.s3_common.x_bucket_is_exempt__mutmut_*",
+            f"{FIXERS}.cloudtrail_common.x_trail_is_exempt__mutmut_*",
             "governance.cli.inventory.*", "governance.cli.fleet.x__exemptions__mutmut_*", "governance.cli.fleet.x__flag__mutmut_*",
         ),
     ),
@@ -92,14 +94,14 @@ MODULES = {
     "security-group split": Module(
         ("remediation/fixers/restricted_admin_ports.py",),
         (
-            "tests/lambdas/test_restricted_admin_ports.py", "tests/lambdas/test_admin_ports_quota_and_races.py",
+            "tests/lambdas/test_admin_ports_exact_plan.py", "tests/lambdas/test_restricted_admin_ports.py", "tests/lambdas/test_admin_ports_quota_and_races.py",
             "tests/safety/test_security_group_properties.py", *LAMBDA_FIXER_TESTS,
         ),
         (*(f"{SG}.x_{name}__mutmut_*" for name in SG_SPLIT), f"{SG}.xǁWorldRuleǁ*"),
     ),
     "s3 never weaker": Module(
         ("remediation/fixers/s3_bucket_encryption.py", "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py"),
-        ("tests/safety/test_never_weakens.py", "tests/lambdas/test_s3_encryption_kms.py", *LAMBDA_FIXER_TESTS),
+        ("tests/lambdas/test_s3_exact_plans.py", "tests/safety/test_never_weakens.py", "tests/lambdas/test_s3_encryption_kms.py", *LAMBDA_FIXER_TESTS),
         (
             *(f"{FIXERS}.s3_bucket_encryption.x_{name}__mutmut_*" for name in ("is_configured_key", "plan", "_set_default", "check_key_usable", "apply")),
             f"{FIXERS}.s3_bucket_encryption.xǁEncryptionStateǁ*",

@@ -52,11 +52,13 @@ def test_security_groups_and_vpcs_are_found_with_their_state_and_arn(aws: None) 
     groups = {found.target.resource_id: found for found in discover("restricted-admin-ports", session(), ACCOUNT, REGION)}
     assert groups[group].target == target("AWS::EC2::SecurityGroup", group)
     assert groups[group].arn == f"arn:aws:ec2:{REGION}:{ACCOUNT.id}:security-group/{group}"
-    assert groups[group].state.group_id == group and groups[group].state.vpc_id == vpc
+    group_state = groups[group].state
+    assert group_state is not None and (group_state.group_id, group_state.vpc_id) == (group, vpc)
     vpcs = {found.target.resource_id: found for found in discover("vpc-flow-logs", session(), ACCOUNT, REGION)}
     assert vpcs[vpc].target == target("AWS::EC2::VPC", vpc)
     assert vpcs[vpc].arn == f"arn:aws:ec2:{REGION}:{ACCOUNT.id}:vpc/{vpc}"
-    assert vpcs[vpc].state.vpc_id == vpc and vpcs[vpc].state.flow_logs == ()
+    vpc_state = vpcs[vpc].state
+    assert vpc_state is not None and (vpc_state.vpc_id, vpc_state.flow_logs) == (vpc, ())
 
 
 def test_trails_are_found_in_their_home_region_by_arn(aws: None) -> None:
