@@ -174,7 +174,15 @@ def test_an_exempt_trail_gives_way_to_another_trail_that_can_be_fixed() -> None:
     assert cloudtrail.get_trail(Name=exempt)["Trail"]["IsMultiRegionTrail"] is False, "the exempt trail is untouched"
     assert cloudtrail.get_trail(Name=other)["Trail"]["IsMultiRegionTrail"] is True
     assert record["change"]["detail"]["trail"] == other
+    assert record["change"]["detail"]["passedOver"] == [exempt]
     assert all(call["params"].get("Name", call["params"].get("TrailName")) == other for call in record["undo"])
+
+
+def test_the_preferred_trail_when_not_exempt_is_recorded_without_passed_over_trails() -> None:
+    chosen = trail("a-team-trail")
+    record = _run()
+    assert record["decision"] == "remediated", record["reason"]
+    assert record["change"]["detail"] == {"trail": chosen, "updated": True, "candidates": record["change"]["detail"]["candidates"]}
 
 
 def test_only_when_every_candidate_is_exempt_is_the_decision_exempt(requests) -> None:

@@ -255,7 +255,7 @@ def is_exempt(target: Target, _state: AccountTrailsState, change: Plan, exemptio
     """
     if change.changed_resource is None:
         return False
-    candidates = change.detail.get("candidates") or [{"trail": change.changed_resource}]
+    candidates = change.detail.get("candidates", ())
     exempt: list[str] = []
     for candidate in candidates:
         if not trail_is_exempt(candidate["trail"], target, exemption_tag):
