@@ -116,7 +116,10 @@ MODULES = {
             "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py", "remediation/fixers/vpc_flow_logs.py",
             "remediation/fixers/cloudtrail_multi_region.py", "remediation/fixers/cloudtrail_log_validation.py",
         ),
-        ("tests/cli/test_undo_safety.py", "tests/cli/test_scan_apply_undo.py", "tests/lambdas/test_s3_encryption_undo.py", "tests/lambdas/test_fixer_safety.py"),
+        (
+            "tests/cli/test_undo_checks.py", "tests/cli/test_undo_safety.py", "tests/cli/test_scan_apply_undo.py", "tests/lambdas/test_s3_encryption_undo.py",
+            "tests/lambdas/test_fixer_safety.py",
+        ),
         (
             "governance.cli.undo.*", f"{FIXERS}.inverse.*", f"{FIXERS}.*.x_undo_calls__mutmut_*", f"{SG}.x__rules_from_record__mutmut_*",
             f"{FIXERS}.s3_bucket_encryption.x_restore_calls__mutmut_*", f"{FIXERS}.s3_bucket_public_access.x_public_access_from_record__mutmut_*",

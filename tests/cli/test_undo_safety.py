@@ -110,6 +110,32 @@ TAMPERING: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+EDITED = "refused: the record's undo calls differ from the inverse the fixer computes from its before-state, so the record was edited"
+REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "bucket record opens port 22": lambda s: EDITED,
+    "group record opens port 22 on its own group": lambda s: EDITED,
+    "group record's calls target another group": lambda s: EDITED,
+    "bucket record's calls target another bucket": lambda s: EDITED,
+    "unknown operation": lambda s: EDITED,
+    "region outside the stack": lambda s: "refused: region 'ap-south-1' is not a region of account 123456789012 in this stack",
+    # The record's group does not exist in the other region: undo reads before anything else.
+    "another region of the stack": lambda s: f"the resource could not be read: InvalidGroup.NotFound: The security group '{{'{s['group']}'}}' does not exist",
+    "account outside the stack": lambda s: "refused: account '999999999999' is not in this stack",
+    "before-state names another bucket": lambda s: f"refused: the record's before-state names bucket '{s['exempt_bucket']}', not the record's resource {s['bucket']}",
+    "resource id names another bucket": lambda s: f"refused: the record's before-state names bucket '{s['bucket']}', not the record's resource {s['exempt_bucket']}",
+    "before-state names another group": lambda s: f"refused: the record's before-state names security group '{s['bystander']}', not the record's resource {s['group']}",
+    "before-state the fixer would not have changed": lambda s: "refused: the fixer would not have changed the recorded before-state, so there is nothing it could undo",
+    "revoked rule the before-state never had": lambda s: (
+        "refused: the record's revoked rule {'protocol': 'tcp', 'fromPort': 3389, 'toPort': 3389, 'cidr': '0.0.0.0/0', 'description': None} "
+        "was not an admin-port rule of the before-state"
+    ),
+    "before-state that does not parse": lambda s: "refused: the record's before-state world rules is not a list of JSON objects",
+    "rule key of another fixer": lambda s: f"refused: resource AWS::S3::Bucket '{s['bucket']}' is not one the restricted-admin-ports fixer changes",
+    "flow log of another VPC": lambda s: f"refused: flow log fl-0123456789abcdef0 is not attached to {s['vpc']} now",
+}
+"""The refusal each edit gets: the check meant for it, not a later one."""
+
+
 @pytest.mark.parametrize("tampering", sorted(TAMPERING))
 def test_an_edited_record_is_refused_and_nothing_is_written(
     tampering: str, applied: dict[str, Any], faults: Faults, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -120,6 +146,7 @@ def test_an_edited_record_is_refused_and_nothing_is_written(
     assert code == 1
     (result,) = results
     assert result["undone"] is False and result["reason"], result
+    assert result["reason"] == REFUSALS[tampering](applied), "each edit is caught by the check meant for it"
     assert faults.writes() == [], f"undo wrote although the record was edited ({tampering})"
     assert not ssh_open(applied["group"]) and not ssh_open(applied["closed"]) and ssh_open(applied["bystander"])
     assert public_access_of(applied["bucket"]) is not None
