@@ -76,7 +76,7 @@ MODULES = {
             "remediation/fixers/s3_bucket_encryption.py", "remediation/fixers/s3_bucket_public_access.py", "remediation/fixers/s3_account_public_access.py",
             "remediation/fixers/cloudtrail_common.py", "governance/cli/inventory.py", "governance/cli/fleet.py",
         ),
-        (*LAMBDA_FIXER_TESTS, "tests/lambdas/test_errors.py", "tests/lambdas/test_cloudtrail_account_trail.py", "tests/safety/test_faults.py", "tests/cli/test_inventory.py",
+        (*LAMBDA_FIXER_TESTS, "tests/lambdas/test_exemption_reads.py", "tests/lambdas/test_errors.py", "tests/lambdas/test_cloudtrail_account_trail.py", "tests/safety/test_faults.py", "tests/cli/test_inventory.py",
          "tests/cli/test_scan_apply_undo.py", "tests/cli/test_apply_faults.py"),
         (
             f"{FIXERS}.base.x_read_tags__mutmut_*", f"{FIXERS}.*.x_is_exempt__mutmut_*", f"{FIXERS}.s3_common.x_bucket_is_exempt__mutmut_*",

@@ -87,9 +87,9 @@ def _security_groups(session: boto3.Session, account: Account, region: str) -> l
 
 def _vpcs(session: boto3.Session, account: Account, region: str) -> list[Found]:
     fixer = lambda_module("fixers.vpc_flow_logs")
-    logs_by_vpc: dict[str, list[Any]] = defaultdict(list)
+    logs_by_vpc: dict[str | None, list[Any]] = defaultdict(list)
     for flow_log in _pages(session, "ec2", "describe_flow_logs", "FlowLogs"):
-        logs_by_vpc[flow_log.get("ResourceId", "")].append(flow_log)
+        logs_by_vpc[flow_log.get("ResourceId")].append(flow_log)
     return [
         Found(
             _target(account, region, "AWS::EC2::VPC", vpc["VpcId"]),

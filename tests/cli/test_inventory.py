@@ -69,15 +69,36 @@ def test_trails_are_found_in_their_home_region_by_arn(aws: None) -> None:
     assert discover("cloudtrail-log-validation", session(), ACCOUNT, REGION) == [Found(target("AWS::CloudTrail::Trail", east), None, east)]
 
 
-def test_shadow_trails_are_not_asked_for_and_a_missing_trail_list_is_no_trails(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shadow_trails_are_not_asked_for_and_a_trail_of_another_home_region_is_left_to_that_region(monkeypatch: pytest.MonkeyPatch) -> None:
     client = boto3.client("cloudtrail", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)
+    here = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT.id}:trail/here"
+    unstated = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT.id}:trail/unstated"
+    trails = [
+        {"Name": "here", "TrailARN": here, "HomeRegion": REGION},
+        {"Name": "there", "TrailARN": f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT.id}:trail/there", "HomeRegion": "eu-west-1"},
+        {"Name": "unstated", "TrailARN": unstated},
+    ]
     # Shadow trails include other accounts' organization trails replicated here: never ours to change.
+    stubber.add_response("describe_trails", {"trailList": trails}, {"includeShadowTrails": False})
     stubber.add_response("describe_trails", {}, {"includeShadowTrails": False})
     monkeypatch.setattr(inventory, "_client", lambda _session, _service: client)
     with stubber:
-        assert discover("cloudtrail-log-validation", session(), ACCOUNT, REGION) == []
+        assert [found.arn for found in discover("cloudtrail-log-validation", session(), ACCOUNT, REGION)] == [here, unstated]
+        assert discover("cloudtrail-log-validation", session(), ACCOUNT, REGION) == [], "a response without trailList has no trails"
     stubber.assert_no_pending_responses()
+
+
+def test_each_vpc_is_found_with_its_own_flow_logs(aws: None) -> None:
+    ec2 = session().client("ec2")
+    logged, unlogged = (ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"] for cidr in ("10.3.0.0/16", "10.4.0.0/16"))
+    _bucket("flow-logs", REGION)
+    ec2.create_flow_logs(ResourceIds=[logged], ResourceType="VPC", TrafficType="ALL", LogDestinationType="s3", LogDestination="arn:aws:s3:::flow-logs")
+    states = {found.target.resource_id: found.state for found in discover("vpc-flow-logs", session(), ACCOUNT, REGION)}
+    logged_state, unlogged_state = states[logged], states[unlogged]
+    assert logged_state is not None and [flow_log["ResourceId"] for flow_log in logged_state.flow_logs] == [logged]
+    assert logged_state.flow_logs[0]["LogDestination"] == "arn:aws:s3:::flow-logs"
+    assert unlogged_state is not None and unlogged_state.flow_logs == ()
 
 
 @pytest.mark.parametrize("rule", ["cloudtrail-multi-region", "s3-account-public-access"])

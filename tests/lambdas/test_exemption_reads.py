@@ -1,0 +1,68 @@
+"""How the fixers read the exemption tag when AWS answers with less than the usual fields.
+
+AWS leaves out empty lists (a VPC without tags has no ``Tags``, a trail without tags may come
+back without ``TagsList``) and answers for a trail only in its home region; each such answer
+must read as "no tag", never crash, and a trail's tags must be asked for where the trail lives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from conftest import ACCOUNT, EXEMPTION_TAG, REGION
+from remediation import clients
+from remediation.fixers import cloudtrail_common, cloudtrail_multi_region, vpc_flow_logs
+from remediation.fixers.base import Plan, Target
+
+VPC = "vpc-0123456789abcdef0"
+TRAIL = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main"
+ACCOUNT_TARGET = Target("AWS::::Account", ACCOUNT, ACCOUNT, REGION)
+
+
+def test_a_vpc_described_without_tags_is_not_exempt() -> None:
+    stubber = Stubber(clients.client("ec2"))
+    stubber.add_response("describe_vpcs", {"Vpcs": [{"VpcId": VPC}]}, {"VpcIds": [VPC]})
+    with stubber:
+        assert vpc_flow_logs.is_exempt(Target("AWS::EC2::VPC", VPC, ACCOUNT, REGION), vpc_flow_logs.FlowLogState(VPC, ()), Plan("", (), ()), EXEMPTION_TAG) is False
+    stubber.assert_no_pending_responses()
+
+
+def _trail_tags(response: dict[str, Any]) -> bool:
+    stubber = Stubber(clients.client("cloudtrail"))
+    stubber.add_response("list_tags", response, {"ResourceIdList": [TRAIL]})
+    with stubber:
+        exempt = cloudtrail_common.trail_is_exempt(TRAIL, ACCOUNT_TARGET, EXEMPTION_TAG)
+    stubber.assert_no_pending_responses()
+    return exempt
+
+
+def test_a_trail_listed_without_tags_is_not_exempt() -> None:
+    assert _trail_tags({"ResourceTagList": []}) is False
+    assert _trail_tags({"ResourceTagList": [{"ResourceId": TRAIL}]}) is False
+    assert _trail_tags({"ResourceTagList": [{"ResourceId": TRAIL, "TagsList": [{"Key": EXEMPTION_TAG, "Value": "audit team"}]}]}) is True
+
+
+def test_a_trail_of_another_home_region_has_its_tags_read_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    boto3.client("s3").create_bucket(Bucket="west-trail-bucket")
+    west = boto3.client("cloudtrail", region_name="us-west-2")
+    arn = west.create_trail(Name="west", S3BucketName="west-trail-bucket")["TrailARN"]
+    west.add_tags(ResourceId=arn, TagsList=[{"Key": EXEMPTION_TAG, "Value": "audit team"}])
+    asked: list[str | None] = []
+    real_client = cloudtrail_common.client
+
+    def recording_client(service: str, region: str | None = None) -> Any:
+        asked.append(region)
+        return real_client(service, region)
+
+    monkeypatch.setattr(cloudtrail_common, "client", recording_client)
+    assert cloudtrail_common.trail_is_exempt(arn, ACCOUNT_TARGET, EXEMPTION_TAG) is True
+    assert asked == ["us-west-2"]
+
+
+def test_an_account_plan_naming_a_trail_without_candidates_fails_closed() -> None:
+    # Every update plan lists its candidates; one that does not is not trusted to name the trail it changes.
+    change = Plan("update", (), (), {"trail": TRAIL}, (), TRAIL)
+    assert cloudtrail_multi_region.is_exempt(ACCOUNT_TARGET, None, change, EXEMPTION_TAG) is True  # type: ignore[arg-type]
