@@ -142,5 +142,5 @@ def exempt_arns(session: boto3.Session, tag_key: str, rule_keys: set[str]) -> se
         mappings = _pages(session, "resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
                           TagFilters=[{"Key": tag_key}], ResourceTypeFilters=types)
     except (ClientError, BotoCoreError) as error:
-        raise ExemptionsUnreadable(str(error)) from error
+        raise ExemptionsUnreadable from error
     return {mapping["ResourceARN"] for mapping in mappings}

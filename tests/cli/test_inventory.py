@@ -45,6 +45,16 @@ def test_buckets_of_the_region_only_are_found_by_name_with_their_arn(aws: None) 
     assert [found.target.resource_id for found in discover("s3-bucket-public-access", session("eu-west-1"), ACCOUNT, "eu-west-1")] == ["bucket-west"]
 
 
+def test_the_bucket_list_is_asked_for_the_region_and_an_answer_without_buckets_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_response("list_buckets", {}, {"BucketRegion": "eu-west-1"})
+    monkeypatch.setattr(inventory, "_client", lambda _session, _service: client)
+    with stubber:
+        assert discover("s3-bucket-encryption", session(), ACCOUNT, "eu-west-1") == []
+    stubber.assert_no_pending_responses()
+
+
 def test_security_groups_and_vpcs_are_found_with_their_state_and_arn(aws: None) -> None:
     ec2 = session().client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
