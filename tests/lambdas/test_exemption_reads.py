@@ -40,6 +40,7 @@ def _trail_tags(response: dict[str, Any]) -> bool:
 
 
 def test_a_trail_listed_without_tags_is_not_exempt() -> None:
+    assert _trail_tags({}) is False
     assert _trail_tags({"ResourceTagList": []}) is False
     assert _trail_tags({"ResourceTagList": [{"ResourceId": TRAIL}]}) is False
     assert _trail_tags({"ResourceTagList": [{"ResourceId": TRAIL, "TagsList": [{"Key": EXEMPTION_TAG, "Value": "audit team"}]}]}) is True

@@ -43,7 +43,8 @@ def trail_is_exempt(trail_arn: str, target: Target, exemption_tag: str) -> bool:
     cloudtrail = client("cloudtrail", home_region_or_none(trail_arn, target))
 
     def read() -> list[dict[str, str]]:
-        tag_lists = cloudtrail.list_tags(ResourceIdList=[trail_arn]).get("ResourceTagList", [])
-        return list(tag_lists[0].get("TagsList", [])) if tag_lists else []
+        for tagged in cloudtrail.list_tags(ResourceIdList=[trail_arn]).get("ResourceTagList", []):
+            return list(tagged.get("TagsList", []))
+        return []
 
     return exemption_tag in read_tags(read, ())
