@@ -55,6 +55,28 @@ def test_the_bucket_list_is_asked_for_the_region_and_an_answer_without_buckets_i
     stubber.assert_no_pending_responses()
 
 
+def test_a_page_without_its_list_adds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = boto3.client("ec2", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_response("describe_security_groups", {})
+    monkeypatch.setattr(inventory, "_client", lambda _session, _service: client)
+    with stubber:
+        assert discover("restricted-admin-ports", session(), ACCOUNT, REGION) == []
+
+
+def test_targets_and_arns_carry_the_accounts_partition(aws: None) -> None:
+    _bucket("bucket-east", REGION)
+    china = Account(ACCOUNT.id, "china", None, None, "aws-cn", (REGION,), ())
+    (found,) = discover("s3-bucket-encryption", session(), china, REGION)
+    assert (found.target.partition, found.arn) == ("aws-cn", "arn:aws-cn:s3:::bucket-east")
+
+
+def test_batch_reads_retry_throttling_with_backoff_like_every_cli_call() -> None:
+    config = inventory._client(session(), "ec2").meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 9}, "botocore counts the first try too"
+    assert (config.connect_timeout, config.read_timeout) == (5, 30)
+
+
 def test_security_groups_and_vpcs_are_found_with_their_state_and_arn(aws: None) -> None:
     ec2 = session().client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
