@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 import pytest
 from cloudtrail_model import model_cloudtrail
+from deployment_params import ACCOUNT, DEFAULT_PARAMS
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from remediation import clients, config, engine
 from remediation.calls import attach_recorder
 
-ACCOUNT = "123456789012"
 REGION = "us-east-1"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:governance-remediation"
 EXEMPTION_TAG = "governance:exempt"
@@ -104,22 +104,6 @@ def rule_entry(key: str, params: dict[str, Any] | None = None, mode: str = "auto
     return {"key": key, "mode": mode, "params": params or {}}
 
 
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    # Replaced in every test by aws:kms with a fresh key (see the aws fixture).
-    "s3-bucket-encryption": {"algorithm": "AES256", "kmsKeyArn": None},
-    "s3-bucket-public-access": {"excludedPublicBuckets": []},
-    "s3-account-public-access": {},
-    "restricted-admin-ports": {"ports": [22, 3389]},
-    "vpc-flow-logs": {
-        "trafficType": "ALL",
-        "destinationType": "cloud-watch-logs",
-        "s3BucketArn": None,
-        "logGroupName": "/governance/vpc-flow-logs",
-        "deliverLogsRoleArn": f"arn:aws:iam::{ACCOUNT}:role/governance-flow-logs",
-    },
-    "cloudtrail-multi-region": {"s3BucketName": "governance-trail-bucket", "trailName": "governance-multi-region"},
-    "cloudtrail-log-validation": {},
-}
 
 
 def rule_name(key: str) -> str:
