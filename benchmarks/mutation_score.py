@@ -121,7 +121,8 @@ MODULES = {
             "tests/lambdas/test_fixer_safety.py",
         ),
         (
-            "governance.cli.undo.*", f"{FIXERS}.inverse.*", f"{FIXERS}.*.x_undo_calls__mutmut_*", f"{SG}.x__rules_from_record__mutmut_*",
+            *(f"governance.cli.undo.x_{name}__mutmut_*" for name in ("_wrote", "_check_record", "_confined", "_refuse_if_exempt", "undo_record")),
+            f"{FIXERS}.inverse.*", f"{FIXERS}.*.x_undo_calls__mutmut_*", f"{SG}.x__rules_from_record__mutmut_*",
             f"{FIXERS}.s3_bucket_encryption.x_restore_calls__mutmut_*", f"{FIXERS}.s3_bucket_public_access.x_public_access_from_record__mutmut_*",
         ),
     ),
