@@ -277,8 +277,14 @@ def main() -> int:
     equivalent = justified_equivalents()
     unexplained = 0
     total: Counter[str] = Counter()
+    failed = []
     for key in options.modules or list(MODULES):
-        counts, survivors = run_module(key, MODULES[key], options)
+        try:
+            counts, survivors = run_module(key, MODULES[key], options)
+        except SystemExit as failure:  # one module's failure must not hide the others' scores
+            print(failure, file=sys.stderr)
+            failed.append(key)
+            continue
         total += counts
         print(f"  score {score(counts):.1%}; surviving {len(survivors)}")
         for name, change in survivors:
@@ -288,7 +294,9 @@ def main() -> int:
             for line in change.splitlines():
                 print(f"      {line}")
     print(f"score {score(total):.1%} over {sum(total.values())} mutants; {unexplained} surviving mutants not justified in {EQUIVALENT.name}")
-    return 1 if unexplained else 0
+    if failed:
+        print(f"mutmut could not run: {', '.join(failed)}")
+    return 1 if unexplained or failed else 0
 
 
 if __name__ == "__main__":
