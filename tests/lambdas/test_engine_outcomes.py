@@ -57,6 +57,8 @@ class ScriptedFixer:
         return State(self.reads)
 
     def finding_resource(self, target: Target, state: State) -> tuple[str, str]:
+        # Findings may be named from what was read (a trail's ARN when the event named it by name).
+        assert isinstance(state, State), "the finding is named from the state the engine read"
         return FINDING
 
     def plan(self, state: State, params: Any) -> Any:
