@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
+from remediation import clients
 from remediation.fixers import s3_account_public_access, s3_bucket_encryption, s3_bucket_public_access
-from remediation.fixers.base import ApiCall, NoAction, Plan
+from remediation.fixers.base import ApiCall, NoAction, NotRemediable, Plan
 from remediation.fixers.s3_bucket_encryption import BUCKET_KEY_REASON, READER_IMPACT, EncryptionState
 from remediation.fixers.s3_bucket_public_access import PublicAccessState
 
@@ -146,3 +148,47 @@ def test_account_public_access_addresses_the_account_through_s3control() -> None
         {"turnedOn": ["IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]},
     )
     assert s3_account_public_access.plan(PublicAccessState("123456789012", dict.fromkeys(FLAGS, True)), s3_account_public_access.Params()) is None
+
+
+def test_states_are_recorded_in_the_shape_undo_reads_back() -> None:
+    assert EncryptionState(BUCKET, (SSE_S3,)).to_json() == {"bucket": BUCKET, "rules": [SSE_S3]}
+    assert EncryptionState.from_json(EncryptionState(BUCKET, (SSE_S3,)).to_json()) == EncryptionState(BUCKET, (SSE_S3,))
+    assert PublicAccessState(BUCKET, {"BlockPublicAcls": True}).to_json() == {"owner": BUCKET, "publicAccessBlock": {"BlockPublicAcls": True}}
+    assert PublicAccessState("123456789012", None).to_json() == {"owner": "123456789012", "publicAccessBlock": None}
+
+
+def _describe_key(response: dict[str, Any] | None = None, error: str | None = None) -> Stubber:
+    stubber = Stubber(clients.client("kms"))
+    if error:
+        stubber.add_client_error("describe_key", error, "the key says no", 400, expected_params={"KeyId": KEY})
+    else:
+        stubber.add_response("describe_key", {"KeyMetadata": {"KeyId": KEY.rsplit("/", 1)[-1], **(response or {})}}, {"KeyId": KEY})
+    return stubber
+
+
+@pytest.mark.parametrize("code", ["NotFoundException", "AccessDeniedException", "InvalidArnException"])
+def test_a_key_that_cannot_be_described_is_not_used(code: str) -> None:
+    with _describe_key(error=code), pytest.raises(NotRemediable) as refused:
+        s3_bucket_encryption.check_key_usable(KEY, "us-east-1")
+    assert str(refused.value) == f"params.kmsKeyArn cannot be used ({code}: the key says no)"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "problem"),
+    [
+        ({"KeyState": "Enabled", "KeySpec": "SYMMETRIC_DEFAULT"}, None),
+        ({"KeyState": "Enabled", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"}, None),
+        ({"KeyState": "Enabled", "KeySpec": "RSA_2048", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"}, "it is not a symmetric encryption key"),
+        ({"KeyState": "Enabled", "CustomerMasterKeySpec": "HMAC_256"}, "it is not a symmetric encryption key"),
+        ({"KeyState": "PendingDeletion", "KeySpec": "SYMMETRIC_DEFAULT"}, "its state is PendingDeletion"),
+        ({"KeyState": "Disabled", "KeySpec": "ECC_NIST_P256"}, "its state is Disabled and it is not a symmetric encryption key"),
+    ],
+)
+def test_only_an_enabled_symmetric_key_encrypts_s3_objects(metadata: dict[str, Any], problem: str | None) -> None:
+    with _describe_key(metadata):
+        if problem is None:
+            s3_bucket_encryption.check_key_usable(KEY, "us-east-1")
+            return
+        with pytest.raises(NotRemediable) as refused:
+            s3_bucket_encryption.check_key_usable(KEY, "us-east-1")
+    assert str(refused.value) == f"params.kmsKeyArn cannot encrypt S3 objects: {problem}"
