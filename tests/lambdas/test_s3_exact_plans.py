@@ -58,14 +58,14 @@ def test_any_algorithm_satisfies_sse_s3(rules: tuple[dict[str, Any], ...]) -> No
     assert s3_bucket_encryption.plan(EncryptionState(BUCKET, rules), AES256) is None
 
 
-@pytest.mark.parametrize(("rules", "was"), [((SSE_S3,), "AES256"), ((), "none")])
+@pytest.mark.parametrize(("rules", "was"), [((SSE_S3,), "AES256"), ((), "none"), ((SSE_S3, SSE_S3), "AES256 and AES256")])
 def test_sse_s3_or_nothing_moves_to_the_configured_key_with_bucket_key_on(rules: tuple[dict[str, Any], ...], was: str) -> None:
     impact = READER_IMPACT.format(key=KEY)
     configuration = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY}, "BucketKeyEnabled": True}]}
     assert s3_bucket_encryption.plan(EncryptionState(BUCKET, rules), KMS) == Plan(
         f"Move default encryption from {was} to SSE-KMS with key {KEY} and bucket key on. {impact}",
         (ApiCall("s3", "PutBucketEncryption", {"Bucket": BUCKET, "ServerSideEncryptionConfiguration": configuration}),),
-        (put_encryption([SSE_S3]),) if rules else (ApiCall("s3", "DeleteBucketEncryption", {"Bucket": BUCKET}),),
+        (put_encryption(list(rules)),) if rules else (ApiCall("s3", "DeleteBucketEncryption", {"Bucket": BUCKET}),),
         {"set": configuration, "bucketKey": BUCKET_KEY_REASON, "readerImpact": f"{impact}."},
         (f"{impact}.",),
     )
