@@ -192,3 +192,19 @@ def test_only_an_enabled_symmetric_key_encrypts_s3_objects(metadata: dict[str, A
         with pytest.raises(NotRemediable) as refused:
             s3_bucket_encryption.check_key_usable(KEY, "us-east-1")
     assert str(refused.value) == f"params.kmsKeyArn cannot encrypt S3 objects: {problem}"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"bucket": 7, "rules": []},
+        {"rules": []},
+        {"bucket": BUCKET, "rules": {"Rules": []}},
+        {"bucket": BUCKET},
+        {"bucket": BUCKET, "rules": [SSE_S3, "AES256"]},
+    ],
+)
+def test_a_recorded_encryption_state_that_is_not_one_is_refused(data: dict[str, Any]) -> None:
+    with pytest.raises(ValueError) as refused:
+        EncryptionState.from_json(data)
+    assert str(refused.value) == "an encryption state needs a bucket name and a list of rules"
