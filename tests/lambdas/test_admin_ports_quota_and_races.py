@@ -81,7 +81,10 @@ def test_re_adding_over_the_quota_keeps_what_fits_widest_first(monkeypatch: pyte
     ports = _world_tcp_ports(group, V4)
     assert _reaches(ports, 443) and _reaches(ports, 8080), "one rule that did not fit does not cost the others their exposure"
     assert not _reaches(ports, 22) and not _reaches(ports, 3389)
-    assert any("quota" in note for note in record["narrowing"])
+    assert record["narrowing"] == [
+        "Re-adding 1 rule(s) without the admin ports would exceed the group's rule quota, so their exposure was revoked only; see notAdded",
+    ]
+    assert record["change"]["summary"] == f"Close TCP 22, 3389 to the world in {group}: revoke 1 rule(s), re-add 2 without the admin ports"
 
 
 def test_one_family_at_its_quota_does_not_stop_the_other_family_re_adding(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,3 +180,60 @@ def test_one_icmp_type_left_open_does_not_stand_in_for_all_icmp_of_a_revoked_all
     check_only_world_admin_access_removed(before, after, params.ports)
     assert reach(after)[cidr].icmp_types == frozenset({(-1, -1)}), "every ICMP type stays open, not only type 8"
     assert WorldRule(icmp, -1, -1, cidr) in [WorldRule.from_json({**rule, "description": None}) for rule in change.detail["added"]]
+
+
+# --- a group that keeps changing under the fix -------------------------------------------------
+
+
+class ScriptedGroup:
+    """A group whose every revoke AWS answers with "unknown" for the first ``unknown_revokes`` calls
+    (someone else changed the rule meanwhile), and whose re-read shows ``reread`` world rules."""
+
+    def __init__(self, reread: tuple[WorldRule, ...], unknown_revokes: int) -> None:
+        self.reread, self.unknown_revokes = reread, unknown_revokes
+        self.calls: list[str] = []
+
+    def call(self, api_call: ApiCall) -> dict[str, Any]:
+        self.calls.append(api_call.operation)
+        if api_call.operation == "RevokeSecurityGroupIngress" and self.unknown_revokes:
+            self.unknown_revokes -= 1
+            return {"Return": True, "UnknownIpPermissions": api_call.params["IpPermissions"]}
+        return {"Return": True}
+
+    def read_state(self, target: Any) -> GroupState:
+        return GroupState(target.resource_id, None, {}, self.reread, len(self.reread))
+
+
+def _apply_to(group: ScriptedGroup, monkeypatch: pytest.MonkeyPatch) -> Plan:
+    from remediation.fixers.base import Target
+
+    monkeypatch.setattr(fixer, "call", group.call)
+    monkeypatch.setattr(fixer, "read_state", group.read_state)
+    state = GroupState("sg-0123456789abcdef0", None, {}, (WorldRule("tcp", 22, 22, V4),), 1)
+    params = Params(frozenset({22}))
+    change = fixer.plan(state, params)
+    assert isinstance(change, Plan)
+    return fixer.apply(Target("AWS::EC2::SecurityGroup", "sg-0123456789abcdef0", "123456789012", "us-east-1"), change, params)
+
+
+def test_a_rule_someone_else_revoked_first_is_not_recorded_as_revoked_by_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    group = ScriptedGroup(reread=(), unknown_revokes=1)
+    applied = _apply_to(group, monkeypatch)
+    assert group.calls == ["RevokeSecurityGroupIngress"], "read again, nothing left to revoke or re-add"
+    assert (applied.calls, applied.detail["revoked"], applied.detail["added"]) == ((), [], [])
+    assert applied.summary == "Close TCP 22 to the world in sg-0123456789abcdef0: revoke 0 rule(s), re-add 0 without the admin ports"
+
+
+def test_a_group_that_keeps_changing_is_given_up_after_the_last_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    group = ScriptedGroup(reread=(WorldRule("tcp", 22, 22, V4),), unknown_revokes=fixer.MAX_ROUNDS)
+    with pytest.raises(fixer.NotRemediable) as given_up:
+        _apply_to(group, monkeypatch)
+    assert str(given_up.value) == f"the rules of sg-0123456789abcdef0 kept changing during {fixer.MAX_ROUNDS} attempts"
+    assert group.calls == ["RevokeSecurityGroupIngress"] * fixer.MAX_ROUNDS
+
+
+def test_a_group_that_settles_in_the_last_round_is_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    group = ScriptedGroup(reread=(WorldRule("tcp", 22, 22, V4),), unknown_revokes=fixer.MAX_ROUNDS - 1)
+    applied = _apply_to(group, monkeypatch)
+    assert group.calls == ["RevokeSecurityGroupIngress"] * fixer.MAX_ROUNDS
+    assert [WorldRule.from_json(rule) for rule in applied.detail["revoked"]] == [WorldRule("tcp", 22, 22, V4)]
