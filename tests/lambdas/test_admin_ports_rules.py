@@ -75,3 +75,8 @@ def test_a_request_over_the_quota_is_split_by_family_then_in_halves(monkeypatch:
 def test_nothing_to_authorize_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fixer, "_authorize_within_quota", lambda *_: pytest.fail("no request may be sent"))
     assert fixer._authorize_what_fits("sg-1", [], []) == []
+
+
+def test_a_described_group_without_ingress_rules_has_no_world_rules() -> None:
+    state = fixer.group_state({"GroupId": "sg-1"})
+    assert (state.world_rules, state.ingress_rule_count, state.tags) == ((), 0, {})
