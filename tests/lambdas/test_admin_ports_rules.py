@@ -80,3 +80,8 @@ def test_nothing_to_authorize_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_described_group_without_ingress_rules_has_no_world_rules() -> None:
     state = fixer.group_state({"GroupId": "sg-1"})
     assert (state.world_rules, state.ingress_rule_count, state.tags) == ((), 0, {})
+
+
+def test_a_rule_named_by_protocol_number_is_re_added_as_tcp() -> None:
+    numbered = WorldRule("6", 20, 25, V4, "legacy")
+    assert fixer.replacement_rules(numbered, frozenset({22})) == [WorldRule("tcp", 20, 21, V4, "legacy"), WorldRule("tcp", 23, 25, V4, "legacy")]
