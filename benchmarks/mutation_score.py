@@ -239,6 +239,10 @@ def run_module(key: str, module: Module, options: argparse.Namespace) -> tuple[C
         seconds = float((copy / SECONDS_FILE).read_text()) if (copy / SECONDS_FILE).exists() else 0.0
         started = time.perf_counter()
         run = subprocess.run([str(MUTMUT), "run", "--max-children", str(options.max_children), *names], cwd=copy, env=environment, capture_output=True, text=True, check=False)
+        # New or changed tests make mutmut drop the results of the functions they cover: run those again.
+        dropped = [name for name, status in results(copy, environment).items() if in_scope(name, module) and status in UNFINISHED]
+        if options.resume and dropped and run.returncode == 0:
+            run = subprocess.run([str(MUTMUT), "run", "--max-children", str(options.max_children), *dropped], cwd=copy, env=environment, capture_output=True, text=True, check=False)
         seconds += time.perf_counter() - started
         (copy / SECONDS_FILE).write_text(f"{seconds:.0f}")
         statuses = {name: status for name, status in results(copy, environment).items() if in_scope(name, module)}
