@@ -237,3 +237,27 @@ def test_a_group_that_settles_in_the_last_round_is_fixed(monkeypatch: pytest.Mon
     applied = _apply_to(group, monkeypatch)
     assert group.calls == ["RevokeSecurityGroupIngress"] * fixer.MAX_ROUNDS
     assert [WorldRule.from_json(rule) for rule in applied.detail["revoked"]] == [WorldRule("tcp", 22, 22, V4)]
+
+
+def test_a_re_add_refused_before_the_revoke_is_not_owed_after_a_concurrent_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone replaced world TCP 20-25 by world TCP 20-21 while the fix ran: its first re-add is refused
+    as a duplicate, nothing was revoked by the fix, so nothing is owed, and 23-25 stays closed."""
+    from botocore.exceptions import ClientError
+    from remediation.fixers.base import Target
+
+    sent: list[str] = []
+
+    def call(api_call: ApiCall) -> dict[str, Any]:
+        sent.append(api_call.operation)
+        if len(sent) == 1:
+            raise ClientError({"Error": {"Code": "InvalidPermission.Duplicate", "Message": "the rule exists"}}, api_call.operation)
+        return {"Return": True}
+
+    monkeypatch.setattr(fixer, "call", call)
+    monkeypatch.setattr(fixer, "read_state", lambda target: GroupState("sg-1", None, {}, (WorldRule("tcp", 20, 21, V4),), 1))
+    params = Params(frozenset({22}))
+    change = fixer.plan(GroupState("sg-1", None, {}, (WorldRule("tcp", 20, 25, V4),), 1), params)
+    assert isinstance(change, Plan)
+    applied = fixer.apply(Target("AWS::EC2::SecurityGroup", "sg-1", "123456789012", "us-east-1"), change, params)
+    assert sent == ["AuthorizeSecurityGroupIngress"], "no re-add of a range the concurrent change closed"
+    assert (applied.detail["added"], applied.detail["revoked"]) == ([], [])

@@ -323,6 +323,7 @@ def apply(target: Target, change: Plan, params: Params) -> Plan:
     revoked: list[WorldRule] = []
     added: list[WorldRule] = []
     not_added: list[WorldRule] = []
+    owed: list[WorldRule] = []
     for _ in range(MAX_ROUNDS):
         unknown: list[WorldRule] = []
         try:
@@ -339,6 +340,9 @@ def apply(target: Target, change: Plan, params: Params) -> Plan:
             if error_code(error) not in RETRY_CODES:
                 raise
             pending = [rule for rule in pending if rule not in added]
+            if revoke:
+                # This round's revoke was not made: only the re-adds of rules revoked earlier are owed.
+                pending = [rule for rule in pending if rule in owed]
         # A rule was already gone or already present: someone else changed the group meanwhile.
         current = read_state(target)
         owed = [rule for rule in pending if not any(covers(existing, rule) for existing in current.world_rules)]
