@@ -11,11 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from conftest import ACCOUNT, EXEMPTION_TAG, REGION
 from remediation import clients
 from remediation.fixers import cloudtrail_common, cloudtrail_multi_region, vpc_flow_logs
-from remediation.fixers.base import Plan, Target
+from remediation.fixers.base import Plan, TagsUnreadable, Target, read_tags
 
 VPC = "vpc-0123456789abcdef0"
 TRAIL = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main"
@@ -67,3 +68,24 @@ def test_an_account_plan_naming_a_trail_without_candidates_fails_closed() -> Non
     # Every update plan lists its candidates; one that does not is not trusted to name the trail it changes.
     change = Plan("update", (), (), {"trail": TRAIL}, (), TRAIL)
     assert cloudtrail_multi_region.is_exempt(ACCOUNT_TARGET, None, change, EXEMPTION_TAG) is True  # type: ignore[arg-type]
+
+
+def _refused(code: str) -> Any:
+    def read() -> list[dict[str, str]]:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "GetBucketTagging")
+
+    return read
+
+
+def test_tags_are_read_as_their_keys_and_an_absent_tag_set_is_none() -> None:
+    assert read_tags(lambda: [{"Key": EXEMPTION_TAG, "Value": "x"}, {"Key": "team"}], ()) == {EXEMPTION_TAG, "team"}
+    assert read_tags(_refused("NoSuchTagSet"), ("NoSuchTagSet",)) == set()
+
+
+def test_a_tag_read_that_is_refused_fails_closed_and_a_throttled_one_is_retried() -> None:
+    with pytest.raises(TagsUnreadable) as unreadable:
+        read_tags(_refused("AccessDenied"), ("NoSuchTagSet",))
+    assert str(unreadable.value) == "AccessDenied: no"
+    with pytest.raises(ClientError) as throttled:
+        read_tags(_refused("ThrottlingException"), ())
+    assert not isinstance(throttled.value, TagsUnreadable)

@@ -164,8 +164,8 @@ def execute(plan: Plan) -> Plan:
     return plan
 
 
-def read_tags(read: Callable[[], Sequence[Mapping[str, Any]]], absent_codes: tuple[str, ...]) -> dict[str, str]:
-    """Tags from ``read()``; none when AWS answers with one of ``absent_codes``.
+def read_tags(read: Callable[[], Sequence[Mapping[str, Any]]], absent_codes: tuple[str, ...]) -> set[str]:
+    """The tag keys from ``read()`` (only a key marks an exemption); none when AWS answers with one of ``absent_codes``.
 
     Any other error, AccessDenied included, raises TagsUnreadable: an exemption that cannot be
     checked is treated as present. Transient errors are raised as they are, for Lambda to retry.
@@ -174,11 +174,11 @@ def read_tags(read: Callable[[], Sequence[Mapping[str, Any]]], absent_codes: tup
         tags = read()
     except ClientError as error:
         if error_code(error) in absent_codes:
-            return {}
+            return set()
         if is_transient(error):
             raise
         raise TagsUnreadable(describe_error(error)) from error
-    return {str(tag.get("Key")): str(tag.get("Value", "")) for tag in tags}
+    return {str(tag.get("Key")) for tag in tags}
 
 
 # --- params -------------------------------------------------------------------------------------
