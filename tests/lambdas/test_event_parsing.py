@@ -58,6 +58,13 @@ def test_a_final_automation_status_parses_into_every_field(status: str) -> None:
     assert parsed.succeeded is (status == "Success")
 
 
+def _parse_definition(definition: str) -> Any:
+    """A successful automation event whose detail.Definition is ``definition``, parsed."""
+    event = automation_event(RUNBOOK, "Success")
+    event["detail"]["Definition"] = definition
+    return parse(event)
+
+
 @pytest.mark.parametrize(
     "definition",
     [
@@ -68,9 +75,7 @@ def test_a_final_automation_status_parses_into_every_field(status: str) -> None:
     ],
 )
 def test_a_runbook_is_recognised_by_its_name_or_its_document_arn(definition: str) -> None:
-    event = automation_event(RUNBOOK, "Success")
-    event["detail"]["Definition"] = definition
-    parsed = parse(event)
+    parsed = _parse_definition(definition)
     assert isinstance(parsed, AutomationEvent) and parsed.document == RUNBOOK
 
 
@@ -84,9 +89,7 @@ def test_a_runbook_is_recognised_by_its_name_or_its_document_arn(definition: str
     ],
 )
 def test_anything_else_that_ends_in_a_runbook_name_is_not_that_runbook(definition: str) -> None:
-    event = automation_event(RUNBOOK, "Success")
-    event["detail"]["Definition"] = definition
-    parsed = parse(event)
+    parsed = _parse_definition(definition)
     assert isinstance(parsed, Ignored) and parsed.reason == f"runbook {definition} is not used by this deployment"
 
 
