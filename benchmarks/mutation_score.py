@@ -95,6 +95,7 @@ MODULES = {
         ("remediation/fixers/restricted_admin_ports.py",),
         (
             "tests/lambdas/test_admin_ports_exact_plan.py", "tests/lambdas/test_admin_ports_rules.py", "tests/lambdas/test_restricted_admin_ports.py", "tests/lambdas/test_admin_ports_quota_and_races.py",
+            "tests/lambdas/test_admin_ports_concurrent_rounds.py",
             "tests/safety/test_security_group_properties.py", *LAMBDA_FIXER_TESTS,
         ),
         (*(f"{SG}.x_{name}__mutmut_*" for name in SG_SPLIT), f"{SG}.xǁWorldRuleǁ*"),

@@ -315,7 +315,8 @@ def apply(target: Target, change: Plan, params: Params) -> Plan:
     is made. AWS rejects an over-quota request as a whole, so what does not fit is re-added in
     smaller requests (per IP family, widest first) and only what cannot fit at all is recorded as
     narrowing. If a rule disappeared or appeared meanwhile, the group is read again and planned again,
-    keeping the re-adds still owed for rules already revoked.
+    keeping the re-adds still owed for rules already revoked, including those that did not fit: a
+    later round's revoke may free the room they need.
     """
     revoke = [WorldRule.from_json(rule) for rule in change.detail["revoked"]]
     pending = _widest_first([WorldRule.from_json(rule) for rule in change.detail["added"]])
@@ -332,7 +333,7 @@ def apply(target: Target, change: Plan, params: Params) -> Plan:
                 unknown = _revoke_reporting_unknown(target.resource_id, revoke)
                 revoked += [rule for rule in revoke if rule not in unknown]
                 revoke = []
-            not_added += _authorize_what_fits(target.resource_id, pending, added)
+            not_added = _authorize_what_fits(target.resource_id, pending, added)
             pending = []
             if not unknown:
                 break
@@ -345,7 +346,8 @@ def apply(target: Target, change: Plan, params: Params) -> Plan:
                 pending = [rule for rule in pending if rule in owed]
         # A rule was already gone or already present: someone else changed the group meanwhile.
         current = read_state(target)
-        owed = [rule for rule in pending if not any(covers(existing, rule) for existing in current.world_rules)]
+        owed = [rule for rule in [*pending, *not_added] if not any(covers(existing, rule) for existing in current.world_rules)]
+        not_added = []
         fresh = plan(current, params)
         if isinstance(fresh, Plan):
             revoke = [WorldRule.from_json(rule) for rule in fresh.detail["revoked"]]
