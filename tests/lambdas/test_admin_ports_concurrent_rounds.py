@@ -154,3 +154,22 @@ def test_a_new_plan_adds_its_narrowing_to_the_first_once(monkeypatch: pytest.Mon
     assert applied.narrowing == (fixer.narrowing_of(WorldRule("-1", None, None, V4)), fixer.narrowing_of(WorldRule("-1", None, None, V6)))
     assert ranges(applied.detail["revoked"]) == [("-1", None, None, V4), ("-1", None, None, V6)]
     assert not any(fixer.opens_admin_port(rule, frozenset({22})) for rule in group.rules)
+
+
+def test_a_group_changed_again_in_the_second_round_is_fixed_in_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, and someone adds world UDP from ::/0 before the second round's re-add, which is refused
+    too: the third and last round plans from the group as it is then and completes the fix."""
+    changes = {
+        1: someone_else(adds=(tcp(0, 21), WorldRule("-1", None, None, V6))),
+        2: someone_else(adds=(WorldRule("udp", 0, 65535, V6),)),
+    }
+    group = SimulatedGroup([WorldRule("-1", None, None, V4)], others=0, quota=60, changes=changes)
+    applied = fix(group, monkeypatch)
+    assert [operation for operation, _ in group.requests] == [
+        "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress",
+    ]
+    assert ranges(applied.detail["revoked"]) == [("-1", None, None, V4), ("-1", None, None, V6)]
+    assert ranges(applied.detail["added"]) == [
+        ("icmp", -1, -1, V4), ("icmpv6", -1, -1, V6), ("tcp", 0, 21, V6), ("tcp", 23, 65535, V4), ("tcp", 23, 65535, V6), ("udp", 0, 65535, V4),
+    ], "what someone else added meanwhile is neither re-added nor recorded as added by the fix"
+    assert not any(fixer.opens_admin_port(rule, frozenset({22})) for rule in group.rules)
