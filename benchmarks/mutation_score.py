@@ -119,7 +119,7 @@ MODULES = {
             "remediation/fixers/cloudtrail_multi_region.py", "remediation/fixers/cloudtrail_log_validation.py",
         ),
         (
-            "tests/cli/test_undo_checks.py", "tests/cli/test_undo_safety.py", "tests/lambdas/test_s3_encryption_undo.py", "tests/lambdas/test_fixer_safety.py",
+            "tests/lambdas/test_undo_calls.py", "tests/cli/test_undo_checks.py", "tests/cli/test_undo_safety.py", "tests/lambdas/test_s3_encryption_undo.py", "tests/lambdas/test_fixer_safety.py",
             "tests/lambdas/test_restricted_admin_ports.py",
             # Of scan/apply/undo, only the tests that undo: the others run fleets for a minute per mutant.
             *(f"tests/cli/test_scan_apply_undo.py::{name}" for name in UNDO_END_TO_END),

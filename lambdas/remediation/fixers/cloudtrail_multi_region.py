@@ -334,8 +334,6 @@ def undo_calls(target: Target, before: Mapping[str, Any], change: Mapping[str, A
     changed = detail.get("trail")
     for candidate in planned.detail.get("candidates", ()):
         if candidate["trail"] == changed:
-            try:
-                return tuple(_api_call(call) for call in candidate["undo"])
-            except (KeyError, TypeError) as error:
-                raise UndoRefused(f"the fixer's undo of {changed} could not be built ({error})") from error
+            # The candidates come from ``plan`` above, never from the record: their undo is the fixer's own.
+            return tuple(_api_call(call) for call in candidate["undo"])
     raise UndoRefused(f"the record's changed trail {changed!r} is not one the fixer would have changed from the before-state")
