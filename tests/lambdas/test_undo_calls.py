@@ -349,6 +349,16 @@ REFUSED: dict[str, tuple[Case, str]] = {
         _edit("flow logs: the ones the fix created", lambda p: p["before"].update(vpcId="vpc-00000000")),
         f"the record's before-state names VPC 'vpc-00000000', not the record's resource {VPC}",
     ),
+    "flow logs: flow logs that are not a list": (
+        _edit("flow logs: the ones the fix created", lambda p: p["before"].update(flowLogs="fl-0000000a")),
+        "the record's before-state flow logs is not a list of JSON objects",
+    ),
+    "flow logs: no change detail": (
+        _edit("flow logs: the ones the fix created", lambda p: p["change"].update(detail="fl-0000000b")), "the record's change detail is not a JSON object",
+    ),
+    "flow logs: the VPC's flow logs could not be read now": (
+        _edit("flow logs: the ones the fix created", lambda p: p.update(current=None)), f"flow log fl-0000000b is not attached to {VPC} now",
+    ),
     "flow logs: already logging": (
         _edit("flow logs: the ones the fix created", lambda p: p["before"].update(flowLogs=[flow_log("fl-0000000a", "REJECT")])), NOTHING_TO_UNDO,
     ),
