@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from governance.cli.undo import _Checked, _confined, _wrote
+from governance.cli.undo import _Checked, _confined, _refuse_if_exempt, _wrote
 from governance.lambda_code import lambda_module
 
 base = lambda_module("fixers.base")
@@ -94,3 +94,71 @@ UNDO = [{"service": "s3", "operation": "DeletePublicAccessBlock", "params": {}}]
 )
 def test_only_a_record_whose_change_reached_aws_has_something_to_undo(record: dict[str, Any], wrote: bool) -> None:
     assert _wrote(record) is wrote
+
+
+# --- exemption tags read again before undo ------------------------------------------------------
+
+EXEMPT = "governance:exempt"
+
+
+class TaggedFixer:
+    """A fixer whose exemption check answers ``exempt`` (or raises TagsUnreadable) and remembers what it was asked."""
+
+    def __init__(self, exempt: bool | None) -> None:
+        self.exempt = exempt
+        self.asked: list[tuple[Any, ...]] = []
+
+    def is_exempt(self, target: Any, state: Any, change: Any, exemption_tag: str) -> bool:
+        self.asked.append((target.resource_id, state, change.calls, change.changed_resource, exemption_tag))
+        if self.exempt is None:
+            raise base.TagsUnreadable("AccessDenied: not allowed to read tags")
+        return self.exempt
+
+
+def _checked_with(fixer: Any) -> _Checked:
+    return _Checked(base.Target("AWS::S3::Bucket", "fixed-bucket", ACCOUNT, "us-east-1"), fixer, None, None, ("us-east-1",))
+
+
+def test_undo_asks_the_fixer_about_the_resource_and_the_trail_the_record_changed() -> None:
+    fixer, calls = TaggedFixer(False), (call(Bucket="fixed-bucket"),)
+    _refuse_if_exempt(_checked_with(fixer), "current state", calls, {"detail": {"trail": TRAIL}}, EXEMPT)
+    assert fixer.asked == [("fixed-bucket", "current state", calls, TRAIL, EXEMPT)]
+
+
+@pytest.mark.parametrize("change", [{}, {"detail": "not an object"}, {"detail": {"trail": 7}}, {"detail": {"trail": None}}])
+def test_a_record_without_a_changed_trail_asks_about_its_own_resource_only(change: dict[str, Any]) -> None:
+    fixer = TaggedFixer(False)
+    _refuse_if_exempt(_checked_with(fixer), None, (), change, EXEMPT)
+    assert [asked[3] for asked in fixer.asked] == [None]
+
+
+def test_a_resource_tagged_exempt_now_is_not_undone() -> None:
+    with pytest.raises(UndoRefused) as refused:
+        _refuse_if_exempt(_checked_with(TaggedFixer(True)), None, (), {}, EXEMPT)
+    assert str(refused.value) == f"the resource is tagged {EXEMPT} now; remove the tag to undo the change"
+
+
+def test_tags_that_cannot_be_read_refuse_the_undo() -> None:
+    with pytest.raises(UndoRefused) as refused:
+        _refuse_if_exempt(_checked_with(TaggedFixer(None)), None, (), {}, EXEMPT)
+    assert str(refused.value) == "the resource's tags could not be read (AccessDenied: not allowed to read tags); exemptions fail closed, so nothing was changed"
+
+
+@pytest.mark.parametrize(("tagged", "refused"), [(False, False), (True, True)])
+def test_undo_of_a_multi_region_trail_update_reads_that_trails_tags(monkeypatch: pytest.MonkeyPatch, tagged: bool, refused: bool) -> None:
+    fixer = lambda_module("fixers.cloudtrail_multi_region")
+    asked: list[str] = []
+
+    def trail_is_exempt(trail: str, _target: Any, _tag: str) -> bool:
+        asked.append(trail)
+        return tagged
+
+    monkeypatch.setattr(fixer, "trail_is_exempt", trail_is_exempt)
+    checked = _Checked(base.Target("AWS::::Account", ACCOUNT, ACCOUNT, "us-east-1"), fixer, None, None, ("us-east-1",))
+    undo = (base.ApiCall("cloudtrail", "UpdateTrail", {"Name": TRAIL, "IsMultiRegionTrail": False}),)
+    if refused:
+        with pytest.raises(UndoRefused):
+            _refuse_if_exempt(checked, None, undo, {"detail": {"trail": TRAIL, "updated": True}}, EXEMPT)
+    else:
+        _refuse_if_exempt(checked, None, undo, {"detail": {"trail": TRAIL, "updated": True}}, EXEMPT)
+    assert asked == [TRAIL]

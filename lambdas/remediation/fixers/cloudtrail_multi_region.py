@@ -251,11 +251,12 @@ def is_exempt(target: Target, _state: AccountTrailsState, change: Plan, exemptio
     """Whether every trail the plan could change carries the exemption tag; a new trail is never exempt.
 
     Candidates are checked in order of preference (ListTags in each one's home region) and the
-    first one without the tag is noted in the plan's detail as the trail ``apply`` changes.
+    first one without the tag is noted in the plan's detail as the trail ``apply`` changes. A plan
+    without candidates (undo's, of one recorded change) can change only its ``changed_resource``.
     """
     if change.changed_resource is None:
         return False
-    candidates = change.detail.get("candidates", ())
+    candidates = change.detail.get("candidates") or [{"trail": change.changed_resource}]
     exempt: list[str] = []
     for candidate in candidates:
         if not trail_is_exempt(candidate["trail"], target, exemption_tag):
