@@ -105,6 +105,15 @@ HONEST: dict[str, tuple[Case, list[dict[str, Any]]]] = {
             ]}},
         ],
     ),
+    "security group: a change detail without admin ports takes the stack's": (
+        (restricted_admin_ports, GROUP_TARGET, GROUP_BEFORE, {"detail": {"revoked": [world(20, 25)], "added": []}}, SSH, None),
+        [{"service": "ec2", "operation": "AuthorizeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
+            {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        ]}}],
+    ),
+    "security group: a change detail that lists no rules computes no calls": (
+        (restricted_admin_ports, GROUP_TARGET, GROUP_BEFORE, {"detail": {"adminPorts": [22]}}, SSH, None), [],
+    ),
     "security group: the record's admin ports, not the stack's": (
         (
             restricted_admin_ports, GROUP_TARGET, {**GROUP_BEFORE, "worldRules": [world(20, 25), world(443, 443), world(3389, 3389)]},
@@ -234,6 +243,14 @@ REFUSED: dict[str, tuple[Case, str]] = {
     "security group: admin ports that are not ports": (
         _edit(SPLIT, lambda p: p["change"].update(detail={**group_change([world(20, 25)], [])["detail"], "adminPorts": [70000]})),
         "the record's adminPorts are not TCP ports (params.ports must be a list of 1 to 5 TCP ports between 1 and 65535)",
+    ),
+    "security group: revoked rules that are not a list": (
+        _edit(SPLIT, lambda p: p["change"].update(detail={"adminPorts": [22], "revoked": "all", "added": []})),
+        "the record's revoked rules is not a list of JSON objects",
+    ),
+    "security group: added rules that are not a list": (
+        _edit(SPLIT, lambda p: p["change"].update(detail={"adminPorts": [22], "revoked": [world(20, 25)], "added": "all"})),
+        "the record's added rules is not a list of JSON objects",
     ),
     "security group: a revoked rule the before-state never had": (
         _edit(SPLIT, lambda p: p["change"].update(group_change([world(20, 25), world(22, 22)], [world(20, 21)]))),
