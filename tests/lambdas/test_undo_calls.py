@@ -218,6 +218,10 @@ REFUSED: dict[str, tuple[Case, str]] = {
     "security group: world rules that are not a list": (
         _edit(SPLIT, lambda p: p["before"].update(worldRules={"protocol": "tcp"})), "the record's before-state world rules is not a list of JSON objects",
     ),
+    "security group: world rules with an entry that is not an object": (
+        _edit(SPLIT, lambda p: p["before"].update(worldRules=[world(20, 25), "tcp 22 from anywhere"])),
+        "the record's before-state world rules is not a list of JSON objects",
+    ),
     "security group: a world rule without ports": (
         _edit(SPLIT, lambda p: p["before"].update(worldRules=[{"protocol": "tcp", "cidr": "0.0.0.0/0"}])),
         "the record's before-state world rules are not security group rules ('fromPort')",
