@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from governance.cli.undo import _Checked, _confined, _refuse_if_exempt, _wrote
+from governance.cli.sessions import AccountSessions
+from governance.cli.undo import _check_record, _Checked, _confined, _refuse_if_exempt, _wrote
 from governance.lambda_code import lambda_module
+from governance.settings import load_settings
 
 base = lambda_module("fixers.base")
 UndoRefused = lambda_module("fixers.inverse").UndoRefused
@@ -162,3 +164,30 @@ def test_undo_of_a_multi_region_trail_update_reads_that_trails_tags(monkeypatch:
     else:
         _refuse_if_exempt(checked, None, undo, {"detail": {"trail": TRAIL, "updated": True}}, EXEMPT)
     assert asked == [TRAIL]
+
+
+# --- the record against the stack -----------------------------------------------------------------
+
+TWO_REGIONS = {"regions": ["us-east-1", "eu-west-1"], "accounts": [{"id": ACCOUNT}],
+               "rules": {"s3-account-public-access": {"mode": "auto"}, "s3-bucket-public-access": {"mode": "auto"}}}
+
+
+def account_record(region: str, rule: str = "s3-account-public-access") -> dict[str, Any]:
+    return {"account": ACCOUNT, "region": region, "ruleKey": rule, "resourceType": "AWS::::Account", "resourceId": ACCOUNT}
+
+
+def test_an_account_rule_is_checked_against_the_region_it_runs_in(aws: None) -> None:
+    """Account rules run in the account's first region only: a record there passes, one from the second region does not."""
+    settings = load_settings(TWO_REGIONS)
+    checked = _check_record(account_record("us-east-1"), settings, AccountSessions())
+    assert (checked.target.resource_id, checked.target.region, checked.stack_regions) == (ACCOUNT, "us-east-1", ("us-east-1", "eu-west-1"))
+    with pytest.raises(UndoRefused) as refused:
+        _check_record(account_record("eu-west-1"), settings, AccountSessions())
+    assert str(refused.value) == f"rule 's3-account-public-access' is not a rule with a fixer that this stack runs in {ACCOUNT}/eu-west-1"
+
+
+@pytest.mark.parametrize("rule", ["vpc-flow-logs", None, 7, "no-such-rule"])
+def test_a_rule_the_stack_does_not_run_is_refused(aws: None, rule: Any) -> None:
+    with pytest.raises(UndoRefused) as refused:
+        _check_record(account_record("us-east-1", rule), load_settings(TWO_REGIONS), AccountSessions())
+    assert str(refused.value) == f"rule {rule!r} is not a rule with a fixer that this stack runs in {ACCOUNT}/us-east-1"
