@@ -191,3 +191,37 @@ def test_a_rule_the_stack_does_not_run_is_refused(aws: None, rule: Any) -> None:
     with pytest.raises(UndoRefused) as refused:
         _check_record(account_record("us-east-1", rule), load_settings(TWO_REGIONS), AccountSessions())
     assert str(refused.value) == f"rule {rule!r} is not a rule with a fixer that this stack runs in {ACCOUNT}/us-east-1"
+
+
+def bucket_record(**changes: Any) -> dict[str, Any]:
+    made = {"account": ACCOUNT, "region": "eu-west-1", "ruleKey": "s3-bucket-public-access", "resourceType": "AWS::S3::Bucket", "resourceId": "fixed-bucket"}
+    made.update(changes)
+    return made
+
+
+def test_a_checked_record_names_its_target_params_session_and_the_stacks_regions(aws: None) -> None:
+    settings = load_settings({**TWO_REGIONS, "rules": {"s3-bucket-public-access": {"mode": "auto", "params": {"excludedPublicBuckets": ["website"]}}}})
+    checked = _check_record(bucket_record(), settings, AccountSessions())
+    assert checked.target == base.Target("AWS::S3::Bucket", "fixed-bucket", ACCOUNT, "eu-west-1", "aws")
+    assert checked.fixer is lambda_module("fixers.s3_bucket_public_access")
+    assert checked.params == checked.fixer.Params(frozenset({"website"}))
+    assert (checked.session.region_name, checked.stack_regions) == ("eu-west-1", ("us-east-1", "eu-west-1"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"account": "999999999999"}, "account '999999999999' is not in this stack"),
+        ({"account": None}, "account None is not in this stack"),
+        ({"region": "ap-south-1"}, f"region 'ap-south-1' is not a region of account {ACCOUNT} in this stack"),
+        ({"resourceType": "AWS::::Account"}, "resource AWS::::Account 'fixed-bucket' is not one the s3-bucket-public-access fixer changes"),
+        ({"resourceId": 7}, "resource AWS::S3::Bucket 7 is not one the s3-bucket-public-access fixer changes"),
+        ({"resourceId": "Not_A_Bucket"}, "resource AWS::S3::Bucket 'Not_A_Bucket' is not one the s3-bucket-public-access fixer changes"),
+        ({"ruleKey": "s3-account-public-access", "resourceType": "AWS::::Account", "resourceId": "999999999999", "region": "us-east-1"},
+         "resource AWS::::Account '999999999999' is not one the s3-account-public-access fixer changes"),
+    ],
+)
+def test_a_record_outside_the_stack_or_the_fixer_is_refused(aws: None, changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(UndoRefused) as refused:
+        _check_record(bucket_record(**changes), load_settings(TWO_REGIONS), AccountSessions())
+    assert str(refused.value) == reason
