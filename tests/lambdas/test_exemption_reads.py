@@ -64,10 +64,19 @@ def test_a_trail_of_another_home_region_has_its_tags_read_there(monkeypatch: pyt
     assert asked == ["us-west-2"]
 
 
-def test_an_account_plan_naming_a_trail_without_candidates_fails_closed() -> None:
-    # Every update plan lists its candidates; one that does not is not trusted to name the trail it changes.
-    change = Plan("update", (), (), {"trail": TRAIL}, (), TRAIL)
-    assert cloudtrail_multi_region.is_exempt(ACCOUNT_TARGET, None, change, EXEMPTION_TAG) is True  # type: ignore[arg-type]
+@pytest.mark.parametrize("tagged", [True, False])
+def test_an_account_plan_without_candidates_asks_about_the_trail_it_changes(monkeypatch: pytest.MonkeyPatch, tagged: bool) -> None:
+    # Undo's plan of one recorded change has no candidates: the trail it changes is the only one to ask about.
+    asked: list[str] = []
+
+    def trail_is_exempt(trail: str, target: Target, tag: str) -> bool:
+        asked.append(trail)
+        return tagged
+
+    monkeypatch.setattr(cloudtrail_multi_region, "trail_is_exempt", trail_is_exempt)
+    change = Plan("undo", (), (), {}, (), TRAIL)
+    assert cloudtrail_multi_region.is_exempt(ACCOUNT_TARGET, None, change, EXEMPTION_TAG) is tagged  # type: ignore[arg-type]
+    assert asked == [TRAIL]
 
 
 def _refused(code: str) -> Any:
