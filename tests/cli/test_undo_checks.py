@@ -225,3 +225,10 @@ def test_a_record_outside_the_stack_or_the_fixer_is_refused(aws: None, changes: 
     with pytest.raises(UndoRefused) as refused:
         _check_record(bucket_record(**changes), load_settings(TWO_REGIONS), AccountSessions())
     assert str(refused.value) == reason
+
+
+def test_a_checked_record_keeps_its_accounts_partition(aws: None) -> None:
+    gov = {"regions": ["us-gov-west-1"], "accounts": [{"id": ACCOUNT, "roleArn": f"arn:aws-us-gov:iam::{ACCOUNT}:role/governance-deploy"}],
+           "rules": {"s3-bucket-public-access": {"mode": "auto"}}}
+    checked = _check_record(bucket_record(region="us-gov-west-1"), load_settings(gov), AccountSessions())
+    assert checked.target == base.Target("AWS::S3::Bucket", "fixed-bucket", ACCOUNT, "us-gov-west-1", "aws-us-gov")

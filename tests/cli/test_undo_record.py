@@ -179,3 +179,25 @@ def test_a_call_refused_halfway_reports_the_calls_already_made(account: Account,
 def test_a_record_of_an_account_outside_the_stack_is_refused_before_any_read(account: Account) -> None:
     assert run(record(account="999999999999")) == undo.UndoResult("rec-1", False, "refused: account '999999999999' is not in this stack")
     assert account.sessions == []
+
+
+def test_the_fixer_computes_the_undo_from_the_record_the_stacks_params_and_the_state_read_now(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    computed: list[tuple[Any, ...]] = []
+    asked: list[tuple[Any, ...]] = []
+    real_undo_calls = fixer.undo_calls
+
+    def undo_calls(target: Any, before: Any, change: Any, params: Any, current: Any) -> Any:
+        computed.append((target.resource_id, before, change, params, current))
+        return real_undo_calls(target, before, change, params, current)
+
+    def is_exempt(target: Any, state: Any, change: Any, tag: str) -> bool:
+        asked.append((target.resource_id, state, [call.to_json() for call in change.calls], tag))
+        return False
+
+    monkeypatch.setattr(fixer, "undo_calls", undo_calls)
+    monkeypatch.setattr(fixer, "is_exempt", is_exempt)
+    made = record()
+    assert run(made).undone is True
+    current = fixer.PublicAccessState(ACCOUNT, ALL_ON)
+    assert computed == [(ACCOUNT, made["before"], made["change"], fixer.Params(), current)]
+    assert asked == [(ACCOUNT, current, [RESTORE], "governance:exempt")]
