@@ -54,6 +54,16 @@ def group_change(revoked: list[dict[str, Any]], added: list[dict[str, Any]], adm
 
 
 SSH = restricted_admin_ports.Params(frozenset({22}))
+UNSPLIT = [
+    {"service": "ec2", "operation": "RevokeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 21, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "tcp", "FromPort": 23, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+    ]}},
+    {"service": "ec2", "operation": "AuthorizeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+    ]}},
+]
+"""The undo of world TCP 20-25 split around port 22: revoke the two halves, authorize the range again."""
 GROUP_BEFORE = {"groupId": GROUP, "vpcId": VPC, "ingressRuleCount": 2, "worldRules": [world(20, 25), world(443, 443)]}
 
 
@@ -83,27 +93,11 @@ Case = tuple[Any, Target, Mapping[str, Any], Mapping[str, Any], Any, Any]
 HONEST: dict[str, tuple[Case, list[dict[str, Any]]]] = {
     "security group: a range split around the admin port": (
         (restricted_admin_ports, GROUP_TARGET, GROUP_BEFORE, group_change([world(20, 25)], [world(20, 21), world(23, 25)]), SSH, None),
-        [
-            {"service": "ec2", "operation": "RevokeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
-                {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 21, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-                {"IpProtocol": "tcp", "FromPort": 23, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-            ]}},
-            {"service": "ec2", "operation": "AuthorizeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
-                {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-            ]}},
-        ],
+        UNSPLIT,
     ),
     "security group: a change recorded without detail is the fixer's own plan": (
         (restricted_admin_ports, GROUP_TARGET, GROUP_BEFORE, {}, SSH, None),
-        [
-            {"service": "ec2", "operation": "RevokeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
-                {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 21, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-                {"IpProtocol": "tcp", "FromPort": 23, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-            ]}},
-            {"service": "ec2", "operation": "AuthorizeSecurityGroupIngress", "params": {"GroupId": GROUP, "IpPermissions": [
-                {"IpProtocol": "tcp", "FromPort": 20, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-            ]}},
-        ],
+        UNSPLIT,
     ),
     "security group: a change detail without admin ports takes the stack's": (
         (restricted_admin_ports, GROUP_TARGET, GROUP_BEFORE, {"detail": {"revoked": [world(20, 25)], "added": []}}, SSH, None),
