@@ -1,14 +1,14 @@
-"""Regenerate the README's "What we tested" section from a run of the whole test suite.
+"""Regenerate the "What we tested" section of docs/testing.md from a run of the whole test suite.
 
 Runs ``pytest`` over the repository's testpaths (every test, as CI does) with ``GOVERNANCE_FIGURES``
 pointing at a temporary file the tests write their measured figures and observations to, then
-rewrites the block between the ``what-we-tested`` markers in README.md. The section states the run
+rewrites the block between the ``what-we-tested`` markers in docs/testing.md. The section states the run
 (command, counts, duration) and, for each figure, the test file that measured it. Sizes can be
-raised for a bigger run (the README then shows those figures); the defaults are what CI runs.
+raised for a bigger run (the page then shows those figures); the defaults are what CI runs.
 
-    .venv/bin/python benchmarks/what_we_tested.py                       # CI sizes, whole suite, rewrites README.md
-    .venv/bin/python benchmarks/what_we_tested.py --fuzz-events 50000 --load-events 5000 --no-readme
-    .venv/bin/python benchmarks/what_we_tested.py --no-readme tests/safety/test_faults.py   # a subset, printed only
+    .venv/bin/python benchmarks/what_we_tested.py                       # CI sizes, whole suite, rewrites docs/testing.md
+    .venv/bin/python benchmarks/what_we_tested.py --fuzz-events 50000 --load-events 5000 --no-write
+    .venv/bin/python benchmarks/what_we_tested.py --no-write tests/safety/test_faults.py   # a subset, printed only
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "testing.md"
 START, END = "<!-- what-we-tested:start -->", "<!-- what-we-tested:end -->"
 MEASURED_BY = {
     "sg": "tests/safety/test_security_group_properties.py",
@@ -164,12 +164,18 @@ def render(data: dict[str, Any], summary: str, seconds: float, command: str, pat
     return "\n".join(lines)
 
 
+def with_section(text: str, section: str) -> str:
+    """``text`` with the block between the markers replaced by ``section``."""
+    start, end = text.index(START) + len(START), text.index(END)
+    return text[:start] + "\n" + section + "\n" + text[end:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, help_text in SIZES.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"number of {help_text} (default: the CI size)")
-    parser.add_argument("--no-readme", action="store_true", help="print the section instead of rewriting README.md")
-    parser.add_argument("paths", nargs="*", help="test files to run instead of the whole suite (implies --no-readme)")
+    parser.add_argument("--no-write", action="store_true", help="print the section instead of rewriting docs/testing.md")
+    parser.add_argument("paths", nargs="*", help="test files to run instead of the whole suite (implies --no-write)")
     args = parser.parse_args()
     sizes = {name: getattr(args, name) for name in SIZES if getattr(args, name) is not None}
     with tempfile.TemporaryDirectory() as directory:
@@ -178,17 +184,15 @@ def main() -> int:
         data = json.loads(figures.read_text()) if figures.exists() else {}
     print(f"{summary} ({seconds:.0f} s)")
     if code != 0:
-        print("the tests failed; README.md was not changed", file=sys.stderr)
+        print(f"the tests failed; {PAGE.relative_to(ROOT)} was not changed", file=sys.stderr)
         return code
     command = " ".join([".venv/bin/python benchmarks/what_we_tested.py", *sys.argv[1:]])
     section = render(data, summary, seconds, command, args.paths)
-    if args.no_readme or args.paths:
+    if args.no_write or args.paths:
         print(section)
         return 0
-    text = README.read_text()
-    start, end = text.index(START) + len(START), text.index(END)
-    README.write_text(text[:start] + "\n" + section + "\n" + text[end:])
-    print(f"rewrote the {START} block of {README.name}")
+    PAGE.write_text(with_section(PAGE.read_text(), section))
+    print(f"rewrote the {START} block of {PAGE.relative_to(ROOT)}")
     return 0
 
 

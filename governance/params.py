@@ -23,7 +23,7 @@ class ParamSpec:
     name: str
     """Key under ``rules.<rule>.params``."""
     description: str
-    """What the parameter controls; shown in the README's config reference."""
+    """What the parameter controls; shown in docs/configuration.md."""
     default: Any
     """Value used when the stack does not set it (``None`` means unset)."""
     check: Check

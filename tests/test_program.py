@@ -403,10 +403,12 @@ def test_without_an_external_id_nothing_is_secret(dev: ProgramRun) -> None:
     assert provider.options.secret_inputs == frozenset()
 
 
-def test_the_readme_sets_account_ids_as_plain_strings() -> None:
+def test_the_docs_set_account_ids_as_plain_strings() -> None:
     # `--path` with a quoted JSON string stores the quotes; without `--type string` an id becomes a number.
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    commands = [line.strip() for line in readme.splitlines() if line.strip().startswith("pulumi config set --path")]
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    lines = [line.strip() for page in pages for line in page.read_text().splitlines()]
+    commands = [line for line in lines if line.startswith("pulumi config set --path")]
     assert commands
     for command in commands:
         assert "'\"" not in command, command

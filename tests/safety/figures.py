@@ -1,4 +1,4 @@
-"""Measured figures for the README's "What we tested" table.
+"""Measured figures for the "What we tested" table of docs/testing.md.
 
 Tests call ``record`` with what they measured (cases generated, events fuzzed, writes counted...).
 When ``GOVERNANCE_FIGURES`` names a file, the figures are merged into it as JSON; otherwise they are

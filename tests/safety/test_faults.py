@@ -2,7 +2,7 @@
 the resource deleted between the read and the write, and stale reads after the write.
 
 Each outcome is asserted, and what was observed (the records, the writes sent, the resource's state
-read afterwards) is stored for the README's fault table, which shows observations rather than
+read afterwards) is stored for the fault table of docs/testing.md, which shows observations rather than
 expectations. Whatever happens, every call the function's clients sent to AWS (intercepted in
 botocore, independently of the audit recorder) appears, with its params and region, in an audit
 record, and a transient failure raises (Lambda retries, then the dead-letter queue keeps the event)

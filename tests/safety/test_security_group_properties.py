@@ -86,7 +86,7 @@ def check_plan(entries: set[Entry], ports: frozenset[int], stats: Counter[str]) 
 def test_the_plan_removes_exactly_world_access_to_admin_ports() -> None:
     stats: Counter[str] = Counter()
 
-    # Derandomized: the same groups on every run, so the figures in the README are reproducible.
+    # Derandomized: the same groups on every run, so the figures in docs/testing.md are reproducible.
     @settings(
         max_examples=scale("sg_plan_examples", 3000),
         deadline=None,
