@@ -64,6 +64,8 @@ class AuditRecord:
     security_hub: dict[str, Any] | None = None
     earlier_records: tuple[str, ...] = ()
     """Record ids of earlier, interrupted attempts at the same event whose calls this record includes."""
+    evaluation_time: str | None = None
+    """When Config recorded the evaluation this record answers (``resultRecordedTime``), as the event said."""
     record_id: str = field(default_factory=lambda: _uuid4())
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
 
@@ -95,6 +97,7 @@ class AuditRecord:
             "narrowing": list(self.narrowing),
             "securityHub": self.security_hub,
             "earlierRecords": list(self.earlier_records),
+            "evaluationTime": self.evaluation_time,
         }
 
 

@@ -31,7 +31,7 @@ FAILED_STATUSES = frozenset(
 )
 """Terminal automation statuses that mean it did not."""
 
-FUNCTION_ARN = re.compile(r"arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?")
+FUNCTION_ARN = re.compile(r"arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9$_-]+)?")
 EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 DOCUMENT_ARN = re.compile(r"arn:aws[a-z-]*:ssm:[a-z0-9-]*:(?:\d{12})?:document/(?P<name>[A-Za-z0-9_.-]+)")
 """A shared or AWS-owned document named by ARN; AWS-owned ones have no account in their ARN."""
@@ -47,6 +47,8 @@ class Invocation:
     region: str
     partition: str
     request_id: str | None
+    function_name: str = ""
+    """The function's name, without version or alias (the metrics' ``function`` dimension)."""
 
     @classmethod
     def from_context(cls, context: Any) -> Invocation | None:
@@ -56,7 +58,7 @@ class Invocation:
         if match is None:
             return None
         request_id = getattr(context, "aws_request_id", None)
-        return cls(match.group(3), match.group(2), match.group(1), str(request_id) if request_id else None)
+        return cls(match.group(3), match.group(2), match.group(1), str(request_id) if request_id else None, match.group(4))
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class ComplianceEvent:
     raw_resource_id: str
     event_time: str | None = None
     """The envelope's ``time``: when EventBridge received the event."""
+    evaluation_time: str | None = None
+    """``newEvaluationResult.resultRecordedTime``: when Config recorded the NON_COMPLIANT evaluation."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,8 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
         return ignore(f"{raw_id!r} is not a well-formed {resource_type} id of this account for {setting.key}")
     key = _evaluation_key(event_id, (rule_name, resource_type, raw_id), identifier)
     target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition, key)
-    return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id, _text(event.get("time")))
+    evaluation_time = _text(new_result.get("resultRecordedTime"))
+    return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id, _text(event.get("time")), evaluation_time)
 
 
 def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invocation: Invocation) -> ParsedEvent:

@@ -25,6 +25,7 @@ from .errors import describe_error, is_transient
 from .events import ComplianceEvent, Ignored, Invocation, parse_event
 from .fixers import load_fixer
 from .fixers.base import NotRemediable
+from .metrics import log_lines
 from .securityhub import finding_filters, update_findings, workflow_status
 
 HANDLER_IAM_ACTIONS: tuple[str, ...] = (
@@ -45,10 +46,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     config = load_config(os.environ.get(ENVIRONMENT_VARIABLE))
     if isinstance(config, ConfigError):
         record = AuditRecord("ignored", f"the deployment config is invalid: {config}; nothing was changed", "warning")
-        return _finish(_with_invocation(record, invocation), None)
+        return _finish(_with_invocation(record, invocation), None, invocation)
     if invocation is None:
         reason = "context.invoked_function_arn is not a Lambda function ARN, so the account cannot be checked; nothing was changed"
-        return _finish(AuditRecord("ignored", reason, "warning"), config)
+        return _finish(AuditRecord("ignored", reason, "warning"), config, None)
     try:
         parsed = parse_event(event, config, invocation)
     except Exception as error:  # a malformed event must never crash the function
@@ -63,9 +64,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             resource_id=parsed.resource_id,
             event_id=parsed.event_id,
         )
-        return _finish(_with_invocation(record, invocation), config)
+        return _finish(_with_invocation(record, invocation), config, invocation)
     if isinstance(parsed, ComplianceEvent):
-        return _finish(_handle_compliance(parsed, config, invocation), config)
+        return _finish(_handle_compliance(parsed, config, invocation), config, invocation)
     with recording() as calls:
         try:
             outcome, resource_id = automation_outcome(parsed)
@@ -75,7 +76,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     fixer = load_fixer(parsed.runbook.key)
     record = _record(outcome, calls, invocation, engine="ssm", rule_key=parsed.runbook.key, mode=parsed.runbook.mode, event_id=parsed.event_id)
     record = replace(record, resource_type=fixer.RESOURCE_TYPES[0] if resource_id else None, resource_id=resource_id)
-    return _finish(record, config)
+    return _finish(record, config, invocation)
 
 
 def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocation: Invocation) -> AuditRecord:
@@ -86,6 +87,7 @@ def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocat
         "resource_type": event.target.resource_type,
         "resource_id": event.raw_resource_id,
         "event_id": event.event_id,
+        "evaluation_time": event.evaluation_time,
     }
     progress = Progress()
     with recording() as calls:
@@ -143,8 +145,14 @@ def _write_attempt(error: BaseException, record: AuditRecord, invocation: Invoca
     write_log_line(_with_invocation(replace(record, reason=reason, level="warning", final=False), invocation).to_json())
 
 
-def _finish(record: AuditRecord, config: DeploymentConfig | None) -> dict[str, Any]:
-    write_log_line(record.to_json())
+def _finish(record: AuditRecord, config: DeploymentConfig | None, invocation: Invocation | None) -> dict[str, Any]:
+    """Log the final record (with its metrics when it counts), then publish it."""
+    data = record.to_json()
+    lines = [data]
+    if invocation is not None and should_publish(record):
+        lines = log_lines(data, invocation.function_name)
+    for line in lines:
+        write_log_line(line)
     if config is not None and should_publish(record):
         publish_result(record, config.result_event_source)
     return record.to_json()

@@ -36,10 +36,11 @@ def parse(event: Any) -> Any:
 
 
 def test_the_invocation_is_read_from_the_function_arn_and_request_id() -> None:
-    assert Invocation.from_context(FakeContext()) == Invocation(ACCOUNT, REGION, "aws", FakeContext.aws_request_id)
-    china = FakeContext(invoked_function_arn="arn:aws-cn:lambda:cn-north-1:210987654321:function:governance-remediation:live")
-    assert Invocation.from_context(china) == Invocation("210987654321", "cn-north-1", "aws-cn", FakeContext.aws_request_id)
-    assert Invocation.from_context(FakeContext(aws_request_id="")) == Invocation(ACCOUNT, REGION, "aws", None)
+    name = "governance-remediation"
+    assert Invocation.from_context(FakeContext()) == Invocation(ACCOUNT, REGION, "aws", FakeContext.aws_request_id, name)
+    china = FakeContext(invoked_function_arn="arn:aws-cn:lambda:cn-north-1:210987654321:function:prod-remediation:live")
+    assert Invocation.from_context(china) == Invocation("210987654321", "cn-north-1", "aws-cn", FakeContext.aws_request_id, "prod-remediation")
+    assert Invocation.from_context(FakeContext(aws_request_id="")) == Invocation(ACCOUNT, REGION, "aws", None, name)
     assert FUNCTION_ARN.endswith(":function:governance-remediation")
 
 
@@ -107,7 +108,15 @@ def test_a_compliance_event_parses_into_every_field() -> None:
         ),
         raw_resource_id=GROUP,
         event_time="2021-04-19T19:04:05Z",
+        evaluation_time="2021-04-19T19:04:04.741Z",
     )
+
+
+def test_an_evaluation_without_its_recorded_time_still_parses() -> None:
+    event = compliance_event(rule_name("restricted-admin-ports"), "AWS::EC2::SecurityGroup", GROUP)
+    event["detail"]["newEvaluationResult"]["resultRecordedTime"] = ""
+    parsed = parse(event)
+    assert isinstance(parsed, ComplianceEvent) and parsed.evaluation_time is None
 
 
 def _evaluation_key(event: dict[str, Any]) -> str | None:
@@ -210,4 +219,4 @@ def test_a_context_without_a_request_id_still_names_the_function() -> None:
     class ArnOnly:
         invoked_function_arn = FUNCTION_ARN
 
-    assert Invocation.from_context(ArnOnly()) == Invocation(ACCOUNT, REGION, "aws", None)
+    assert Invocation.from_context(ArnOnly()) == Invocation(ACCOUNT, REGION, "aws", None, "governance-remediation")

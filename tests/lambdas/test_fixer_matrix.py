@@ -88,6 +88,9 @@ def test_replayed_event_writes_once(scenario: Scenario, requests) -> None:
 def test_record_is_one_json_line_and_a_result_event(scenario: Scenario, requests, capsys) -> None:
     resource_id = scenario.make_non_compliant()
     record = run(scenario, resource_id)
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    assert [json.loads(line) for line in lines] == [record]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 1
+    metrics = {key: lines[0].pop(key) for key in ("_aws", "function", "Decisions", "TimeToRemediate") if key in lines[0]}
+    assert lines == [record]
+    assert metrics["Decisions"] == 1 and metrics["function"] == "governance-remediation"
     assert requests.sent[-1] == ("events", "PutEvents")
