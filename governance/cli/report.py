@@ -177,7 +177,8 @@ def report_from_files(paths: Sequence[Path], window: TimeRange) -> Report:
     """Summarise the final records of the audit files in ``window``; notes on stderr what the window left out."""
     records, undated = in_range(read_audit_files(paths), window)
     if undated:
-        sys.stderr.write(f"note: {undated} records without a readable time were left out by --since/--until.\n")
+        said = "record without a readable time was" if undated == 1 else "records without a readable time were"
+        sys.stderr.write(f"note: {undated} {said} left out by --since/--until.\n")
     return summarize(records)
 
 
@@ -186,7 +187,7 @@ def _decisions_line(report: Report) -> str:
     total = sum(totals.values())
     if not total:
         return "No final records."
-    return f"{total} final records: " + ", ".join(f"{number} {decision}" for decision, number in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))) + "."
+    return f"{total} final {'record' if total == 1 else 'records'}: " + ", ".join(f"{number} {decision}" for decision, number in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))) + "."
 
 
 def report_sections(report: Report, with_failed: bool = True) -> list[Section]:

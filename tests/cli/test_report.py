@@ -154,7 +154,7 @@ def test_records_without_a_readable_time_are_left_out_of_a_window_and_said_so(tm
     path = write_audit(tmp_path / "a.jsonl", [record("x-1", "yesterday", "remediated", "done"), record("x-2", "2026-11-20T09:00:00Z", "exempt", "tag")])
     code, out, err = report(capsys, "--audit-file", str(path), "--since", "2026-01-01", "--format", "json")
     assert (code, json.loads(out)["totals"]) == (0, {"exempt": 1})
-    assert err == "note: 1 records without a readable time were left out by --since/--until.\n"
+    assert err == "note: 1 record without a readable time was left out by --since/--until.\n"
     code, out, _ = report(capsys, "--audit-file", str(path))
     assert (code, out.splitlines()[0]) == (0, "2 final records: 1 exempt, 1 remediated.")
 
@@ -237,7 +237,7 @@ def test_apply_prints_its_summary_in_every_format(aws: None, stack_file: Path, t
     )
     # A second run finds only the exempt bucket: each format says so.
     for fmt, expected in [
-        ("markdown", "1 final records: 1 exempt.\n\n### Records per account, region, rule and decision\n\n"
+        ("markdown", "1 final record: 1 exempt.\n\n### Records per account, region, rule and decision\n\n"
                      "| account | region | rule | decision | records |\n|---|---|---|---|---|\n"
                      "| 123456789012 | us-east-1 | s3-bucket-encryption | exempt | 1 |\n\n### Failed records\n\nNone.\n\n"
                      "Audit records in `{audit}`.\n"),
