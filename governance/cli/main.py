@@ -159,7 +159,12 @@ def apply_command(settings: Settings, rules: set[str] | None, concurrency: int, 
     findings = [item.finding() for item in read.items if item.non_compliant]
     fixable = [finding for finding in findings if finding["status"] == "non_compliant"]
     if not findings and not failures:
-        print("No non-compliant resources found.")
+        if fmt == "json":
+            print(json.dumps({**summarize([]).to_json(), "auditFile": None}, indent=1, sort_keys=True))
+        elif fmt == "csv":
+            sys.stdout.write(csv_text(CSV_HEADERS, []))
+        else:
+            print("No non-compliant resources found.")
         return EXIT_OK
     if not assume_yes and fixable:
         _print_findings(failures + findings)

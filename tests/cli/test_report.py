@@ -254,3 +254,14 @@ def test_apply_prints_its_summary_in_every_format(aws: None, stack_file: Path, t
     assert main(["apply", "--stack-file", str(stack_file), "--yes", "--audit-file", str(again), "--rule", "s3-bucket-encryption", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["auditFile"] == str(again) and data["totals"] == {"exempt": 1} and data["failed"] == []
+
+
+def test_apply_with_nothing_to_fix_still_prints_its_format(aws: None, stack_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["apply", "--stack-file", str(stack_file), "--yes", "--rule", "s3-bucket-encryption"]
+    capsys.readouterr()
+    assert main([*args, "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "section,account,region,rule,decision,records,recordId,time,resourceId,reason\n"
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"auditFile": None, "counts": [], "failed": [], "failedShownLimit": None, "totals": {}, "unread": []}
+    assert main([*args, "--format", "markdown"]) == 0
+    assert capsys.readouterr().out == "No non-compliant resources found.\n"
