@@ -16,6 +16,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.account_region import AccountRegion, AccountRegionArgs
 from components.account_roles import AccountRoles, AccountRolesArgs
+from components.dashboard import account_dashboard
 from governance.lambda_code import HANDLER, package_files
 from governance.plan import AccountPlan, account_region_key, plan_stack
 from governance.settings import NAMESPACE, ConfigError, Settings, load_settings
@@ -101,6 +102,7 @@ def deploy(settings: Settings) -> dict[str, Any]:
                 "ssmRoleArn": roles.ssm_role_arn,
                 "lambdaRoleArn": roles.lambda_role_arn,
             }
+        account_dashboard(f"gov-{account.id}-dashboard", plan, provider)
     return outputs
 
 

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components.account_roles import AccountRoles
 from components.config_rules import ConfigRules, ConfigRulesArgs
+from components.operations import Operations, OperationsArgs
 from components.remediation_function import RemediationFunction, RemediationFunctionArgs
 from governance.plan import RegionPlan
 from governance.settings import Settings
@@ -21,7 +22,7 @@ class AccountRegionArgs:
     plan: RegionPlan
     """What this account-region deploys."""
     settings: Settings
-    """Stack-wide settings (remediation controls, delivery retries, log retention)."""
+    """Stack-wide settings (remediation controls, delivery retries, log retention, alarms and notifications)."""
     roles: AccountRoles
     """The account's roles, created once per account."""
     code: pulumi.Archive
@@ -34,7 +35,9 @@ class AccountRegion(pulumi.ComponentResource):
     """The bundle for one account-region.
 
     It holds the Config rules with their SSM remediations, the flow-log group when flow logs go to
-    CloudWatch Logs, and the remediation Lambda when any rule needs it. Resources take ``region=`` and inherit the account's provider from the parent chain.
+    CloudWatch Logs, and, when any rule remediates, the remediation Lambda with its alarms and
+    notifications. Every resource is a direct child (no nested components: each would count against
+    the account-region's resources), takes ``region=`` and inherits the account's provider.
     """
 
     rule_names: pulumi.Output[list[str]]
@@ -45,7 +48,6 @@ class AccountRegion(pulumi.ComponentResource):
     def __init__(self, name: str, args: AccountRegionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("governance:index:AccountRegion", name, None, opts)
         plan, settings, roles = args.plan, args.settings, args.roles
-        child = pulumi.ResourceOptions(parent=self)
 
         flow_logs_group_arn: pulumi.Output[str] | None = None
         if plan.flow_logs_log_group:
@@ -68,7 +70,7 @@ class AccountRegion(pulumi.ComponentResource):
                 flow_logs_role_arn=roles.flow_logs_role_arn,
                 flow_logs_log_group_arn=flow_logs_group_arn,
             ),
-            opts=child,
+            parent=self,
         )
         self.rule_names = rules.rule_names
 
@@ -85,8 +87,15 @@ class AccountRegion(pulumi.ComponentResource):
                     log_retention_days=settings.log_retention_days,
                     delivery=settings.delivery,
                 ),
-                opts=child,
+                parent=self,
             )
             self.function_arn = function.function_arn
+            Operations(
+                f"{name}-operations",
+                OperationsArgs(
+                    plan=plan, settings=settings.operations, delivery=settings.delivery, dead_letter_queue_arn=function.dead_letter_queue_arn
+                ),
+                parent=self,
+            )
 
         self.register_outputs({"ruleNames": self.rule_names, "functionArn": self.function_arn})

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.moved import moved_from_component
 from governance.catalog import SsmContext
 from governance.plan import RegionPlan, remediation_parameters
 from governance.settings import RemediationControls, RuleSettings
+
+FORMER_COMPONENT = "governance:index:ConfigRules"
+"""The component these resources were children of before they moved up to the account-region."""
 
 
 @dataclass(frozen=True)
@@ -38,19 +42,22 @@ def rule_tags(rule: RuleSettings, protected_rules: frozenset[str]) -> dict[str, 
     }
 
 
-class ConfigRules(pulumi.ComponentResource):
+class ConfigRules:
     """One Config rule per enabled rule whose source is ``own``, and a ``RemediationConfiguration`` per ssm-engine rule.
 
     ``manual`` deploys the remediation with ``Automatic=false`` (a person starts it from the console's
     Remediate button or ``aws configservice start-remediation-execution``); ``auto`` runs it automatically.
     Rules whose source is ``securityhub`` deploy nothing here: the Lambda acts on Security Hub's rule.
+    The resources are children of ``parent`` (the account-region); no component of their own keeps
+    the account-region's resource count down.
     """
 
     rule_names: pulumi.Output[list[str]]
     """Names of the Config rules deployed here."""
 
-    def __init__(self, name: str, args: ConfigRulesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("governance:index:ConfigRules", name, None, opts)
+    def __init__(self, name: str, args: ConfigRulesArgs, parent: pulumi.Resource) -> None:
+        self._parent = parent
+        self._aliases = moved_from_component(parent, name, FORMER_COMPONENT)
         plan = args.plan
         names: list[pulumi.Output[str]] = []
         for rule in plan.own_config_rules:
@@ -59,8 +66,6 @@ class ConfigRules(pulumi.ComponentResource):
             if rule.uses_ssm:
                 self._remediation(name, args, rule, config_rule)
         self.rule_names = pulumi.Output.all(*names).apply(list)
-        self.register_outputs({"ruleNames": self.rule_names})
-
     def _config_rule(self, name: str, plan: RegionPlan, rule: RuleSettings) -> aws.cfg.Rule:
         spec = rule.entry.config_rule
         return aws.cfg.Rule(
@@ -74,7 +79,7 @@ class ConfigRules(pulumi.ComponentResource):
             tags=rule_tags(rule, plan.protected_rules),
             region=plan.region,
             # A rule name exists once per region: a replacement must delete the old rule first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self._parent, aliases=self._aliases, delete_before_replace=True),
         )
 
     def _remediation(self, name: str, args: ConfigRulesArgs, rule: RuleSettings, config_rule: aws.cfg.Rule) -> None:
@@ -113,5 +118,5 @@ class ConfigRules(pulumi.ComponentResource):
                 )
             ),
             region=plan.region,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self._parent, aliases=self._aliases),
         )

@@ -186,13 +186,13 @@ def flow_logs_role_policy(account: Account, log_group_names: tuple[str, ...]) ->
     })
 
 
-def dead_letter_queue_policy(queue_arn: str, event_rule_arn: str) -> Document:
-    """Queue policy letting only this EventBridge rule send undeliverable events to the DLQ."""
+def dead_letter_queue_policy(queue_arn: str, event_rule_arns: list[str]) -> Document:
+    """Queue policy letting only these EventBridge rules send undeliverable events to the DLQ."""
     return _document({
         "Sid": "EventBridgeDeadLetters",
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage",
         "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": event_rule_arn}},
+        "Condition": {"ArnEquals": {"aws:SourceArn": event_rule_arns}},
     })

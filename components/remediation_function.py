@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
+from components.moved import moved_from_component
 from governance.plan import LAMBDA_CONFIG_VARIABLE, RegionPlan
 from governance.settings import DeliverySettings
 
@@ -17,6 +18,8 @@ DEAD_LETTER_RETENTION_SECONDS = 1209600
 LAMBDA_RUNTIME = "python3.13"
 LAMBDA_TIMEOUT_SECONDS = 120
 LAMBDA_MEMORY_MB = 256
+FORMER_COMPONENT = "governance:index:RemediationFunction"
+"""The component these resources were children of before they moved up to the account-region."""
 
 
 @dataclass(frozen=True)
@@ -35,30 +38,33 @@ class RemediationFunctionArgs:
     delivery: DeliverySettings
 
 
-class RemediationFunction(pulumi.ComponentResource):
+class RemediationFunction:
     """The remediation Lambda with everything that keeps its events from being lost.
 
     EventBridge delivers matching events to the function with a retry policy; what it cannot
     deliver goes to the dead-letter queue. Lambda retries failed invocations, then sends them to the
     same queue as its on-failure destination. The log group exists, with retention, before the function.
+    The resources are children of ``parent`` (the account-region).
     """
 
     function_arn: pulumi.Output[str]
     """ARN of the remediation Lambda."""
+    function_name: pulumi.Output[str]
+    """Name of the remediation Lambda."""
     dead_letter_queue_arn: pulumi.Output[str]
-    """ARN of the queue that keeps undeliverable and failed events."""
+    """ARN of the queue that keeps undeliverable and failed events (and undeliverable notifications)."""
     event_rule_arn: pulumi.Output[str]
     """ARN of the EventBridge rule that feeds the Lambda."""
 
-    def __init__(self, name: str, args: RemediationFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("governance:index:RemediationFunction", name, None, opts)
+    def __init__(self, name: str, args: RemediationFunctionArgs, parent: pulumi.Resource) -> None:
         plan, names, region = args.plan, args.plan.names, args.plan.region
-        child = pulumi.ResourceOptions(parent=self)
+        aliases = moved_from_component(parent, name, FORMER_COMPONENT)
+        child = pulumi.ResourceOptions(parent=parent, aliases=aliases)
         # A fixed physical name cannot exist twice, so a replacement deletes first (as the bridge would anyway).
-        named = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        named = pulumi.ResourceOptions(parent=parent, aliases=aliases, delete_before_replace=True)
         # The log group holds the audit trail and the queue the failed events: removing a region or
         # renaming the prefix leaves them in the account instead of deleting their contents.
-        keeps_data = pulumi.ResourceOptions(parent=self, delete_before_replace=True, retain_on_delete=True)
+        keeps_data = pulumi.ResourceOptions(parent=parent, aliases=aliases, delete_before_replace=True, retain_on_delete=True)
         pattern = plan.event_pattern
         assert pattern is not None, "a region gets the function only when it has events to route"
 
@@ -83,7 +89,10 @@ class RemediationFunction(pulumi.ComponentResource):
             name=names.dead_letter_queue,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
-            policy=event_rule.arn.apply(lambda rule_arn: json.dumps(policies.dead_letter_queue_policy(queue_arn, rule_arn))),
+            # The notification rule's undeliverable messages land here too: nothing is lost, and the DLQ alarm says so.
+            policy=event_rule.arn.apply(
+                lambda rule_arn: json.dumps(policies.dead_letter_queue_policy(queue_arn, [rule_arn, plan.notification_rule_arn]))
+            ),
             region=region,
             opts=keeps_data,
         )
@@ -99,7 +108,7 @@ class RemediationFunction(pulumi.ComponentResource):
             memory_size=LAMBDA_MEMORY_MB,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables={LAMBDA_CONFIG_VARIABLE: plan.lambda_config_json()}),
             region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=parent, aliases=aliases, depends_on=[log_group], delete_before_replace=True),
         )
         aws.cloudwatch.EventTarget(
             f"{name}-target",
@@ -135,10 +144,6 @@ class RemediationFunction(pulumi.ComponentResource):
         )
 
         self.function_arn = function.arn
+        self.function_name = function.name
         self.dead_letter_queue_arn = queue.arn
         self.event_rule_arn = event_rule.arn
-        self.register_outputs({
-            "functionArn": self.function_arn,
-            "deadLetterQueueArn": self.dead_letter_queue_arn,
-            "eventRuleArn": self.event_rule_arn,
-        })

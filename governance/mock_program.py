@@ -31,7 +31,7 @@ class RegisteredOptions:
     retain_on_delete: bool = False
     delete_before_replace: bool = False
     aliases: tuple[str, ...] = ()
-    """Logical names (or URNs) of the aliases the resource declares."""
+    """Logical names (or URNs) of the aliases the resource declares; ``parent=<urn>`` for a former parent."""
     secret_inputs: frozenset[str] = frozenset()
     """Top-level inputs that hold a secret anywhere inside them."""
 
@@ -101,7 +101,7 @@ class RecordingMonitor(mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         """Record the request's options, then register as the mock monitor does."""
         raw = json_format.MessageToDict(request.object) if request.object else {}
-        aliases = tuple(alias.urn or alias.spec.name for alias in request.aliases)
+        aliases = tuple(alias.urn or alias.spec.name or f"parent={alias.spec.parentUrn}" for alias in request.aliases)
         options = RegisteredOptions(
             retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace),

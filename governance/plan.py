@@ -108,6 +108,25 @@ class Names:
         """EventBridge rule routing compliance and automation events to the Lambda."""
         return f"{self.prefix}remediation-events"
 
+    def alarm(self, kind: str) -> str:
+        """A CloudWatch alarm of the function's account-region (``dead-letters``, ``failed-remediations``, ...)."""
+        return f"{self.prefix}{kind}"
+
+    @property
+    def notification_topic(self) -> str:
+        """The SNS topic alarms and notifications go to, when the stack names none for the region."""
+        return f"{self.prefix}notifications"
+
+    @property
+    def notification_rule(self) -> str:
+        """EventBridge rule sending the result events that notify to the topic, as one sentence each."""
+        return f"{self.prefix}remediation-notify"
+
+    @property
+    def dashboard(self) -> str:
+        """The account's CloudWatch dashboard (dashboards are global to an account)."""
+        return f"{self.prefix}remediation"
+
     @property
     def ssm_role(self) -> str:
         """The SSM AutomationAssumeRole (one per account)."""
@@ -175,6 +194,11 @@ class RegionPlan:
         if name is None:
             return None
         return f"arn:{self.account.partition}:logs:{self.region}:{self.account.id}:log-group:{name}"
+
+    @property
+    def notification_rule_arn(self) -> str:
+        """ARN of the notification rule, known before it exists (the topic and the dead-letter queue policies name it)."""
+        return f"arn:{self.account.partition}:events:{self.region}:{self.account.id}:rule/{self.names.notification_rule}"
 
     def ssm_context(self) -> SsmContext:
         """What the runbooks' static parameters need, as the strings the deployed resources will have."""

@@ -143,6 +143,20 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class OperationsSettings:
+    """Where alarms and notifications go, which decisions notify, and what counts as a runaway fix."""
+
+    topic_arns: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """An existing topic per region; a region without one gets a topic the program creates."""
+    emails: tuple[str, ...] = ()
+    """Addresses subscribed to the program's topics (SNS asks each to confirm)."""
+    decisions: tuple[str, ...] = ("failed", "remediated")
+    """Decisions whose result events are sent to the topic as a sentence."""
+    runaway_remediations: int = 50
+    runaway_period_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     """A whole stack's validated configuration."""
 
@@ -155,6 +169,8 @@ class Settings:
     securityhub_updates: bool
     protected_rules: frozenset[str] = frozenset()
     """Rules that must never be ``auto`` in this stack; the policy pack blocks a change that makes one so."""
+    operations: OperationsSettings = OperationsSettings()
+    """Alarms and notifications."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,17 @@ DELIVERY_KEYS = (
     _IntSetting("lambdaRetryAttempts", 2, 0, 2),
     _IntSetting("lambdaMaxAgeSeconds", 21600, 60, 21600),
 )
+
+ALARM_KEYS = (
+    _IntSetting("runawayRemediations", 50, 1, 100000),
+    # CloudWatch evaluates an alarm over at most one day.
+    _IntSetting("runawayPeriodMinutes", 60, 1, 1440),
+)
+NOTIFICATION_KEYS = ("topicArn", "emails", "decisions")
+NOTIFIABLE_DECISIONS = ("remediated", "failed", "exempt", "dry_run", "already_compliant", "ignored")
+# Standard topics only: FIFO topics (".fifo") take no CloudWatch alarm actions.
+TOPIC_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}", re.ASCII)
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", re.ASCII)
 
 DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "exemptionTag": "governance:exempt",
@@ -365,6 +392,72 @@ class _Loader:
             params[name] = value
         return params if valid else None
 
+    # --- operations ---------------------------------------------------------------------------
+
+    def operations(self, raw_notifications: Any, raw_alarms: Any, accounts: list[Account]) -> OperationsSettings:
+        """``notifications`` and ``alarms``; ``accounts`` tell which regions run the Lambda and need a topic."""
+        alarms = self.int_group("alarms", raw_alarms, ALARM_KEYS)
+        defaults = OperationsSettings()
+        where = _key("notifications")
+        raw = {} if raw_notifications is None else raw_notifications
+        if not isinstance(raw, dict):
+            self.problem(where, "must be an object with topicArn, emails and decisions", raw)
+            raw = {}
+        for field_name in raw:
+            if field_name not in NOTIFICATION_KEYS:
+                self.problem(f"{where}{_member(field_name)}", "is not a notification setting; allowed: " + ", ".join(NOTIFICATION_KEYS))
+        decisions = raw.get("decisions", list(defaults.decisions))
+        if not isinstance(decisions, list) or not all(decision in NOTIFIABLE_DECISIONS for decision in decisions) or len(set(decisions)) != len(decisions):
+            self.problem(f"{where}.decisions", "must be a list of distinct decisions from: " + ", ".join(NOTIFIABLE_DECISIONS), decisions)
+            decisions = list(defaults.decisions)
+        emails = raw.get("emails", [])
+        if not isinstance(emails, list) or not all(isinstance(email, str) and EMAIL.fullmatch(email) for email in emails):
+            self.problem(f"{where}.emails", "must be a list of e-mail addresses such as security@example.com", emails)
+            emails = []
+        elif len({email.lower() for email in emails}) != len(emails):
+            self.problem(f"{where}.emails", "repeats an address; list each address once", emails)
+            emails = []
+        lambda_regions = sorted({region for account in accounts for region in account.regions if any(rule.remediates for rule in account.rules_in(region))})
+        topics = self.topic_arns(f"{where}.topicArn", raw.get("topicArn"), lambda_regions)
+        if topics and emails:
+            self.problem(f"{where}.emails", "can be set only without topicArn: subscribe addresses to your own topic yourself")
+        return OperationsSettings(
+            topic_arns=MappingProxyType(topics),
+            emails=tuple(emails),
+            decisions=tuple(decisions),
+            runaway_remediations=alarms["runawayRemediations"],
+            runaway_period_minutes=alarms["runawayPeriodMinutes"],
+        )
+
+    def topic_arns(self, key: str, raw: Any, lambda_regions: list[str]) -> dict[str, str]:
+        """An existing topic ARN, or a map of region to topic ARN, covering every region that runs the Lambda.
+
+        Alarms and EventBridge rules publish only to a topic of their own region.
+        """
+        if raw is None:
+            return {}
+        by_region = raw if isinstance(raw, dict) else {"": raw}
+        topics: dict[str, str] = {}
+        for region_key, arn in by_region.items():
+            at = key if region_key == "" else f"{key}{_member(region_key)}"
+            match = TOPIC_ARN.fullmatch(arn) if isinstance(arn, str) else None
+            if match is None:
+                self.problem(at, "must be a standard SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:security-alerts", arn)
+                continue
+            if region_key not in ("", match.group(2)):
+                self.problem(at, f"must be a topic in {region_key}, the region it is listed under", arn)
+                continue
+            topics[match.group(2)] = arn
+        if len(topics) != len(by_region):
+            return {}
+        missing = [region for region in lambda_regions if region not in topics]
+        if missing:
+            form = "a map of region to topic ARN" if len(lambda_regions) > 1 else "a topic in that region"
+            self.problem(key, f"must name a topic in every region that runs the remediation Lambda ({', '.join(lambda_regions)}); "
+                              f"missing {', '.join(missing)}: give {form}, or leave topicArn out so the program creates one per region")
+            return {}
+        return topics
+
     # --- accounts -----------------------------------------------------------------------------
 
     def regions(self, key: str, raw: Any, partition: str) -> tuple[str, ...] | None:
@@ -492,7 +585,7 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
     Raises ``ConfigError`` listing every problem, each as one sentence naming the key.
     """
     loader = _Loader()
-    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", *DEFAULTS}
+    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", "notifications", "alarms", *DEFAULTS}
     for name in raw:
         if name not in known:
             loader.problem(_key(name), "is not a setting of this program; allowed: " + ", ".join(sorted(known)))
@@ -541,6 +634,8 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
                 )
         accounts.append(account)
 
+    operations = loader.operations(raw.get("notifications"), raw.get("alarms"), accounts)
+
     if loader.problems:
         # A stack-level mistake shows in every account that merges it: report it once.
         raise ConfigError(list(dict.fromkeys(loader.problems)))
@@ -563,4 +658,5 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
         rule_name_prefix=prefix,
         securityhub_updates=securityhub_updates,
         protected_rules=frozenset(protected),
+        operations=operations,
     )

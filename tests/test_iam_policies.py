@@ -182,7 +182,11 @@ def test_trust_policies_carry_the_confused_deputy_conditions(everything_on: Prog
 
 def test_lambda_permissions_name_the_event_rule(everything_on: ProgramRun) -> None:
     permissions = everything_on.of_type("aws:lambda/permission:Permission")
-    rules = {rule.name.removesuffix("-events"): rule.state["arn"] for rule in everything_on.of_type("aws:cloudwatch/eventRule:EventRule")}
+    rules = {
+        rule.name.removesuffix("-events"): rule.state["arn"]
+        for rule in everything_on.of_type("aws:cloudwatch/eventRule:EventRule")
+        if rule.name.endswith("-remediation-events")
+    }
     assert len(permissions) == len(rules) > 0
     for permission in permissions:
         assert permission.inputs["sourceArn"] == rules[permission.name.removesuffix("-invoke")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ FUNCTION = "aws:lambda/function:Function"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 QUEUE = "aws:sqs/queue:Queue"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 PERMISSION = "aws:lambda/permission:Permission"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -67,11 +71,11 @@ def statement_actions(policy: dict[str, Any]) -> set[str]:
 def test_dev_stack_counts_per_account_region(dev: ProgramRun) -> None:
     expected = {
         # account A: all 7 rules in the home region, the 5 regional ones in eu-west-1
-        (ACCOUNT_A, "us-east-1"): {RULE: 7, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 2},
-        (ACCOUNT_A, "eu-west-1"): {RULE: 5, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "us-east-1"): {RULE: 7, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "eu-west-1"): {RULE: 5, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
         # account B: restricted-admin-ports acts on Security Hub's rule, vpc-flow-logs is off
-        (ACCOUNT_B, "us-east-1"): {RULE: 5, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 1},
-        (ACCOUNT_B, "eu-west-1"): {RULE: 3, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "us-east-1"): {RULE: 5, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "eu-west-1"): {RULE: 3, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
     }
     for (account, region), counts in expected.items():
         actual = {type_token: len(in_bundle(dev, account, region, type_token)) for type_token in counts}
@@ -111,7 +115,8 @@ def test_providers_assume_the_account_role_and_pin_the_account(dev: ProgramRun) 
 def test_regional_resources_name_their_region(dev: ProgramRun) -> None:
     for resource in dev.resources:
         if resource.custom and resource.type not in (PROVIDER, ROLE, ROLE_POLICY):
-            region = "us-east-1" if "-us-east-1-" in resource.name else "eu-west-1"
+            # The dashboard is global to the account; its requests go to the account's first region.
+            region = "us-east-1" if "-us-east-1-" in resource.name or resource.type == DASHBOARD else "eu-west-1"
             assert resource.inputs.get("region") == region, (resource.type, resource.name)
 
 
@@ -248,9 +253,14 @@ def test_detect_and_off_rules_grant_nothing() -> None:
 # --- the EventBridge -> Lambda path ---------------------------------------------------------------
 
 
+def remediation_rule(resources: list[Registered]) -> Registered:
+    """The EventBridge rule feeding the Lambda (the other one sends notifications)."""
+    (rule,) = [resource for resource in resources if resource.type == EVENT_RULE and resource.name.endswith("-remediation-events")]
+    return rule
+
+
 def event_pattern(run: ProgramRun, account: str, region: str) -> dict[str, Any]:
-    (rule,) = in_bundle(run, account, region, EVENT_RULE)
-    return json.loads(rule.inputs["eventPattern"])
+    return json.loads(remediation_rule(in_bundle(run, account, region, EVENT_RULE)).inputs["eventPattern"])
 
 
 def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
@@ -301,10 +311,10 @@ def test_lambda_config_maps_rule_names_to_fixers_modes_and_params(dev: ProgramRu
 def test_events_are_never_lost(dev: ProgramRun) -> None:
     for account, region in ((ACCOUNT_A, "us-east-1"), (ACCOUNT_B, "eu-west-1")):
         (queue,) = in_bundle(dev, account, region, QUEUE)
-        (target,) = in_bundle(dev, account, region, EVENT_TARGET)
+        (target,) = [target for target in in_bundle(dev, account, region, EVENT_TARGET) if target.name.endswith("-remediation-target")]
         (invoke,) = in_bundle(dev, account, region, INVOKE_CONFIG)
         (permission,) = in_bundle(dev, account, region, PERMISSION)
-        (event_rule,) = in_bundle(dev, account, region, EVENT_RULE)
+        event_rule = remediation_rule(in_bundle(dev, account, region, EVENT_RULE))
         (function,) = in_bundle(dev, account, region, FUNCTION)
         assert target.inputs["deadLetterConfig"] == {"arn": queue.state["arn"]}
         assert target.inputs["retryPolicy"] == {"maximumRetryAttempts": 185, "maximumEventAgeInSeconds": 86400}
@@ -313,7 +323,8 @@ def test_events_are_never_lost(dev: ProgramRun) -> None:
         assert permission.inputs["sourceArn"] == event_rule.state["arn"]
         assert permission.inputs["principal"] == "events.amazonaws.com"
         queue_policy = json.loads(queue.inputs["policy"])["Statement"][0]
-        assert queue_policy["Condition"] == {"ArnEquals": {"aws:SourceArn": event_rule.state["arn"]}}
+        notifications = f"arn:aws:events:{region}:{account}:rule/governance-remediation-notify"
+        assert queue_policy["Condition"] == {"ArnEquals": {"aws:SourceArn": [event_rule.state["arn"], notifications]}}
 
 
 def test_log_groups_have_the_configured_retention() -> None:
@@ -337,13 +348,13 @@ def test_lambda_zip_holds_only_the_handler_package(dev: ProgramRun) -> None:
 def test_a_lambda_only_region_needs_no_ssm_role() -> None:
     run = run_program(config_with(rules={"restricted-admin-ports": {"mode": "auto"}}))
     assert [role.inputs["name"] for role in run.of_type(ROLE)] == ["governance-remediation-lambda"]
-    pattern = json.loads(run.of_type(EVENT_RULE)[0].inputs["eventPattern"])
+    pattern = json.loads(remediation_rule(run.resources).inputs["eventPattern"])
     assert pattern["source"] == ["aws.config"]
 
 
 def test_an_ssm_only_region_still_audits_its_executions() -> None:
     run = run_program(config_with(rules={"s3-bucket-encryption": {"mode": "auto"}}))
-    pattern = json.loads(run.of_type(EVENT_RULE)[0].inputs["eventPattern"])
+    pattern = json.loads(remediation_rule(run.resources).inputs["eventPattern"])
     assert pattern["source"] == ["aws.ssm"]
     assert pattern["detail"]["Definition"] == ["AWS-EnableS3BucketEncryption"]
 
@@ -428,10 +439,8 @@ LOGICAL_NAMES = {
     (ROLE_POLICY, "gov-{account}-flow-logs-delivery-policy"),
     ("governance:index:AccountRegion", "gov-{account}-{region}"),
     (LOG_GROUP, "gov-{account}-{region}-flow-logs"),
-    ("governance:index:ConfigRules", "gov-{account}-{region}-rules"),
     (RULE, "gov-{account}-{region}-rules-{rule}"),
     (REMEDIATION, "gov-{account}-{region}-rules-{rule}-remediation"),
-    ("governance:index:RemediationFunction", "gov-{account}-{region}-remediation"),
     (LOG_GROUP, "gov-{account}-{region}-remediation-logs"),
     (EVENT_RULE, "gov-{account}-{region}-remediation-events"),
     (QUEUE, "gov-{account}-{region}-remediation-dlq"),
@@ -439,6 +448,14 @@ LOGICAL_NAMES = {
     (EVENT_TARGET, "gov-{account}-{region}-remediation-target"),
     (PERMISSION, "gov-{account}-{region}-remediation-invoke"),
     (INVOKE_CONFIG, "gov-{account}-{region}-remediation-async"),
+    (TOPIC, "gov-{account}-{region}-operations-topic"),
+    (ALARM, "gov-{account}-{region}-operations-alarm-dead-letters"),
+    (ALARM, "gov-{account}-{region}-operations-alarm-function-errors"),
+    (ALARM, "gov-{account}-{region}-operations-alarm-failed-remediations"),
+    (ALARM, "gov-{account}-{region}-operations-alarm-runaway-remediations"),
+    (EVENT_RULE, "gov-{account}-{region}-operations-notifications"),
+    (EVENT_TARGET, "gov-{account}-{region}-operations-notify"),
+    (DASHBOARD, "gov-{account}-dashboard"),
 }
 """Every logical name the program uses. Renaming one replaces the resource (and deletes what a log group or
 queue holds) unless the resource declares the old name in ``aliases``: change this set only together with those."""
@@ -456,3 +473,26 @@ def test_logical_names_stay_what_deployed_stacks_know(dev: ProgramRun) -> None:
         return resource.type, name
 
     assert {template(resource) for resource in dev.resources} == LOGICAL_NAMES
+
+
+FORMER_PARENTS = {
+    "-rules-": "governance:index:AccountRegion$governance:index:ConfigRules::gov-{account}-{region}-rules",
+    "-remediation-": "governance:index:AccountRegion$governance:index:RemediationFunction::gov-{account}-{region}-remediation",
+}
+"""The components the Config rules and the Lambda path used to sit in, by logical-name infix."""
+
+
+def test_resources_that_left_their_components_keep_their_deployed_urns(dev: ProgramRun) -> None:
+    """Each moved resource names its former parent's URN as an alias, so an update moves it instead of replacing it."""
+    moved = 0
+    for resource in dev.resources:
+        match = re.match(r"gov-(\d{12})-([a-z]+-[a-z]+-\d)(-rules-|-remediation-)", resource.name)
+        if match is None:
+            assert not resource.options.aliases, resource.name
+            continue
+        parent = FORMER_PARENTS[match.group(3)].format(account=match.group(1), region=match.group(2))
+        # The mock monitor writes the root stack's type into the chain of its children's URNs; the engine does not.
+        aliases = tuple(alias.replace("pulumi:pulumi:Stack$", "") for alias in resource.options.aliases)
+        assert aliases == (f"parent=urn:pulumi:dev::governance::{parent}",), resource.name
+        moved += 1
+    assert moved > 20

@@ -32,6 +32,8 @@ What neither validates, so the program's limits table (``governance/limits.py``)
 - Lambda: function names over 64 characters (the model allows 140 because it also takes ARNs), memory
   over 10,240 MB (the model allows 32,768), the 4 KB environment limit, the runtime's name and the zip's
   size; log group retention values (any integer passes).
+- Dashboards: moto stores the body unparsed; its structure is tested with the operations data.
+- Alarms: moto does not check that metric math names its metrics or that the period suits the metric.
 - Names the provider generates (role-policy names, target and statement ids) are modelled on its
   scheme (logical name plus a random suffix, ``terraform-`` ids), not taken from it.
 """
@@ -331,6 +333,11 @@ def _event_target(replay: Replay, resource: Registered, inputs: dict[str, Any], 
         }
     if inputs.get("deadLetterConfig"):
         entry["DeadLetterConfig"] = {"Arn": inputs["deadLetterConfig"]["arn"]}
+    if inputs.get("inputTransformer"):
+        entry["InputTransformer"] = {
+            "InputPathsMap": inputs["inputTransformer"]["inputPaths"],
+            "InputTemplate": inputs["inputTransformer"]["inputTemplate"],
+        }
     response = replay.call(events, "PutTargets", Rule=inputs["rule"], Targets=[entry])
     if response.get("FailedEntryCount"):
         raise ReplayRefused(f"PutTargets: {response['FailedEntries']}")
@@ -409,6 +416,64 @@ def _invoke_config(replay: Replay, resource: Registered, inputs: dict[str, Any],
     replay.produced(resource, None, inputs["functionName"])
 
 
+def _topic(replay: Replay, resource: Registered, inputs: dict[str, Any], target: Target) -> None:
+    sns = replay.client("sns", target.account, target.region)
+    attributes = {"Policy": inputs["policy"], "DisplayName": inputs["displayName"]}
+    arn = replay.call(sns, "CreateTopic", Name=inputs["name"], Attributes=attributes, Tags=target.tag_list())["TopicArn"]
+    replay.produced(resource, arn, arn)
+
+
+def _subscription(replay: Replay, resource: Registered, inputs: dict[str, Any], target: Target) -> None:
+    sns = replay.client("sns", target.account, target.region)
+    response = replay.call(sns, "Subscribe", TopicArn=inputs["topic"], Protocol=inputs["protocol"], Endpoint=inputs["endpoint"], ReturnSubscriptionArn=True)
+    replay.produced(resource, None, response["SubscriptionArn"])
+
+
+def _alarm_metric(metric: dict[str, Any]) -> dict[str, Any]:
+    dimensions = [{"Name": name, "Value": value} for name, value in sorted(metric.get("dimensions", {}).items())]
+    return {"Namespace": metric["namespace"], "MetricName": metric["metricName"], "Dimensions": dimensions}
+
+
+def _alarm(replay: Replay, resource: Registered, inputs: dict[str, Any], target: Target) -> None:
+    cloudwatch = replay.client("cloudwatch", target.account, target.region)
+    params: dict[str, Any] = {
+        "AlarmName": inputs["name"],
+        "AlarmDescription": inputs["alarmDescription"],
+        "ComparisonOperator": inputs["comparisonOperator"],
+        "Threshold": float(inputs["threshold"]),
+        "EvaluationPeriods": inputs["evaluationPeriods"],
+        "TreatMissingData": inputs["treatMissingData"],
+        "AlarmActions": inputs["alarmActions"],
+        "OKActions": inputs["okActions"],
+        "Tags": target.tag_list(),
+    }
+    if inputs.get("metricQueries"):
+        params["Metrics"] = [
+            {"Id": query["id"], "ReturnData": query["returnData"], "Expression": query["expression"], "Label": query["label"]}
+            if query.get("expression")
+            else {
+                "Id": query["id"],
+                "ReturnData": query["returnData"],
+                "MetricStat": {"Metric": _alarm_metric(query["metric"]), "Period": query["metric"]["period"], "Stat": query["metric"]["stat"]},
+            }
+            for query in inputs["metricQueries"]
+        ]
+    else:
+        params.update(_alarm_metric(inputs))
+        params.update(Statistic=inputs["statistic"], Period=inputs["period"])
+    replay.call(cloudwatch, "PutMetricAlarm", **params)
+    arn = f"arn:aws:cloudwatch:{target.region}:{target.account}:alarm:{inputs['name']}"
+    replay.produced(resource, arn, inputs["name"])
+
+
+def _dashboard(replay: Replay, resource: Registered, inputs: dict[str, Any], target: Target) -> None:
+    cloudwatch = replay.client("cloudwatch", target.account, target.region)
+    response = replay.call(cloudwatch, "PutDashboard", DashboardName=inputs["dashboardName"], DashboardBody=inputs["dashboardBody"])
+    if response.get("DashboardValidationMessages"):
+        raise ReplayRefused(f"PutDashboard: {response['DashboardValidationMessages']}")
+    replay.produced(resource, None, inputs["dashboardName"])
+
+
 CREATORS: dict[str, Callable[[Replay, Registered, dict[str, Any], Target], None]] = {
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
@@ -421,6 +486,10 @@ CREATORS: dict[str, Callable[[Replay, Registered, dict[str, Any], Target], None]
     "aws:lambda/function:Function": _function,
     "aws:lambda/permission:Permission": _permission,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": _invoke_config,
+    "aws:sns/topic:Topic": _topic,
+    "aws:sns/topicSubscription:TopicSubscription": _subscription,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
 }
 """How the provider creates each resource type the program declares (create calls only)."""
 

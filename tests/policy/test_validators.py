@@ -174,14 +174,16 @@ def test_a_policy_that_is_not_json_fails(run: ProgramRun) -> None:
 # --- EventBridge targets --------------------------------------------------------------------------
 
 
-def test_the_programs_event_target_passes(run: ProgramRun) -> None:
-    target = only(run, EVENT_TARGET)
+@pytest.mark.parametrize("which", ["remediation-target", "operations-notify"])
+def test_the_programs_event_targets_pass(run: ProgramRun, which: str) -> None:
+    """The Lambda's target and the notification target both keep what they cannot deliver."""
+    target = only(run, EVENT_TARGET, which)
     assert check_resource(validators.validate_event_target_dead_letter, resource_args(target)) == []
 
 
 @pytest.mark.parametrize("dead_letter", [None, {}, {"arn": ""}])
 def test_an_event_target_without_dead_letter_queue_fails(run: ProgramRun, dead_letter: Any) -> None:
-    target = only(run, EVENT_TARGET)
+    target = only(run, EVENT_TARGET, "remediation-target")
     props = {key: value for key, value in target.inputs.items() if key != "deadLetterConfig"}
     if dead_letter is not None:
         props["deadLetterConfig"] = dead_letter
@@ -190,7 +192,7 @@ def test_an_event_target_without_dead_letter_queue_fails(run: ProgramRun, dead_l
 
 
 def test_a_dead_letter_queue_created_in_the_same_update_passes_in_preview(run: ProgramRun) -> None:
-    target = only(run, EVENT_TARGET)
+    target = only(run, EVENT_TARGET, "remediation-target")
     props = {**target.inputs, "deadLetterConfig": {"arn": UNKNOWN_STRING_VALUE}}
     assert check_resource(validators.validate_event_target_dead_letter, resource_args(target, props)) == []
 
