@@ -1,0 +1,93 @@
+"""A result event, published by the handler, turned into one sentence by the notification rule the program deploys.
+
+The rule's pattern, input paths and template come from ``governance.operations`` exactly as the
+program deploys them; moto's EventBridge matches the handler's real PutEvents entry against the
+pattern, applies the input transformer and delivers to an SQS queue standing in for the SNS topic.
+Moto inserts values into the template without escaping them (EventBridge escapes them), so the
+decisions used here have reasons without double quotes; the escaping itself is EventBridge's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from conftest import REGION, FakeContext, compliance_event, rule_entry, rule_name
+from deployment_params import DEFAULT_PARAMS
+from lambda_scenarios import SCENARIOS
+from remediation.handler import lambda_handler
+
+from governance import operations
+from governance.settings import OperationsSettings
+
+PORTS = next(scenario for scenario in SCENARIOS if scenario.key == "restricted-admin-ports")
+
+
+def notification_queue(decisions: tuple[str, ...]) -> str:
+    """Deploy the notification rule in the emulator with an SQS target; return the queue URL."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events", region_name=REGION)
+    pattern = operations.notification_pattern(OperationsSettings(decisions=decisions))
+    events.put_rule(Name="governance-remediation-notify", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="governance-remediation-notify", Targets=[{
+        "Id": "notify",
+        "Arn": arn,
+        "InputTransformer": {"InputPathsMap": operations.NOTIFICATION_INPUT_PATHS, "InputTemplate": operations.NOTIFICATION_TEMPLATE},
+    }])
+    return url
+
+
+def messages(url: str) -> list[Any]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    return [json.loads(message["Body"]) for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+def test_a_remediation_arrives_as_one_readable_sentence() -> None:
+    url = notification_queue(("failed", "remediated"))
+    group = PORTS.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    assert record["decision"] == "remediated"
+    assert messages(url) == [
+        f"Governance remediated: restricted-admin-ports on {group} in account {record['account']}, {REGION}. "
+        f"{record['reason']} (record {record['recordId']})"
+    ]
+
+
+def test_decisions_that_do_not_notify_send_nothing(deploy) -> None:
+    deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
+    url = notification_queue(("failed", "remediated"))
+    group = PORTS.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    assert record["decision"] == "dry_run"
+    assert messages(url) == []
+
+
+def test_a_stack_that_asks_for_dry_runs_gets_them(deploy) -> None:
+    deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
+    url = notification_queue(("dry_run",))
+    group = PORTS.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    (sentence,) = messages(url)
+    assert sentence.startswith(f"Governance dry_run: restricted-admin-ports on {group} in account {record['account']}, {REGION}. ")
+    assert sentence.endswith(f"(record {record['recordId']})")
+
+
+def test_a_failure_arrives_with_its_reason(monkeypatch) -> None:
+    from remediation.fixers import restricted_admin_ports
+    from remediation.fixers.base import NotRemediable
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise NotRemediable("the group is referenced by a launch template that pins its rules")
+
+    monkeypatch.setattr(restricted_admin_ports, "plan", refuse)
+    url = notification_queue(("failed", "remediated"))
+    group = PORTS.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    assert record["decision"] == "failed"
+    assert messages(url) == [
+        f"Governance failed: restricted-admin-ports on {group} in account {record['account']}, {REGION}. "
+        f"the group is referenced by a launch template that pins its rules (record {record['recordId']})"
+    ]
