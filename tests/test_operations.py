@@ -273,3 +273,26 @@ def test_the_notification_variables_name_fields_of_the_audit_record() -> None:
     for path in operations.NOTIFICATION_INPUT_PATHS.values():
         assert path.startswith("$.detail.") and path.removeprefix("$.detail.") in record, path
     assert set(operations.NOTIFICATION_INPUT_PATHS) == set(re.findall(r"<([a-z]+)>", operations.NOTIFICATION_TEMPLATE))
+
+
+# --- resource budget ---------------------------------------------------------------------------------------
+
+BUDGET = 30
+"""Most resources (components included) one account-region may hold, e-mail subscriptions apart."""
+
+
+def most_loaded_bundle(rules: dict[str, Any], **overrides: Any) -> int:
+    run = run_program(stack(regions=("us-east-1", "eu-west-1"), rules=rules, **overrides))
+    return max(len(run.with_prefix(f"gov-{ACCOUNT}-{region}")) for region in ("us-east-1", "eu-west-1"))
+
+
+@pytest.mark.parametrize("engine", ["default", "ssm", "lambda"])
+def test_the_most_loaded_account_region_stays_within_the_budget(engine: str) -> None:
+    rules = every_rule_remediating()
+    for key, rule in rules.items():
+        if engine == "lambda" or (engine == "ssm" and CATALOG[key].ssm is not None):
+            rule["engine"] = engine
+    rules["vpc-flow-logs"]["params"] = {"destinationType": "cloud-watch-logs"}
+    assert most_loaded_bundle(rules) <= BUDGET
+    # Each address is one subscription per region, on top of the budget.
+    assert most_loaded_bundle(rules, notifications={"emails": ["a@example.com", "b@example.com"]}) == most_loaded_bundle(rules) + 2
