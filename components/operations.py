@@ -83,7 +83,7 @@ class Operations:
             arn=self.topic_arn,
             input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
                 input_paths=operations.NOTIFICATION_INPUT_PATHS,
-                input_template=operations.NOTIFICATION_TEMPLATE,
+                input_template=operations.notification_template(settings),
             ),
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_retry_attempts=args.delivery.event_retry_attempts,

@@ -122,9 +122,21 @@ NOTIFICATION_INPUT_PATHS = {
 }
 """Input transformer variables read from a result event (its ``detail`` is the audit record)."""
 NOTIFICATION_TEMPLATE = '"Governance <decision>: <rule> on <resource> in account <account>, <region>. <reason> (record <record>)"'
-"""One readable sentence. A quoted template makes the target receive a JSON string; EventBridge escapes
-the variables' values inside it (its docs say only the predefined whole-event variables are left
-unescaped)."""
+"""One readable sentence (format ``sentence``). A quoted template makes the target receive a JSON string;
+EventBridge escapes the variables' values inside it (its docs say only the predefined whole-event
+variables are left unescaped)."""
+CHAT_NOTIFICATION_TEMPLATE = (
+    '{"version": "1.0", "source": "custom", "id": "<record>", "content": {"textType": "client-markdown", '
+    '"title": "Governance <decision>: <rule>", "description": "<resource> in account <account>, <region>. <reason> (record <record>)"}}'
+)
+"""The same facts as an Amazon Q Developer in chat applications (formerly AWS Chatbot) custom notification
+(format ``chat``): that service posts only messages in its own schema (version, source, content) to
+Slack, Microsoft Teams or Chime, and drops plain text."""
+
+
+def notification_template(operations: OperationsSettings) -> str:
+    """The input template for the stack's notification format."""
+    return CHAT_NOTIFICATION_TEMPLATE if operations.format == "chat" else NOTIFICATION_TEMPLATE
 
 
 def notification_pattern(operations: OperationsSettings) -> dict[str, Any]:

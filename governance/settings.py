@@ -151,7 +151,9 @@ class OperationsSettings:
     emails: tuple[str, ...] = ()
     """Addresses subscribed to the program's topics (SNS asks each to confirm)."""
     decisions: tuple[str, ...] = ("failed", "remediated")
-    """Decisions whose result events are sent to the topic as a sentence."""
+    """Decisions whose result events are sent to the topic."""
+    format: Literal["sentence", "chat"] = "sentence"
+    """``sentence`` for e-mail and other readers; ``chat`` for Amazon Q Developer in chat applications."""
     runaway_remediations: int = 50
     runaway_period_minutes: int = 60
 
@@ -199,7 +201,8 @@ ALARM_KEYS = (
     # CloudWatch evaluates an alarm over at most one day.
     _IntSetting("runawayPeriodMinutes", 60, 1, 1440),
 )
-NOTIFICATION_KEYS = ("topicArn", "emails", "decisions")
+NOTIFICATION_KEYS = ("topicArn", "emails", "decisions", "format")
+NOTIFICATION_FORMATS = ("sentence", "chat")
 NOTIFIABLE_DECISIONS = ("remediated", "failed", "exempt", "dry_run", "already_compliant", "ignored")
 # Standard topics only: FIFO topics (".fifo") take no CloudWatch alarm actions.
 TOPIC_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):sns:([a-z0-9-]+):([0-9]{12}):[A-Za-z0-9_-]{1,256}", re.ASCII)
@@ -401,7 +404,7 @@ class _Loader:
         where = _key("notifications")
         raw = {} if raw_notifications is None else raw_notifications
         if not isinstance(raw, dict):
-            self.problem(where, "must be an object with topicArn, emails and decisions", raw)
+            self.problem(where, "must be an object with topicArn, emails, decisions and format", raw)
             raw = {}
         for field_name in raw:
             if field_name not in NOTIFICATION_KEYS:
@@ -417,6 +420,10 @@ class _Loader:
         elif len({email.lower() for email in emails}) != len(emails):
             self.problem(f"{where}.emails", "repeats an address; list each address once", emails)
             emails = []
+        message_format = raw.get("format", defaults.format)
+        if message_format not in NOTIFICATION_FORMATS:
+            self.problem(f"{where}.format", "must be one of " + ", ".join(NOTIFICATION_FORMATS), message_format)
+            message_format = defaults.format
         lambda_regions = sorted({region for account in accounts for region in account.regions if any(rule.remediates for rule in account.rules_in(region))})
         topics = self.topic_arns(f"{where}.topicArn", raw.get("topicArn"), lambda_regions)
         if topics and emails:
@@ -425,6 +432,7 @@ class _Loader:
             topic_arns=MappingProxyType(topics),
             emails=tuple(emails),
             decisions=tuple(decisions),
+            format=cast(Literal["sentence", "chat"], message_format),
             runaway_remediations=alarms["runawayRemediations"],
             runaway_period_minutes=alarms["runawayPeriodMinutes"],
         )

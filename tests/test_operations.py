@@ -61,8 +61,8 @@ def test_defaults_notify_failures_and_remediations_and_create_the_topics() -> No
 @pytest.mark.parametrize(
     ("overrides", "problem"),
     [
-        ({"notifications": "ops@example.com"}, "governance:notifications must be an object with topicArn, emails and decisions, got 'ops@example.com'."),
-        ({"notifications": {"email": ["a@example.com"]}}, "governance:notifications.email is not a notification setting; allowed: topicArn, emails, decisions."),
+        ({"notifications": "ops@example.com"}, "governance:notifications must be an object with topicArn, emails, decisions and format, got 'ops@example.com'."),
+        ({"notifications": {"email": ["a@example.com"]}}, "governance:notifications.email is not a notification setting; allowed: topicArn, emails, decisions, format."),
         ({"notifications": {"decisions": ["failed", "fixed"]}},
          "governance:notifications.decisions must be a list of distinct decisions from: remediated, failed, exempt, dry_run, already_compliant, ignored, got ['failed', 'fixed']."),
         ({"notifications": {"decisions": ["failed", "failed"]}},
@@ -81,6 +81,7 @@ def test_defaults_notify_failures_and_remediations_and_create_the_topics() -> No
          f"governance:notifications.topicArn.eu-west-1 must be a topic in eu-west-1, the region it is listed under, got '{EXISTING}'."),
         ({"notifications": {"topicArn": EXISTING, "emails": ["a@example.com"]}},
          "governance:notifications.emails can be set only without topicArn: subscribe addresses to your own topic yourself."),
+        ({"notifications": {"format": "slack"}}, "governance:notifications.format must be one of sentence, chat, got 'slack'."),
         ({"alarms": {"runawayRemediations": 0}}, "governance:alarms.runawayRemediations must be a whole number from 1 to 100000, got 0."),
         ({"alarms": {"runawayPeriodMinutes": 1441}}, "governance:alarms.runawayPeriodMinutes must be a whole number from 1 to 1440, got 1441."),
         ({"alarms": {"rate": 5}}, "governance:alarms.rate is not a known setting; allowed: runawayRemediations, runawayPeriodMinutes."),
@@ -268,11 +269,18 @@ def test_the_alarms_and_dashboard_read_the_metrics_the_lambda_writes() -> None:
     assert operations.RESULT_DETAIL_TYPE == audit.RESULT_DETAIL_TYPE
 
 
-def test_the_notification_variables_name_fields_of_the_audit_record() -> None:
+@pytest.mark.parametrize("template", [operations.NOTIFICATION_TEMPLATE, operations.CHAT_NOTIFICATION_TEMPLATE], ids=["sentence", "chat"])
+def test_the_notification_variables_name_fields_of_the_audit_record(template: str) -> None:
     record = lambda_module("audit").AuditRecord("failed", "why").to_json()
     for path in operations.NOTIFICATION_INPUT_PATHS.values():
         assert path.startswith("$.detail.") and path.removeprefix("$.detail.") in record, path
-    assert set(operations.NOTIFICATION_INPUT_PATHS) == set(re.findall(r"<([a-z]+)>", operations.NOTIFICATION_TEMPLATE))
+    assert set(operations.NOTIFICATION_INPUT_PATHS) == set(re.findall(r"<([a-z]+)>", template))
+
+
+def test_the_chat_format_is_deployed_when_asked_for() -> None:
+    run = run_program(stack(notifications={"format": "chat"}))
+    transformer = named(run, EVENT_TARGET, "operations-notify").inputs["inputTransformer"]
+    assert transformer["inputTemplate"] == operations.CHAT_NOTIFICATION_TEMPLATE
 
 
 # --- resource budget ---------------------------------------------------------------------------------------

@@ -91,3 +91,29 @@ def test_a_failure_arrives_with_its_reason(monkeypatch) -> None:
         f"Governance failed: restricted-admin-ports on {group} in account {record['account']}, {REGION}. "
         f"the group is referenced by a launch template that pins its rules (record {record['recordId']})"
     ]
+
+
+def test_the_chat_format_is_an_amazon_q_developer_custom_notification() -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = notification_queue(("failed", "remediated"))
+    events = boto3.client("events", region_name=REGION)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    chat = OperationsSettings(format="chat")
+    events.put_targets(Rule="governance-remediation-notify", Targets=[{
+        "Id": "notify",
+        "Arn": arn,
+        "InputTransformer": {"InputPathsMap": operations.NOTIFICATION_INPUT_PATHS, "InputTemplate": operations.notification_template(chat)},
+    }])
+    group = PORTS.make_non_compliant()
+    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    (message,) = messages(url)
+    assert message == {
+        "version": "1.0",
+        "source": "custom",
+        "id": record["recordId"],
+        "content": {
+            "textType": "client-markdown",
+            "title": "Governance remediated: restricted-admin-ports",
+            "description": f"{group} in account {record['account']}, {REGION}. {record['reason']} (record {record['recordId']})",
+        },
+    }
