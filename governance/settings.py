@@ -442,6 +442,8 @@ class _Loader:
 
         Alarms and EventBridge rules publish only to a topic of their own region.
         """
+        # UNVERIFIED: that CloudWatch alarm actions need a topic in the alarm's region, and that they may
+        # publish to a topic of another account when its policy allows; the region rule is enforced.
         if raw is None:
             return {}
         by_region = raw if isinstance(raw, dict) else {"": raw}

@@ -54,6 +54,8 @@ PENDING = frozenset({"Scheduled", "Running", "Unknown"})
 ENDED_BADLY = frozenset({"Failed", "Cancelled", "Timeout"})
 """GetQueryResults statuses of a query that will never give results."""
 
+# UNVERIFIED: Logs Insights indexes JSON booleans as 1 and 0, so ``final = 1`` matches final records (a
+# maintainers' reply in aws-powertools/powertools-lambda-dotnet#667, not an AWS page).
 RULE_FIELD = "coalesce(ruleKey, rule) as ruleName"
 AGGREGATE_QUERY = (
     "filter final = 1 and ispresent(decision)\n"
