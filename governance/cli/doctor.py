@@ -69,7 +69,7 @@ def _check_access(account: Account, sessions: AccountSessions) -> CheckResult:
     except (ClientError, BotoCoreError) as error:
         return CheckResult(
             account.id, "-", name, False, _error_text(error),
-            f"create {account.role_arn} with a trust policy for your identity (README: Deploy role in each account)"
+            f"create {account.role_arn} with a trust policy for your identity (docs/deploying.md: Deploy role in each account)"
             if account.role_arn else "run with credentials of this account",
         )
     if identity["Account"] != account.id:
