@@ -69,11 +69,17 @@ class Operations:
                 )
         for spec in operations.alarm_specs(plan, settings):
             self._alarm(name, spec, region, parent)
+        pattern = operations.notification_pattern(settings)
+        if pattern is not None:
+            self._notifications(name, args, pattern, parent)
+
+    def _notifications(self, name: str, args: OperationsArgs, pattern: dict[str, object], parent: pulumi.Resource) -> None:
+        region = args.plan.region
         rule = aws.cloudwatch.EventRule(
             f"{name}-notifications",
-            name=names.notification_rule,
-            description="Result events whose decision notifies, sent to the topic as one sentence each.",
-            event_pattern=json.dumps(operations.notification_pattern(settings), sort_keys=True),
+            name=args.plan.names.notification_rule,
+            description="Result events whose decision notifies, sent to the topic as one message each.",
+            event_pattern=json.dumps(pattern, sort_keys=True),
             region=region,
             opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
         )
@@ -83,7 +89,7 @@ class Operations:
             arn=self.topic_arn,
             input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
                 input_paths=operations.NOTIFICATION_INPUT_PATHS,
-                input_template=operations.notification_template(settings),
+                input_template=operations.notification_template(args.settings),
             ),
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_retry_attempts=args.delivery.event_retry_attempts,
@@ -91,7 +97,7 @@ class Operations:
             ),
             dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=args.dead_letter_queue_arn),
             region=region,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=parent),
         )
 
     def _alarm(self, name: str, spec: operations.AlarmSpec, region: str, parent: pulumi.Resource) -> None:

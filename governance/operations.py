@@ -139,13 +139,20 @@ def notification_template(operations: OperationsSettings) -> str:
     return CHAT_NOTIFICATION_TEMPLATE if operations.format == "chat" else NOTIFICATION_TEMPLATE
 
 
-def notification_pattern(operations: OperationsSettings) -> dict[str, Any]:
-    """EventBridge pattern for the result events whose decision notifies."""
-    return {
-        "source": [RESULT_EVENT_SOURCE],
-        "detail-type": [RESULT_DETAIL_TYPE],
-        "detail": {"decision": list(operations.decisions)},
-    }
+def notification_pattern(operations: OperationsSettings) -> dict[str, Any] | None:
+    """EventBridge pattern for the result events whose decision notifies; None when none does.
+
+    ``remediated`` notifies only for rules in ``auto`` mode: in ``manual`` mode a person started the
+    fix and already knows.
+    """
+    base: dict[str, Any] = {"source": [RESULT_EVENT_SOURCE], "detail-type": [RESULT_DETAIL_TYPE]}
+    others = [decision for decision in operations.decisions if decision != "remediated"]
+    branches = [{**base, "detail": {"decision": others}}] if others else []
+    if "remediated" in operations.decisions:
+        branches.append({**base, "detail": {"decision": ["remediated"], "mode": ["auto"]}})
+    if not branches:
+        return None
+    return branches[0] if len(branches) == 1 else {"$or": branches}
 
 
 def topic_policy(topic_arn: str, plan: RegionPlan, notification_rule_arn: str) -> dict[str, Any]:

@@ -195,6 +195,21 @@ def test_only_this_accounts_alarms_and_notification_rule_may_publish_to_the_topi
     assert rule["Condition"] == {"ArnEquals": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/governance-remediation-notify"}}
 
 
+def test_by_default_failures_notify_and_remediations_only_in_auto_mode() -> None:
+    run = run_program(stack())
+    base = {"detail-type": ["Governance Remediation Result"], "source": ["governance.remediation"]}
+    assert json.loads(named(run, EVENT_RULE, "operations-notifications").inputs["eventPattern"]) == {"$or": [
+        {**base, "detail": {"decision": ["failed"]}},
+        {**base, "detail": {"decision": ["remediated"], "mode": ["auto"]}},
+    ]}
+
+
+def test_no_decisions_means_no_notification_rule_but_the_alarms_stay() -> None:
+    run = run_program(stack(notifications={"decisions": []}))
+    assert [rule.name for rule in run.of_type(EVENT_RULE)] == [f"gov-{ACCOUNT}-us-east-1-remediation-events"]
+    assert len(run.of_type(ALARM)) == 4 and len(run.of_type(TOPIC)) == 1
+
+
 def test_an_existing_topic_is_used_as_it_is() -> None:
     run = run_program(stack(notifications={"topicArn": EXISTING}))
     assert run.of_type(TOPIC) == [] and run.of_type(SUBSCRIPTION) == []

@@ -24,6 +24,24 @@ from governance.settings import OperationsSettings
 PORTS = next(scenario for scenario in SCENARIOS if scenario.key == "restricted-admin-ports")
 
 
+def test_the_default_pattern_matches_failures_and_auto_mode_remediations_only() -> None:
+    """The emulator's event matcher (the one that routes PutEvents; moto has no TestEventPattern) on the default pattern."""
+    from moto.events.models import EventPattern
+
+    pattern = EventPattern.load(json.dumps(operations.notification_pattern(OperationsSettings())))
+
+    def matches(decision: str, mode: str) -> bool:
+        event = {
+            "id": "1", "account": "123456789012", "source": "governance.remediation", "time": "2026-12-03T00:00:00Z",
+            "region": REGION, "resources": [], "detail-type": "Governance Remediation Result", "detail": {"decision": decision, "mode": mode},
+        }
+        return bool(pattern.matches_event(event))  # type: ignore[arg-type]  # a plain dict of the same keys
+
+    assert matches("failed", "auto") and matches("failed", "manual")
+    assert matches("remediated", "auto") and not matches("remediated", "manual")
+    assert not matches("exempt", "auto") and not matches("dry_run", "manual") and not matches("already_compliant", "auto")
+
+
 def notification_queue(decisions: tuple[str, ...]) -> str:
     """Deploy the notification rule in the emulator with an SQS target; return the queue URL."""
     sqs = boto3.client("sqs", region_name=REGION)
