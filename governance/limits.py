@@ -121,6 +121,17 @@ EVENT_RULE_NAME = Limit(
     "an EventBridge rule name", 64, allowed=_ascii(r"[._A-Za-z0-9-]+"), allowed_text="letters, digits and ._-",
     source="botocore events RuleName (min 1, max 64, pattern [\\.\\-_A-Za-z0-9]+)",
 )
+ALARM_NAME = Limit("a CloudWatch alarm name", 255, source="botocore cloudwatch AlarmName (min 1, max 255)")
+DASHBOARD_NAME = Limit(
+    "a CloudWatch dashboard name", 255, allowed=_ascii(r"[A-Za-z0-9_-]+"), allowed_text="letters, digits, hyphens and underscores",
+    source="botocore cloudwatch PutDashboard DashboardName documentation: 'The maximum length is 255, and valid characters "
+    "are A-Z, a-z, 0-9, \"-\", and \"_\"'",
+)
+SNS_TOPIC_NAME = Limit(
+    "an SNS topic name", 256, allowed=_ascii(r"[A-Za-z0-9_-]+"), allowed_text="letters, digits, hyphens and underscores",
+    source="SNS CreateTopic Name: 'Topic names must be made up of only uppercase and lowercase ASCII letters, numbers, "
+    "underscores, and hyphens, and must be between 1 and 256 characters long' (API reference; not in the botocore model)",
+)
 EVENT_RULE_DESCRIPTION = Limit("an EventBridge rule description", 512, minimum=0, source="botocore events RuleDescription (max 512)")
 EVENT_PATTERN = Limit(
     "an EventBridge event pattern", 2048,

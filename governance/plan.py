@@ -30,6 +30,8 @@ TERMINAL_AUTOMATION_STATUSES = (
 ``ChangeCalendarOverrideRejected`` ends an execution that a change calendar blocked and nobody let through.
 """
 PREFIX_KEY = f"{NAMESPACE}:ruleNamePrefix"
+ALARM_KINDS = ("dead-letters", "function-errors", "failed-remediations", "runaway-remediations")
+"""The alarms of a region that runs the Lambda (``governance.operations.alarm_specs`` builds them)."""
 
 
 @dataclass(frozen=True)
@@ -424,6 +426,10 @@ def region_emitted(region: RegionPlan) -> Iterator[Emitted]:
     yield _name(limits.LOG_GROUP_NAME, names.function_log_group, "the remediation function's logs", prefix)
     yield _name(limits.SQS_QUEUE_NAME, names.dead_letter_queue, "the dead-letter queue", prefix)
     yield _name(limits.EVENT_RULE_NAME, names.event_rule, "the remediation events rule", prefix)
+    yield _name(limits.EVENT_RULE_NAME, names.notification_rule, "the notification rule", prefix)
+    yield _name(limits.SNS_TOPIC_NAME, names.notification_topic, "the notification topic", prefix)
+    for kind in ALARM_KINDS:
+        yield _name(limits.ALARM_NAME, names.alarm(kind), f"the {kind} alarm", prefix)
     pattern = region.event_pattern_json()
     if pattern is not None:
         yield Emitted(
@@ -462,6 +468,8 @@ def account_emitted(plan: AccountPlan) -> Iterator[Emitted]:
         yield _name(limits.IAM_ROLE_NAME, plan.names.lambda_role, "the remediation function's role", prefix)
     if plan.needs_flow_logs_role:
         yield _name(limits.IAM_ROLE_NAME, plan.names.flow_logs_role, "the flow-log delivery role", prefix)
+    if any(region.needs_function for region in plan.regions):
+        yield _name(limits.DASHBOARD_NAME, plan.names.dashboard, "the account's dashboard", prefix)
     for region in plan.regions:
         yield from region_emitted(region)
 

@@ -319,3 +319,10 @@ def test_the_most_loaded_account_region_stays_within_the_budget(engine: str) -> 
     assert most_loaded_bundle(rules) <= BUDGET
     # Each address is one subscription per region, on top of the budget.
     assert most_loaded_bundle(rules, notifications={"emails": ["a@example.com", "b@example.com"]}) == most_loaded_bundle(rules) + 2
+
+
+def test_the_limits_check_every_alarm_the_program_creates() -> None:
+    from governance.plan import ALARM_KINDS, plan_stack
+
+    (plan,) = plan_stack(settings_of())
+    assert tuple(spec.kind for spec in operations.alarm_specs(plan.regions[0], settings_of().operations)) == ALARM_KINDS
