@@ -4,16 +4,22 @@ Each measurement runs in a fresh interpreter (no module cache, no bytecode writt
 the import statement. The budget is that importing the handler takes at most 20% longer than
 importing boto3 alone, since boto3 is the bulk of both.
 
-Usage: python benchmarks/lambda_cold_import.py [--runs 15]
+Usage: python benchmarks/lambda_cold_import.py [--runs 15] [--against REV]
+
+``--against REV`` also times ``import remediation.handler`` from git revision REV's ``lambdas/``
+(extracted to a temporary directory), interleaved with the others, to show what a change costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
@@ -24,22 +30,39 @@ HANDLER = "import remediation.handler"
 HANDLER_AND_ALL_FIXERS = "import remediation.handler; import remediation.fixers as fixers; fixers.FIXERS"
 
 
-def time_import(statement: str) -> float:
-    environment = {**os.environ, "PYTHONPATH": str(LAMBDAS), "PYTHONDONTWRITEBYTECODE": "1"}
+def time_import(statement: str, lambdas: Path = LAMBDAS) -> float:
+    """Seconds ``statement`` takes in a fresh interpreter with ``lambdas`` on the path."""
+    environment = {**os.environ, "PYTHONPATH": str(lambdas), "PYTHONDONTWRITEBYTECODE": "1"}
     output = subprocess.run(
         [sys.executable, "-c", SNIPPET.format(statement=statement)], check=True, capture_output=True, text=True, env=environment
     ).stdout
     return float(output.strip())
 
 
+def extract_lambdas(revision: str, into: Path) -> Path:
+    """``lambdas/`` of git ``revision``, written under ``into`` (sources only, no bytecode)."""
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, "lambdas"], check=True, capture_output=True, cwd=LAMBDAS.parent).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as bundle:
+        bundle.extractall(into, filter="data")
+    return into / "lambdas"
+
+
 def main() -> None:
+    """Measure and print the medians and ratios; exit 1 when the handler is over budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
+    parser.add_argument("--against", metavar="REV", help="also time the handler of this git revision")
+    args = parser.parse_args()
+    runs = args.runs
     times: dict[str, list[float]] = {BOTO3: [], HANDLER: [], HANDLER_AND_ALL_FIXERS: []}
-    for _ in range(runs):  # interleaved, so machine noise hits all alike
-        for statement, measured in times.items():
-            measured.append(time_import(statement))
+    with tempfile.TemporaryDirectory() as scratch:
+        other = extract_lambdas(args.against, Path(scratch)) if args.against else None
+        against = f"{HANDLER} (at {args.against})"
+        if other is not None:
+            times[against] = []
+        for _ in range(runs):  # interleaved, so machine noise hits all alike
+            for statement, measured in times.items():
+                measured.append(time_import(HANDLER, other) if other is not None and statement == against else time_import(statement))
     medians = {statement: statistics.median(measured) for statement, measured in times.items()}
     print(f"runs: {runs} (fresh interpreter each, no bytecode cache)")
     for statement, median in medians.items():
