@@ -66,6 +66,7 @@ class ConfigRules:
             if rule.uses_ssm:
                 self._remediation(name, args, rule, config_rule)
         self.rule_names = pulumi.Output.all(*names).apply(list)
+
     def _config_rule(self, name: str, plan: RegionPlan, rule: RuleSettings) -> aws.cfg.Rule:
         spec = rule.entry.config_rule
         return aws.cfg.Rule(
