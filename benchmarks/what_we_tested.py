@@ -69,13 +69,15 @@ def pytest_command(paths: list[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", *paths, "-p", "no:randomly"]
 
 
-def run_tests(figures: Path, sizes: dict[str, int], paths: list[str]) -> tuple[int, str, float]:
+def run_tests(figures: Path, sizes: dict[str, int], paths: list[str]) -> tuple[int, str, float, list[str]]:
+    """Run the tests; return pytest's exit code, its summary line, the seconds taken and its FAILED/ERROR lines."""
     environment = {**os.environ, "GOVERNANCE_FIGURES": str(figures), "PYTHONDONTWRITEBYTECODE": "1"}
     environment.update({f"GOVERNANCE_{name.upper()}": str(value) for name, value in sizes.items()})
     started = time.perf_counter()
     result = subprocess.run(pytest_command(paths), cwd=ROOT, env=environment, capture_output=True, text=True, check=False)
     summary = next((line for line in reversed(result.stdout.splitlines()) if " passed" in line or " failed" in line), "no summary")
-    return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", summary).strip("= "), time.perf_counter() - started
+    failures = [line for line in result.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", summary).strip("= "), time.perf_counter() - started, failures
 
 
 def number(value: Any) -> str:
@@ -180,10 +182,12 @@ def main() -> int:
     sizes = {name: getattr(args, name) for name in SIZES if getattr(args, name) is not None}
     with tempfile.TemporaryDirectory() as directory:
         figures = Path(directory) / "figures.json"
-        code, summary, seconds = run_tests(figures, sizes, args.paths)
+        code, summary, seconds, failures = run_tests(figures, sizes, args.paths)
         data = json.loads(figures.read_text()) if figures.exists() else {}
     print(f"{summary} ({seconds:.0f} s)")
     if code != 0:
+        for line in failures:
+            print(line, file=sys.stderr)
         print(f"the tests failed; {PAGE.relative_to(ROOT)} was not changed", file=sys.stderr)
         return code
     command = " ".join([".venv/bin/python benchmarks/what_we_tested.py", *sys.argv[1:]])
