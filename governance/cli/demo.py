@@ -8,7 +8,9 @@
    EventBridge rule with the deployed pattern routes what matches to a queue; hand each delivered
    event to the handler, as Lambda would (moto runs Lambda code only in Docker, so delivery is
    in-process).
-4. Show each resource before and after, and the audit records; then ``scan``, ``apply`` and ``undo``
+4. Show each resource before and after, the audit records, the metrics CloudWatch Logs would extract
+   from their log lines, and the notifications the stack's notification rule turns their result
+   events into (a queue stands in for the SNS topic); then ``scan``, ``apply`` and ``undo``
    on what the events did not cover. Every bucket has SSE-S3 already (as on AWS), so the encryption
    rule's real job is shown with a copy of the stack that moves buckets to SSE-KMS.
 """
@@ -30,6 +32,7 @@ from typing import Any, TextIO
 import boto3
 import yaml
 
+from governance import operations
 from governance.cli.audit_file import read_audit_file
 from governance.cli.emulator import embedded_emulator
 from governance.cli.sessions import AccountSessions
@@ -211,6 +214,36 @@ def deliver(session: boto3.Session, pattern: dict[str, Any], events: list[dict[s
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def notification_queue(session: boto3.Session, settings: Any) -> str:
+    """The stack's notification rule on the account's bus, with a queue where the SNS topic would be; its URL."""
+    bus, sqs = session.client("events"), session.client("sqs")
+    queue_url = sqs.create_queue(QueueName="demo-notifications")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = operations.notification_pattern(settings.operations)
+    if pattern is not None:
+        bus.put_rule(Name="governance-remediation-notify", EventPattern=json.dumps(pattern))
+        transformer = {"InputPathsMap": operations.NOTIFICATION_INPUT_PATHS, "InputTemplate": operations.notification_template(settings.operations)}
+        bus.put_targets(Rule="governance-remediation-notify", Targets=[{"Id": "topic", "Arn": queue_arn, "InputTransformer": transformer}])
+    return queue_url
+
+
+def received_notifications(session: boto3.Session, queue_url: str) -> list[Any]:
+    """The messages the topic would have received."""
+    sqs = session.client("sqs")
+    return [json.loads(message["Body"]) for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+def extracted_metrics(log_lines: list[str]) -> dict[tuple[str, str], int]:
+    """``Decisions`` per rule and decision, summed over the log lines that carry Embedded Metric Format."""
+    counts: dict[tuple[str, str], int] = {}
+    for line in log_lines:
+        data = json.loads(line) if line.startswith("{") else {}
+        if "_aws" in data and operations.DECISIONS_METRIC in data:
+            key = (str(data.get("ruleKey")), str(data.get("decision")))
+            counts[key] = counts.get(key, 0) + int(data[operations.DECISIONS_METRIC])
+    return counts
+
+
 def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
     """Run the demo; returns 0 when every step behaved as expected."""
     out = out or sys.stdout
@@ -245,10 +278,12 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         ]
         events.append(compliance_event(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-restricted-admin-ports", "AWS::EC2::SecurityGroup", seeded[1].resource_id, "COMPLIANT"))
         delivered = deliver(lambda_session, pattern, events)
+        notifications_url = notification_queue(lambda_session, settings)
         _heading(out, f"EventBridge: {len(events)} events put on the bus, {len(delivered)} matched the deployed pattern and reached the handler")
         handler = lambda_module("handler")
         context = FunctionContext(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-remediation")
         records = []
+        log_lines: list[str] = []
         previous = os.environ.get("GOVERNANCE_CONFIG")
         os.environ["GOVERNANCE_CONFIG"] = json.dumps(config)
         try:
@@ -256,6 +291,7 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
                 logged = io.StringIO()
                 with lambda_module("clients").using_session(lambda_session), redirect_stdout(logged):
                     records.append(handler.lambda_handler(event, context))
+                log_lines.extend(logged.getvalue().splitlines())
         finally:
             if previous is None:
                 os.environ.pop("GOVERNANCE_CONFIG", None)
@@ -265,6 +301,15 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         for record in records:
             _say(out, f"  {record['decision']:18} {record['ruleKey']:26} {record['resourceId']}: {record['reason']}")
             _say(out, f"  {'':18} calls: {', '.join(call['operation'] for call in record['apiCalls'])}")
+
+        _heading(out, "Metrics CloudWatch Logs extracts from those lines (Embedded Metric Format: no extra request)")
+        metrics = extracted_metrics(log_lines)
+        for (rule_key, decision), count in sorted(metrics.items()):
+            _say(out, f"  Governance/Decisions  ruleKey={rule_key:26} decision={decision:18} {count}")
+        notifications = received_notifications(lambda_session, notifications_url)
+        _heading(out, f"Notifications: {len(notifications)} message(s) on the topic (decisions {', '.join(settings.operations.decisions)})")
+        for message in notifications:
+            _say(out, f"  {message}")
 
         _heading(out, "After")
         for item in seeded:
@@ -301,4 +346,7 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
     decisions = [record["decision"] for record in records]
     expected = scan_code == 1 and apply_code == 0 and undo_code == 0 and "remediated" in decisions and "dry_run" in decisions
     expected = expected and kms_scan_code == 1 and kms_apply_code == 0
+    # Every final decision is counted once, and every auto-mode remediation or failure is notified.
+    notified = sum(1 for record in records if record["decision"] == "failed" or (record["decision"] == "remediated" and record["mode"] == "auto"))
+    expected = expected and sum(metrics.values()) == len(records) and len(notifications) == notified
     return 0 if expected else 1

@@ -19,6 +19,9 @@ def test_the_demo_runs_the_whole_flow(tmp_path: Path) -> None:
     assert "remediated         s3-bucket-public-access" in text
     assert "remediated         restricted-admin-ports" in text
     assert "dry_run            vpc-flow-logs" in text
+    assert "ruleKey=vpc-flow-logs              decision=dry_run            1" in text
+    notifications = text.split("== Notifications: 2 message(s) on the topic", 1)[1].split("==", 1)[0]
+    assert notifications.count("Governance remediated: ") == 2 and "dry_run" not in notifications
     after = text.split("== After", 1)[1].split("==", 1)[0]
     assert "RestrictPublicBuckets=True" in after
     assert "22-22 from 0.0.0.0/0" not in after and "tcp:443-443 from 10.0.0.0/8" in after
