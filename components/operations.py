@@ -69,7 +69,7 @@ class Operations:
                 )
         for spec in operations.alarm_specs(plan, settings):
             self._alarm(name, spec, region, parent)
-        pattern = operations.notification_pattern(settings)
+        pattern = operations.notification_pattern(settings, plan.function_arn)
         if pattern is not None:
             self._notifications(name, args, pattern, parent)
 

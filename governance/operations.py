@@ -139,13 +139,14 @@ def notification_template(operations: OperationsSettings) -> str:
     return CHAT_NOTIFICATION_TEMPLATE if operations.format == "chat" else NOTIFICATION_TEMPLATE
 
 
-def notification_pattern(operations: OperationsSettings) -> dict[str, Any] | None:
-    """EventBridge pattern for the result events whose decision notifies; None when none does.
+def notification_pattern(operations: OperationsSettings, function_arn: str) -> dict[str, Any] | None:
+    """EventBridge pattern for the result events of ``function_arn`` whose decision notifies; None when none does.
 
     ``remediated`` notifies only for rules in ``auto`` mode: in ``manual`` mode a person started the
-    fix and already knows.
+    fix and already knows. The function's ARN (the events' ``resources``) keeps another deployment in
+    the same account and region from notifying here.
     """
-    base: dict[str, Any] = {"source": [RESULT_EVENT_SOURCE], "detail-type": [RESULT_DETAIL_TYPE]}
+    base: dict[str, Any] = {"source": [RESULT_EVENT_SOURCE], "detail-type": [RESULT_DETAIL_TYPE], "resources": [function_arn]}
     others = [decision for decision in operations.decisions if decision != "remediated"]
     branches = [{**base, "detail": {"decision": others}}] if others else []
     if "remediated" in operations.decisions:

@@ -198,6 +198,11 @@ class RegionPlan:
         return f"arn:{self.account.partition}:logs:{self.region}:{self.account.id}:log-group:{name}"
 
     @property
+    def function_arn(self) -> str:
+        """The remediation function's unqualified ARN: the ``resources`` of the result events it publishes."""
+        return f"arn:{self.account.partition}:lambda:{self.region}:{self.account.id}:function:{self.names.function}"
+
+    @property
     def notification_rule_arn(self) -> str:
         """ARN of the notification rule, known before it exists (the topic and the dead-letter queue policies name it)."""
         return f"arn:{self.account.partition}:events:{self.region}:{self.account.id}:rule/{self.names.notification_rule}"

@@ -171,6 +171,7 @@ def test_the_notification_rule_sends_the_chosen_decisions_as_one_sentence_and_ke
     assert rule.inputs["name"] == "governance-remediation-notify"
     assert json.loads(rule.inputs["eventPattern"]) == {
         "detail": {"decision": ["failed"]}, "detail-type": ["Governance Remediation Result"], "source": ["governance.remediation"],
+        "resources": [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:governance-remediation"],
     }
     target = named(two_regions, EVENT_TARGET, "us-east-1-operations-notify")
     topic = named(two_regions, TOPIC, "us-east-1-operations-topic")
@@ -197,7 +198,10 @@ def test_only_this_accounts_alarms_and_notification_rule_may_publish_to_the_topi
 
 def test_by_default_failures_notify_and_remediations_only_in_auto_mode() -> None:
     run = run_program(stack())
-    base = {"detail-type": ["Governance Remediation Result"], "source": ["governance.remediation"]}
+    base = {
+        "detail-type": ["Governance Remediation Result"], "source": ["governance.remediation"],
+        "resources": [f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:governance-remediation"],
+    }
     assert json.loads(named(run, EVENT_RULE, "operations-notifications").inputs["eventPattern"]) == {"$or": [
         {**base, "detail": {"decision": ["failed"]}},
         {**base, "detail": {"decision": ["remediated"], "mode": ["auto"]}},

@@ -214,12 +214,12 @@ def deliver(session: boto3.Session, pattern: dict[str, Any], events: list[dict[s
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def notification_queue(session: boto3.Session, settings: Any) -> str:
+def notification_queue(session: boto3.Session, settings: Any, function_arn: str) -> str:
     """The stack's notification rule on the account's bus, with a queue where the SNS topic would be; its URL."""
     bus, sqs = session.client("events"), session.client("sqs")
     queue_url = sqs.create_queue(QueueName="demo-notifications")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = operations.notification_pattern(settings.operations)
+    pattern = operations.notification_pattern(settings.operations, function_arn)
     if pattern is not None:
         bus.put_rule(Name="governance-remediation-notify", EventPattern=json.dumps(pattern))
         transformer = {"InputPathsMap": operations.NOTIFICATION_INPUT_PATHS, "InputTemplate": operations.notification_template(settings.operations)}
@@ -278,10 +278,10 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         ]
         events.append(compliance_event(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-restricted-admin-ports", "AWS::EC2::SecurityGroup", seeded[1].resource_id, "COMPLIANT"))
         delivered = deliver(lambda_session, pattern, events)
-        notifications_url = notification_queue(lambda_session, settings)
+        context = FunctionContext(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-remediation")
+        notifications_url = notification_queue(lambda_session, settings, context.invoked_function_arn)
         _heading(out, f"EventBridge: {len(events)} events put on the bus, {len(delivered)} matched the deployed pattern and reached the handler")
         handler = lambda_module("handler")
-        context = FunctionContext(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-remediation")
         records = []
         log_lines: list[str] = []
         previous = os.environ.get("GOVERNANCE_CONFIG")

@@ -133,8 +133,11 @@ def entry_size(entry: dict[str, Any]) -> int:
     return size + sum(len(str(resource).encode("utf-8")) for resource in entry.get("Resources") or [])
 
 
-def result_entry(record: AuditRecord, source: str) -> dict[str, Any]:
+def result_entry(record: AuditRecord, source: str, resources: tuple[str, ...] = ()) -> dict[str, Any]:
     """The PutEvents entry for ``record``, cut to fit the entry size limit.
+
+    ``resources`` (the publishing function's ARN) lets a rule take only its own deployment's results
+    when several deployments share an account and region.
 
     The full record is always in the log line. If the event would be too big, strings quoting
     input (states, request params, messages) are cut shorter and shorter, then those fields are
@@ -144,7 +147,9 @@ def result_entry(record: AuditRecord, source: str) -> dict[str, Any]:
     still goes out.
     """
     detail = record.to_json()
-    entry = {"Source": source, "DetailType": RESULT_DETAIL_TYPE, "Detail": _compact(detail), "EventBusName": "default"}
+    entry: dict[str, Any] = {"Source": source, "DetailType": RESULT_DETAIL_TYPE, "Detail": _compact(detail), "EventBusName": "default"}
+    if resources:
+        entry["Resources"] = list(resources)
     full_size = entry_size(entry)
     if full_size < MAX_ENTRY_BYTES:
         return entry
@@ -185,9 +190,9 @@ def _cut_strings(value: Any, limit: int) -> Any:
     return value
 
 
-def publish_result(record: AuditRecord, source: str) -> None:
+def publish_result(record: AuditRecord, source: str, resources: tuple[str, ...] = ()) -> None:
     """PutEvents on the default bus; a failure is logged and never raised, the fix is already done."""
-    entry = result_entry(record, source)
+    entry = result_entry(record, source, resources)
     try:
         response = client("events").put_events(Entries=[entry])
     except (ClientError, BotoCoreError) as error:

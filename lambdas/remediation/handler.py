@@ -149,6 +149,13 @@ def _write_attempt(error: BaseException, record: AuditRecord, invocation: Invoca
     write_log_line(_with_invocation(replace(record, reason=reason, level="warning", final=False), invocation).to_json())
 
 
+def _function_arns(invocation: Invocation | None) -> tuple[str, ...]:
+    """The function's unqualified ARN, as the result event's ``resources`` (the notification rule matches it)."""
+    if invocation is None or not invocation.function_name:
+        return ()
+    return (f"arn:{invocation.partition}:lambda:{invocation.region}:{invocation.account}:function:{invocation.function_name}",)
+
+
 def _finish(record: AuditRecord, config: DeploymentConfig | None, invocation: Invocation | None) -> dict[str, Any]:
     """Log the final record (with its metrics when it counts), then publish it."""
     data = record.to_json()
@@ -158,5 +165,5 @@ def _finish(record: AuditRecord, config: DeploymentConfig | None, invocation: In
     for line in lines:
         write_log_line(line)
     if config is not None and should_publish(record):
-        publish_result(record, config.result_event_source)
+        publish_result(record, config.result_event_source, _function_arns(invocation))
     return record.to_json()

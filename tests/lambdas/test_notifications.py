@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import boto3
-from conftest import REGION, FakeContext, compliance_event, rule_entry, rule_name
+from conftest import FUNCTION_ARN, REGION, FakeContext, compliance_event, rule_entry, rule_name
 from deployment_params import DEFAULT_PARAMS
 from lambda_scenarios import SCENARIOS
 from remediation.handler import lambda_handler
@@ -28,18 +28,19 @@ def test_the_default_pattern_matches_failures_and_auto_mode_remediations_only() 
     """The emulator's event matcher (the one that routes PutEvents; moto has no TestEventPattern) on the default pattern."""
     from moto.events.models import EventPattern
 
-    pattern = EventPattern.load(json.dumps(operations.notification_pattern(OperationsSettings())))
+    pattern = EventPattern.load(json.dumps(operations.notification_pattern(OperationsSettings(), FUNCTION_ARN)))
 
-    def matches(decision: str, mode: str) -> bool:
+    def matches(decision: str, mode: str, function: str = FUNCTION_ARN) -> bool:
         event = {
             "id": "1", "account": "123456789012", "source": "governance.remediation", "time": "2026-12-03T00:00:00Z",
-            "region": REGION, "resources": [], "detail-type": "Governance Remediation Result", "detail": {"decision": decision, "mode": mode},
+            "region": REGION, "resources": [function], "detail-type": "Governance Remediation Result", "detail": {"decision": decision, "mode": mode},
         }
         return bool(pattern.matches_event(event))  # type: ignore[arg-type]  # a plain dict of the same keys
 
     assert matches("failed", "auto") and matches("failed", "manual")
     assert matches("remediated", "auto") and not matches("remediated", "manual")
     assert not matches("exempt", "auto") and not matches("dry_run", "manual") and not matches("already_compliant", "auto")
+    assert not matches("failed", "auto", FUNCTION_ARN.replace("governance-remediation", "other-remediation")), "another deployment's result"
 
 
 def notification_queue(decisions: tuple[str, ...]) -> str:
@@ -48,7 +49,7 @@ def notification_queue(decisions: tuple[str, ...]) -> str:
     url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = boto3.client("events", region_name=REGION)
-    pattern = operations.notification_pattern(OperationsSettings(decisions=decisions))
+    pattern = operations.notification_pattern(OperationsSettings(decisions=decisions), FUNCTION_ARN)
     events.put_rule(Name="governance-remediation-notify", EventPattern=json.dumps(pattern))
     events.put_targets(Rule="governance-remediation-notify", Targets=[{
         "Id": "notify",
@@ -135,3 +136,16 @@ def test_the_chat_format_is_an_amazon_q_developer_custom_notification() -> None:
             "description": f"{group} in account {record['account']}, {REGION}. {record['reason']} (record {record['recordId']})",
         },
     }
+
+
+def test_another_deployments_results_do_not_notify_here() -> None:
+    """Two stacks with different prefixes in one account-region: each rule takes its own function's results."""
+    from remediation.audit import AuditRecord, publish_result
+
+    url = notification_queue(("failed", "remediated"))
+    other = FUNCTION_ARN.replace("governance-remediation", "prod-remediation")
+    publish_result(AuditRecord("failed", "the other stack failed", mode="auto", rule_key=PORTS.key), "governance.remediation", (other,))
+    assert messages(url) == []
+    publish_result(AuditRecord("failed", "this stack failed", mode="auto", rule_key=PORTS.key), "governance.remediation", (FUNCTION_ARN,))
+    (sentence,) = messages(url)
+    assert "this stack failed" in sentence
