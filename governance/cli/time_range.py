@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from governance.lambda_code import lambda_module
+
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 """Suffixes of a relative time: ``90s``, ``30m``, ``24h``, ``7d``, ``2w``."""
 RELATIVE = re.compile(r"(\d+)([smhdw])")
@@ -59,11 +61,9 @@ def time_range(since: str | None, until: str | None, now: datetime) -> TimeRange
 
 
 def record_time(value: Any) -> datetime | None:
-    """An audit record's ``time`` as an aware datetime, or None when it is missing or not ISO 8601 with an offset."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    """An audit record's ``time`` as an aware datetime, or None when it is missing or not ISO 8601 with an offset.
+
+    The Lambda reads record times the same way for its metrics, so both use its function.
+    """
+    instant: datetime | None = lambda_module("metrics").aware_instant(value)
+    return instant

@@ -51,13 +51,14 @@ def time_to_remediate_ms(record: dict[str, Any]) -> int | None:
     """
     if record.get("decision") != "remediated":
         return None
-    evaluated, fixed = _instant(record.get("evaluationTime")), _instant(record.get("time"))
+    evaluated, fixed = aware_instant(record.get("evaluationTime")), aware_instant(record.get("time"))
     if evaluated is None or fixed is None or fixed < evaluated:
         return None
     return round((fixed - evaluated).total_seconds() * 1000)
 
 
-def _instant(value: Any) -> datetime | None:
+def aware_instant(value: Any) -> datetime | None:
+    """``value`` as an aware datetime, or None when it is not an ISO 8601 string with a zone or offset."""
     if not isinstance(value, str):
         return None
     try:
@@ -75,7 +76,7 @@ def with_metrics(record: dict[str, Any], function_name: str) -> dict[str, Any]:
     """
     function = dimension_value(function_name)
     decision = dimension_value(record.get("decision"))
-    fixed_at = _instant(record.get("time"))
+    fixed_at = aware_instant(record.get("time"))
     if function is None or decision is None or fixed_at is None:
         return record
     dimension_sets = [[FUNCTION_DIMENSION, DECISION_DIMENSION]]

@@ -59,6 +59,12 @@ def notification_queue(decisions: tuple[str, ...]) -> str:
     return url
 
 
+def handle_open_group() -> tuple[str, dict[str, Any]]:
+    """A security group open to the world, and the handler's record for its NON_COMPLIANT event."""
+    group = PORTS.make_non_compliant()
+    return group, lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+
+
 def messages(url: str) -> list[Any]:
     sqs = boto3.client("sqs", region_name=REGION)
     return [json.loads(message["Body"]) for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
@@ -66,8 +72,7 @@ def messages(url: str) -> list[Any]:
 
 def test_a_remediation_arrives_as_one_readable_sentence() -> None:
     url = notification_queue(("failed", "remediated"))
-    group = PORTS.make_non_compliant()
-    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    group, record = handle_open_group()
     assert record["decision"] == "remediated"
     assert messages(url) == [
         f"Governance remediated: restricted-admin-ports on {group} in account {record['account']}, {REGION}. "
@@ -78,8 +83,7 @@ def test_a_remediation_arrives_as_one_readable_sentence() -> None:
 def test_decisions_that_do_not_notify_send_nothing(deploy) -> None:
     deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
     url = notification_queue(("failed", "remediated"))
-    group = PORTS.make_non_compliant()
-    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    _, record = handle_open_group()
     assert record["decision"] == "dry_run"
     assert messages(url) == []
 
@@ -87,8 +91,7 @@ def test_decisions_that_do_not_notify_send_nothing(deploy) -> None:
 def test_a_stack_that_asks_for_dry_runs_gets_them(deploy) -> None:
     deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
     url = notification_queue(("dry_run",))
-    group = PORTS.make_non_compliant()
-    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    group, record = handle_open_group()
     (sentence,) = messages(url)
     assert sentence.startswith(f"Governance dry_run: restricted-admin-ports on {group} in account {record['account']}, {REGION}. ")
     assert sentence.endswith(f"(record {record['recordId']})")
@@ -103,8 +106,7 @@ def test_a_failure_arrives_with_its_reason(monkeypatch) -> None:
 
     monkeypatch.setattr(restricted_admin_ports, "plan", refuse)
     url = notification_queue(("failed", "remediated"))
-    group = PORTS.make_non_compliant()
-    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    group, record = handle_open_group()
     assert record["decision"] == "failed"
     assert messages(url) == [
         f"Governance failed: restricted-admin-ports on {group} in account {record['account']}, {REGION}. "
@@ -123,8 +125,7 @@ def test_the_chat_format_is_an_amazon_q_developer_custom_notification() -> None:
         "Arn": arn,
         "InputTransformer": {"InputPathsMap": operations.NOTIFICATION_INPUT_PATHS, "InputTemplate": operations.notification_template(chat)},
     }])
-    group = PORTS.make_non_compliant()
-    record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())
+    group, record = handle_open_group()
     (message,) = messages(url)
     assert message == {
         "version": "1.0",
