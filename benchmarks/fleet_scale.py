@@ -110,8 +110,12 @@ def main() -> None:
     print(f"{'program (__main__.py)':28}{count:>10}{program_s:>10.2f}{1000 * program_s / count:>13.3f}")
     print(f"{'floor (plain sqs.Queue loop)':28}{count:>10}{floor_s:>10.2f}{1000 * floor_s / count:>13.3f}")
     print(f"overhead ratio program/floor: {program_s / floor_s:.2f}x (target <= 1.5x)")
-    print("most resources in one account-region (components included, target <= 30):")
-    print(f"  default engines: {default_mix}   every rule on ssm where possible: {all_ssm}   every rule on lambda: {all_lambda}")
+    rules, ssm_capable, ssm_default = len(CATALOG), sum(1 for e in CATALOG.values() if e.ssm), sum(1 for e in CATALOG.values() if e.default_engine == "ssm")
+    print("most resources in one account-region (components included; budget 16 + 1 per rule + 1 per ssm rule):")
+    print(
+        f"  default engines: {default_mix} (budget {16 + rules + ssm_default})   every rule on ssm where possible: {all_ssm} "
+        f"(budget {16 + rules + ssm_capable})   every rule on lambda: {all_lambda} (budget {16 + rules})"
+    )
 
 
 if __name__ == "__main__":

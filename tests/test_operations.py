@@ -304,8 +304,15 @@ def test_the_chat_format_is_deployed_when_asked_for() -> None:
 
 # --- resource budget ---------------------------------------------------------------------------------------
 
-BUDGET = 30
-"""Most resources (components included) one account-region may hold, e-mail subscriptions apart."""
+FIXED_BUDGET = 16
+"""Resources an account-region holds whatever its rules: the AccountRegion component, the flow-log group,
+the Lambda path (7) and operations (7), e-mail subscriptions apart."""
+
+
+def rule_cost(rule: dict[str, Any], key: str) -> int:
+    """Resources one enabled rule adds to an account-region: its Config rule, and its remediation on ssm."""
+    engine = rule.get("engine") or CATALOG[key].default_engine
+    return 1 + (engine == "ssm")
 
 
 def most_loaded_bundle(rules: dict[str, Any], **overrides: Any) -> int:
@@ -320,9 +327,19 @@ def test_the_most_loaded_account_region_stays_within_the_budget(engine: str) -> 
         if engine == "lambda" or (engine == "ssm" and CATALOG[key].ssm is not None):
             rule["engine"] = engine
     rules["vpc-flow-logs"]["params"] = {"destinationType": "cloud-watch-logs"}
-    assert most_loaded_bundle(rules) <= BUDGET
+    # The first region holds the account-level rules too, so it is the most loaded one.
+    assert most_loaded_bundle(rules) <= FIXED_BUDGET + sum(rule_cost(rule, key) for key, rule in rules.items())
     # Each address is one subscription per region, on top of the budget.
     assert most_loaded_bundle(rules, notifications={"emails": ["a@example.com", "b@example.com"]}) == most_loaded_bundle(rules) + 2
+
+
+def test_an_ssm_remediation_costs_one_resource_more_than_detection() -> None:
+    rules = every_rule_remediating()
+    detected = {**rules, "restricted-admin-ports": {"mode": "detect"}}
+    assert most_loaded_bundle(rules) - most_loaded_bundle(detected) == 0, "a lambda-engine rule adds nothing but its Config rule"
+    rules["s3-bucket-public-access"] = {"mode": "auto", "engine": "ssm"}
+    detected = {**rules, "s3-bucket-public-access": {"mode": "detect"}}
+    assert most_loaded_bundle(rules) - most_loaded_bundle(detected) == 1, "an ssm remediation is one resource more than detection"
 
 
 def test_the_limits_check_every_alarm_the_program_creates() -> None:
