@@ -17,7 +17,7 @@ from pulumi.runtime import config as runtime_config
 from components.account_region import AccountRegion, AccountRegionArgs
 from components.account_roles import AccountRoles, AccountRolesArgs
 from components.dashboard import account_dashboard
-from governance.lambda_code import HANDLER, package_files
+from governance.lambda_code import HANDLER, bytecode_warning, package_files
 from governance.plan import AccountPlan, account_region_key, plan_stack
 from governance.settings import NAMESPACE, ConfigError, Settings, load_settings
 
@@ -82,6 +82,9 @@ def warn_about_runbook_caveats(plan: AccountPlan) -> None:
 def deploy(settings: Settings) -> dict[str, Any]:
     """Instantiate the components for every account and region; return the stack outputs."""
     plans = plan_stack(settings)
+    warning = bytecode_warning()
+    if warning and any(region.needs_function for plan in plans for region in plan.regions):
+        pulumi.log.warn(warning)
     code = pulumi.AssetArchive({path: pulumi.FileAsset(str(file)) for path, file in package_files().items()})
     outputs: dict[str, Any] = {}
     for plan in plans:

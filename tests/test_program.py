@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -181,9 +182,9 @@ def test_choosing_a_limited_runbook_warns_in_the_preview(monkeypatch: pytest.Mon
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
     run_program(config_with(rules={"restricted-admin-ports": {"mode": "auto", "engine": "ssm"}}))
-    assert len(warnings) == 1
-    assert "governance:rules.restricted-admin-ports" in warnings[0]
-    assert "InvalidPermission.NotFound" in warnings[0]
+    (warning,) = [message for message in warnings if "without bytecode" not in message]
+    assert "governance:rules.restricted-admin-ports" in warning
+    assert "InvalidPermission.NotFound" in warning
 
 
 # --- roles ----------------------------------------------------------------------------------------
@@ -341,8 +342,28 @@ def test_lambda_zip_holds_only_the_handler_package(dev: ProgramRun) -> None:
     archive = function.inputs["code"]
     paths = sorted(archive.assets) if hasattr(archive, "assets") else []
     assert paths, "the code is an AssetArchive of explicit files"
-    assert all(path.startswith("remediation/") and path.endswith(".py") for path in paths)
-    assert "remediation/handler.py" in paths
+    assert all(path.startswith("remediation/") for path in paths)
+    sources = [path for path in paths if path.endswith(".py")]
+    assert "remediation/handler.py" in sources
+    # Bytecode only of the runtime's version, and only of these sources.
+    bytecode = sorted(set(paths) - set(sources))
+    assert bytecode == ([f"{Path(path).parent}/__pycache__/{Path(path).stem}.cpython-313.pyc" for path in sources] if bytecode else [])
+
+
+@pytest.mark.parametrize("on_runtime_version", [True, False])
+def test_the_zip_carries_bytecode_only_on_the_runtime_python(monkeypatch: pytest.MonkeyPatch, on_runtime_version: bool) -> None:
+    from governance import lambda_code
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    monkeypatch.setattr(lambda_code, "ships_bytecode", lambda: on_runtime_version)
+    run = run_program(config_with(rules={"restricted-admin-ports": {"mode": "auto"}}))
+    (function,) = run.of_type(FUNCTION)
+    paths = set(function.inputs["code"].assets)
+    handler_bytecode = f"remediation/__pycache__/handler.{sys.implementation.cache_tag}.pyc"
+    assert (handler_bytecode in paths) is on_runtime_version
+    bytecode_warnings = [message for message in warnings if "ships without bytecode" in message]
+    assert len(bytecode_warnings) == (0 if on_runtime_version else 1)
 
 
 def test_a_lambda_only_region_needs_no_ssm_role() -> None:
