@@ -130,6 +130,11 @@ def log_file_validation(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("LogFileValidationEnabled") else "NON_COMPLIANT"
 
 
+def bucket_versioning(state: State, _params: Params) -> Verdict:
+    """S3_BUCKET_VERSIONING_ENABLED without isMfaDeleteEnabled: versioning is Enabled (never-versioned and Suspended are not)."""
+    return "COMPLIANT" if state.get("status") == "Enabled" else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -138,6 +143,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "vpc-flow-logs": flow_logs,
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
+    "s3-bucket-versioning": bucket_versioning,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

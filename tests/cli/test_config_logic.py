@@ -14,6 +14,7 @@ from remediation.fixers import (
     s3_account_public_access,
     s3_bucket_encryption,
     s3_bucket_public_access,
+    s3_bucket_versioning,
     vpc_flow_logs,
 )
 
@@ -101,6 +102,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("s3-bucket-versioning", "never versioned", s3_bucket_versioning.VersioningState("some-bucket", None, None), {}, "NON_COMPLIANT"),
+    ("s3-bucket-versioning", "suspended", s3_bucket_versioning.VersioningState("some-bucket", "Suspended", "Disabled"), {}, "NON_COMPLIANT"),
+    ("s3-bucket-versioning", "suspended, MFA delete on", s3_bucket_versioning.VersioningState("some-bucket", "Suspended", "Enabled"), {}, "NON_COMPLIANT"),
+    ("s3-bucket-versioning", "enabled", s3_bucket_versioning.VersioningState("some-bucket", "Enabled", None), {}, "COMPLIANT"),
 ]
 
 

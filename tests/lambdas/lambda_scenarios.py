@@ -97,6 +97,20 @@ def _account_is_blocked(_account: str) -> bool:
     return boto3.client("s3control").get_public_access_block(AccountId=ACCOUNT)["PublicAccessBlockConfiguration"] == ALL_ON
 
 
+def _unversioned_bucket() -> str:
+    return _bucket()
+
+
+def _versioned_bucket() -> str:
+    name = _bucket()
+    boto3.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def _bucket_versioned(name: str) -> bool:
+    return boto3.client("s3").get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+
+
 # --- EC2 ----------------------------------------------------------------------------------------
 
 
@@ -210,5 +224,6 @@ SCENARIOS = [
         "cloudtrail-multi-region", "AWS::::Account", _single_region_trail_account, _multi_region_account, _tag_account_trail, _has_logging_multi_region_trail
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
+    Scenario("s3-bucket-versioning", "AWS::S3::Bucket", _unversioned_bucket, _versioned_bucket, _tag_bucket, _bucket_versioned),
 ]
 """Every fixer, in catalog order."""

@@ -24,6 +24,8 @@ S3_ACTIONS = {
     ("s3", "GetBucketTagging"): "s3:GetBucketTagging",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
     ("s3control", "PutPublicAccessBlock"): "s3:PutAccountPublicAccessBlock",
+    ("s3", "GetBucketVersioning"): "s3:GetBucketVersioning",
+    ("s3", "PutBucketVersioning"): "s3:PutBucketVersioning",
 }
 
 
@@ -145,6 +147,7 @@ EXPECTED_COUNTS = {
     "vpc-flow-logs": (1, 4),
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
+    "s3-bucket-versioning": (1, 4),
 }
 
 
