@@ -613,6 +613,45 @@ S3_BUCKET_VERSIONING = RuleEntry(
     note=lambda _p: VERSIONING_COST_NOTE,
 )
 
+# --- s3-ssl-only -------------------------------------------------------------------------------
+#
+# S3_BUCKET_SSL_REQUESTS_ONLY [V] — CFG/s3-bucket-ssl-requests-only.html (current copy): "Checks if S3
+# buckets have policies that require requests to use SSL/TLS. The rule is NON_COMPLIANT if any S3 bucket
+# has policies allowing HTTP requests"; Configuration changes, AWS::S3::Bucket, Parameters: none. FSBP S3.5.
+# The compliant statement is the one the AWS Knowledge Center documents for this rule (Deny, Principal *,
+# Action s3:*, Resource bucket and bucket/*, Condition Bool aws:SecureTransport false); an Allow with
+# aws:SecureTransport true is its NON_COMPLIANT example. Which narrower denies also pass is UNVERIFIED:
+# only the documented form counts here.
+#
+# No SSM runbook is offered: AWSConfigRemediation-RestrictBucketSSLRequestsOnly is granted
+# s3:DeleteBucketPolicy and s3:PutEncryptionConfiguration without saying why (UNVERIFIED what its script
+# does with them), so it cannot be shown to keep every other statement as it is.
+#
+# Any client that still uses plain HTTP is denied once the statement is in place (old SDKs or agents with
+# http:// endpoints; S3 website endpoints serve HTTP only, and whether their requests are denied too is
+# UNVERIFIED, expected): an outage for those clients, so the default mode is manual.
+
+SSL_ONLY_NOTE = (
+    "the statement denies every request made without TLS, so clients that still use http:// endpoints "
+    "(old SDKs, agents, possibly S3 website endpoints) stop working; review the dry runs before setting mode auto"
+)
+
+S3_SSL_ONLY = RuleEntry(
+    key="s3-ssl-only",
+    title="S3 bucket policies deny requests that do not use TLS (FSBP S3.5)",
+    config_rule=ConfigRuleSpec(
+        identifier="S3_BUCKET_SSL_REQUESTS_ONLY",
+        scope_resource_types=("AWS::S3::Bucket",),
+        evaluated_resource_types=("AWS::S3::Bucket",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-ssl-requests-only-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: SSL_ONLY_NOTE,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -624,6 +663,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
         S3_BUCKET_VERSIONING,
+        S3_SSL_ONLY,
     )
 }
 """Every rule, by key, in the order the README lists them."""

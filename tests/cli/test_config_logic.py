@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from remediation.fixers import (
     s3_bucket_encryption,
     s3_bucket_public_access,
     s3_bucket_versioning,
+    s3_ssl_only,
     vpc_flow_logs,
 )
 
@@ -106,6 +108,9 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("s3-bucket-versioning", "suspended", s3_bucket_versioning.VersioningState("some-bucket", "Suspended", "Disabled"), {}, "NON_COMPLIANT"),
     ("s3-bucket-versioning", "suspended, MFA delete on", s3_bucket_versioning.VersioningState("some-bucket", "Suspended", "Enabled"), {}, "NON_COMPLIANT"),
     ("s3-bucket-versioning", "enabled", s3_bucket_versioning.VersioningState("some-bucket", "Enabled", None), {}, "COMPLIANT"),
+    ("s3-ssl-only", "no policy", s3_ssl_only.PolicyState("some-bucket", "aws", None), {}, "NON_COMPLIANT"),
+    ("s3-ssl-only", "documented deny", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [s3_ssl_only.deny_statement("some-bucket", "aws")]})), {}, "COMPLIANT"),
+    ("s3-ssl-only", "allow over TLS only", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [{**s3_ssl_only.deny_statement("some-bucket", "aws"), "Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})), {}, "NON_COMPLIANT"),
 ]
 
 

@@ -3,6 +3,7 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -109,6 +110,37 @@ def _versioned_bucket() -> str:
 
 def _bucket_versioned(name: str) -> bool:
     return boto3.client("s3").get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+
+
+READER_STATEMENT = {
+    "Sid": "ReadersMayRead",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/reader"},
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::governance-test-bucket/*",
+}
+
+
+def _bucket_with_reader_policy() -> str:
+    name = _bucket()
+    boto3.client("s3").put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [READER_STATEMENT]}))
+    return name
+
+
+def _tls_only_bucket() -> str:
+    name = _bucket()
+    deny = {
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    boto3.client("s3").put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [READER_STATEMENT, deny]}))
+    return name
+
+
+def _denies_http_and_keeps_readers(name: str) -> bool:
+    statements = json.loads(boto3.client("s3").get_bucket_policy(Bucket=name)["Policy"])["Statement"]
+    denies = [s for s in statements if s.get("Effect") == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+    return bool(denies) and READER_STATEMENT in statements
 
 
 # --- EC2 ----------------------------------------------------------------------------------------
@@ -225,5 +257,6 @@ SCENARIOS = [
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("s3-bucket-versioning", "AWS::S3::Bucket", _unversioned_bucket, _versioned_bucket, _tag_bucket, _bucket_versioned),
+    Scenario("s3-ssl-only", "AWS::S3::Bucket", _bucket_with_reader_policy, _tls_only_bucket, _tag_bucket, _denies_http_and_keeps_readers),
 ]
 """Every fixer, in catalog order."""

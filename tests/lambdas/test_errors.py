@@ -26,6 +26,7 @@ FIRST_WRITE = {
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "s3-bucket-versioning": ("s3", "PutBucketVersioning"),
+    "s3-ssl-only": ("s3", "PutBucketPolicy"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
@@ -93,6 +94,7 @@ TAG_READS = {
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "s3-bucket-versioning": ("s3", "GetBucketTagging", "AccessDenied"),
+    "s3-ssl-only": ("s3", "GetBucketTagging", "AccessDenied"),
 }
 
 

@@ -26,6 +26,8 @@ S3_ACTIONS = {
     ("s3control", "PutPublicAccessBlock"): "s3:PutAccountPublicAccessBlock",
     ("s3", "GetBucketVersioning"): "s3:GetBucketVersioning",
     ("s3", "PutBucketVersioning"): "s3:PutBucketVersioning",
+    ("s3", "GetBucketPolicy"): "s3:GetBucketPolicy",
+    ("s3", "PutBucketPolicy"): "s3:PutBucketPolicy",
 }
 
 
@@ -148,6 +150,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
     "s3-bucket-versioning": (1, 4),
+    "s3-ssl-only": (1, 4),
 }
 
 

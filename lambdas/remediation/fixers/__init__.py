@@ -25,6 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "s3-bucket-versioning": "s3_bucket_versioning",
+    "s3-ssl-only": "s3_ssl_only",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         s3_bucket_encryption,
         s3_bucket_public_access,
         s3_bucket_versioning,
+        s3_ssl_only,
         vpc_flow_logs,
     )
 
@@ -76,5 +78,6 @@ if TYPE_CHECKING:
         s3_bucket_encryption,
         s3_bucket_public_access,
         s3_bucket_versioning,
+        s3_ssl_only,
         vpc_flow_logs,
     )
