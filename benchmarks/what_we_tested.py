@@ -50,6 +50,8 @@ FIXERS = [
     "vpc-flow-logs",
     "cloudtrail-multi-region",
     "cloudtrail-log-validation",
+    "s3-bucket-versioning",
+    "s3-ssl-only",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -565,6 +565,93 @@ CLOUDTRAIL_LOG_VALIDATION = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-cloud-trail-log-file-validation-enabled-",),
 )
 
+# --- s3-bucket-versioning ------------------------------------------------------------------------
+#
+# S3_BUCKET_VERSIONING_ENABLED [V] — CFG/s3-bucket-versioning-enabled.html (current copy): "Checks if
+# versioning is enabled for your S3 buckets. Optionally, the rule checks if MFA delete is enabled";
+# Configuration changes, AWS::S3::Bucket, resourceId = bucket name; parameter isMfaDeleteEnabled
+# (Optional, String). Security Hub control S3.14 ("S3 general purpose buckets should have versioning
+# enabled", NIST 800-53 / 800-171 only): it is not in the FSBP standard. isMfaDeleteEnabled is never
+# sent: MFA delete can be turned on only by the root user with its MFA device, so no remediation could
+# satisfy it (its accepted values are UNVERIFIED too). A never-versioned bucket counts as not enabled
+# (the rule's wording; UNVERIFIED for the Security Hub control, whose text names suspended buckets).
+#
+# AWS-ConfigureS3BucketVersioning [V] — RB/automation-aws-configures3bucketversioning.html: BucketName
+# (Required), VersioningState Enabled|Suspended (default Enabled), AutomationAssumeRole (Optional); it does
+# not touch MFA delete. The page lists no IAM permissions: s3:PutBucketVersioning is inferred from the API,
+# and whether the runbook also reads the configuration is UNVERIFIED, so s3:GetBucketVersioning is granted.
+#
+# Every overwrite and delete keeps the old object version from then on, and S3 bills those versions
+# until a lifecycle rule expires them: a cost decision per bucket, so the default mode is manual and the
+# default engine is lambda, which honours the exemption tag (the runbook does not).
+
+VERSIONING_COST_NOTE = (
+    "with versioning on, S3 keeps every overwritten or deleted object version and bills its storage until a "
+    "lifecycle rule expires noncurrent versions; review the dry runs and tag high-churn buckets with the "
+    "exemption tag before setting mode auto"
+)
+
+S3_BUCKET_VERSIONING = RuleEntry(
+    key="s3-bucket-versioning",
+    title="S3 buckets have versioning enabled (Security Hub control S3.14)",
+    config_rule=ConfigRuleSpec(
+        identifier="S3_BUCKET_VERSIONING_ENABLED",
+        scope_resource_types=("AWS::S3::Bucket",),
+        evaluated_resource_types=("AWS::S3::Bucket",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWS-ConfigureS3BucketVersioning",
+        resource_id_parameter="BucketName",
+        iam_actions=("s3:GetBucketVersioning", "s3:PutBucketVersioning"),
+        static_parameters=lambda _params, _ctx: {"VersioningState": "Enabled"},
+        caveat="AWS-ConfigureS3BucketVersioning ignores the exemption tag, so it also versions buckets tagged to be left alone",
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-versioning-enabled-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: VERSIONING_COST_NOTE,
+)
+
+# --- s3-ssl-only -------------------------------------------------------------------------------
+#
+# S3_BUCKET_SSL_REQUESTS_ONLY [V] — CFG/s3-bucket-ssl-requests-only.html (current copy): "Checks if S3
+# buckets have policies that require requests to use SSL/TLS. The rule is NON_COMPLIANT if any S3 bucket
+# has policies allowing HTTP requests"; Configuration changes, AWS::S3::Bucket, Parameters: none. FSBP S3.5.
+# The compliant statement is the one the AWS Knowledge Center documents for this rule (Deny, Principal *,
+# Action s3:*, Resource bucket and bucket/*, Condition Bool aws:SecureTransport false); an Allow with
+# aws:SecureTransport true is its NON_COMPLIANT example. Which narrower denies also pass is UNVERIFIED:
+# only the documented form counts here.
+#
+# No SSM runbook is offered: AWSConfigRemediation-RestrictBucketSSLRequestsOnly is granted
+# s3:DeleteBucketPolicy and s3:PutEncryptionConfiguration without saying why (UNVERIFIED what its script
+# does with them), so it cannot be shown to keep every other statement as it is.
+#
+# Any client that still uses plain HTTP is denied once the statement is in place (old SDKs or agents with
+# http:// endpoints; S3 website endpoints serve HTTP only, and whether their requests are denied too is
+# UNVERIFIED, expected): an outage for those clients, so the default mode is manual.
+
+SSL_ONLY_NOTE = (
+    "the statement denies every request made without TLS, so clients that still use http:// endpoints "
+    "(old SDKs, agents, possibly S3 website endpoints) stop working; review the dry runs before setting mode auto"
+)
+
+S3_SSL_ONLY = RuleEntry(
+    key="s3-ssl-only",
+    title="S3 bucket policies deny requests that do not use TLS (FSBP S3.5)",
+    config_rule=ConfigRuleSpec(
+        identifier="S3_BUCKET_SSL_REQUESTS_ONLY",
+        scope_resource_types=("AWS::S3::Bucket",),
+        evaluated_resource_types=("AWS::S3::Bucket",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-ssl-requests-only-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: SSL_ONLY_NOTE,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -575,6 +662,8 @@ CATALOG: Mapping[str, RuleEntry] = {
         VPC_FLOW_LOGS,
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
+        S3_BUCKET_VERSIONING,
+        S3_SSL_ONLY,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -7,6 +7,8 @@ follows the rule's documentation as this project's AWS facts record it (section 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -130,6 +132,52 @@ def log_file_validation(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("LogFileValidationEnabled") else "NON_COMPLIANT"
 
 
+def bucket_versioning(state: State, _params: Params) -> Verdict:
+    """S3_BUCKET_VERSIONING_ENABLED without isMfaDeleteEnabled: versioning is Enabled (never-versioned and Suspended are not)."""
+    return "COMPLIANT" if state.get("status") == "Enabled" else "NON_COMPLIANT"
+
+
+def bucket_ssl_only(state: State, _params: Params) -> Verdict:
+    """S3_BUCKET_SSL_REQUESTS_ONLY: the bucket policy has the documented deny of requests without TLS.
+
+    That is a statement with Effect Deny, Principal * (or AWS *), Action s3:* (or *), Resource both
+    the bucket's ARN and its objects' ARN, and exactly the condition Bool aws:SecureTransport false.
+    No policy is NON_COMPLIANT. UNVERIFIED: whether Config also accepts narrower denies (fewer
+    actions, objects only, s3:TlsVersion); they are not counted.
+    """
+    bucket, text = state.get("bucket"), state.get("policy")
+    if not isinstance(text, str):
+        return "NON_COMPLIANT"
+    try:
+        policy = json.loads(text)
+    except ValueError:
+        return "NON_COMPLIANT"
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
+    statements = [statements] if isinstance(statements, dict) else statements if isinstance(statements, list) else []
+    return "COMPLIANT" if any(_denies_http(statement, str(bucket)) for statement in statements) else "NON_COMPLIANT"
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _denies_http(statement: Any, bucket: str) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Deny" or {"NotPrincipal", "NotAction", "NotResource"} & set(statement):
+        return False
+    principal = statement.get("Principal")
+    everyone = principal == "*" or (isinstance(principal, dict) and list(principal) == ["AWS"] and _listed(principal["AWS"]) == ["*"])
+    all_actions = any(str(action).lower() in ("s3:*", "*") for action in _listed(statement.get("Action")))
+    resources = [str(resource) for resource in _listed(statement.get("Resource"))]
+    arn = re.compile(rf"arn:[a-z-]+:s3:::{re.escape(bucket)}")
+    covered = any(arn.fullmatch(r) for r in resources) and any(re.fullmatch(rf"{arn.pattern}/\*", r) for r in resources)
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or list(condition) != ["Bool"] or not isinstance(condition["Bool"], dict):
+        return False
+    keys = {str(key).lower(): value for key, value in condition["Bool"].items()}
+    insecure = list(keys) == ["aws:securetransport"] and [str(v).lower() for v in _listed(keys["aws:securetransport"])] == ["false"]
+    return everyone and all_actions and covered and insecure
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -138,6 +186,8 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "vpc-flow-logs": flow_logs,
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
+    "s3-bucket-versioning": bucket_versioning,
+    "s3-ssl-only": bucket_ssl_only,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

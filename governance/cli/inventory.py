@@ -27,6 +27,8 @@ TAGGING_TYPES = {
     "vpc-flow-logs": "ec2:vpc",
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
+    "s3-bucket-versioning": "s3",
+    "s3-ssl-only": "s3",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -121,6 +123,8 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "vpc-flow-logs": _vpcs,
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
+    "s3-bucket-versioning": _buckets,
+    "s3-ssl-only": _buckets,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from remediation.fixers import (
     s3_account_public_access,
     s3_bucket_encryption,
     s3_bucket_public_access,
+    s3_bucket_versioning,
+    s3_ssl_only,
     vpc_flow_logs,
 )
 
@@ -101,6 +104,13 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("s3-bucket-versioning", "never versioned", s3_bucket_versioning.VersioningState("some-bucket", None, None), {}, "NON_COMPLIANT"),
+    ("s3-bucket-versioning", "suspended", s3_bucket_versioning.VersioningState("some-bucket", "Suspended", "Disabled"), {}, "NON_COMPLIANT"),
+    ("s3-bucket-versioning", "suspended, MFA delete on", s3_bucket_versioning.VersioningState("some-bucket", "Suspended", "Enabled"), {}, "NON_COMPLIANT"),
+    ("s3-bucket-versioning", "enabled", s3_bucket_versioning.VersioningState("some-bucket", "Enabled", None), {}, "COMPLIANT"),
+    ("s3-ssl-only", "no policy", s3_ssl_only.PolicyState("some-bucket", "aws", None), {}, "NON_COMPLIANT"),
+    ("s3-ssl-only", "documented deny", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [s3_ssl_only.deny_statement("some-bucket", "aws")]})), {}, "COMPLIANT"),
+    ("s3-ssl-only", "allow over TLS only", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [{**s3_ssl_only.deny_statement("some-bucket", "aws"), "Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})), {}, "NON_COMPLIANT"),
 ]
 
 

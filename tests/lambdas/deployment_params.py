@@ -26,4 +26,6 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     },
     "cloudtrail-multi-region": {"s3BucketName": "governance-trail-bucket", "trailName": "governance-multi-region"},
     "cloudtrail-log-validation": {},
+    "s3-bucket-versioning": {},
+    "s3-ssl-only": {},
 }

@@ -3,6 +3,7 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -95,6 +96,51 @@ def _account_blocked() -> str:
 
 def _account_is_blocked(_account: str) -> bool:
     return boto3.client("s3control").get_public_access_block(AccountId=ACCOUNT)["PublicAccessBlockConfiguration"] == ALL_ON
+
+
+def _unversioned_bucket() -> str:
+    return _bucket()
+
+
+def _versioned_bucket() -> str:
+    name = _bucket()
+    boto3.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def _bucket_versioned(name: str) -> bool:
+    return boto3.client("s3").get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+
+
+READER_STATEMENT = {
+    "Sid": "ReadersMayRead",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/reader"},
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::governance-test-bucket/*",
+}
+
+
+def _bucket_with_reader_policy() -> str:
+    name = _bucket()
+    boto3.client("s3").put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [READER_STATEMENT]}))
+    return name
+
+
+def _tls_only_bucket() -> str:
+    name = _bucket()
+    deny = {
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    boto3.client("s3").put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [READER_STATEMENT, deny]}))
+    return name
+
+
+def _denies_http_and_keeps_readers(name: str) -> bool:
+    statements = json.loads(boto3.client("s3").get_bucket_policy(Bucket=name)["Policy"])["Statement"]
+    denies = [s for s in statements if s.get("Effect") == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+    return bool(denies) and READER_STATEMENT in statements
 
 
 # --- EC2 ----------------------------------------------------------------------------------------
@@ -210,5 +256,7 @@ SCENARIOS = [
         "cloudtrail-multi-region", "AWS::::Account", _single_region_trail_account, _multi_region_account, _tag_account_trail, _has_logging_multi_region_trail
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
+    Scenario("s3-bucket-versioning", "AWS::S3::Bucket", _unversioned_bucket, _versioned_bucket, _tag_bucket, _bucket_versioned),
+    Scenario("s3-ssl-only", "AWS::S3::Bucket", _bucket_with_reader_policy, _tls_only_bucket, _tag_bucket, _denies_http_and_keeps_readers),
 ]
 """Every fixer, in catalog order."""

@@ -25,6 +25,8 @@ FIRST_WRITE = {
     "vpc-flow-logs": ("ec2", "CreateFlowLogs"),
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
+    "s3-bucket-versioning": ("s3", "PutBucketVersioning"),
+    "s3-ssl-only": ("s3", "PutBucketPolicy"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
@@ -91,6 +93,8 @@ TAG_READS = {
     "vpc-flow-logs": ("ec2", "DescribeVpcs", "UnauthorizedOperation"),
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
+    "s3-bucket-versioning": ("s3", "GetBucketTagging", "AccessDenied"),
+    "s3-ssl-only": ("s3", "GetBucketTagging", "AccessDenied"),
 }
 
 

@@ -24,6 +24,10 @@ S3_ACTIONS = {
     ("s3", "GetBucketTagging"): "s3:GetBucketTagging",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
     ("s3control", "PutPublicAccessBlock"): "s3:PutAccountPublicAccessBlock",
+    ("s3", "GetBucketVersioning"): "s3:GetBucketVersioning",
+    ("s3", "PutBucketVersioning"): "s3:PutBucketVersioning",
+    ("s3", "GetBucketPolicy"): "s3:GetBucketPolicy",
+    ("s3", "PutBucketPolicy"): "s3:PutBucketPolicy",
 }
 
 
@@ -145,6 +149,8 @@ EXPECTED_COUNTS = {
     "vpc-flow-logs": (1, 4),
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
+    "s3-bucket-versioning": (1, 4),
+    "s3-ssl-only": (1, 4),
 }
 
 

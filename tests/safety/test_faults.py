@@ -112,6 +112,8 @@ SUBJECTS = [
     Subject("vpc-flow-logs", SCENARIO["vpc-flow-logs"].make_non_compliant, ("ec2", "DescribeFlowLogs"), ("ec2", "DescribeVpcs"), ("ec2", "CreateFlowLogs"), VPC_DELETION),
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
+    Subject("s3-bucket-versioning", SCENARIO["s3-bucket-versioning"].make_non_compliant, ("s3", "GetBucketVersioning"), ("s3", "GetBucketTagging"), ("s3", "PutBucketVersioning"), BUCKET_DELETION),
+    Subject("s3-ssl-only", SCENARIO["s3-ssl-only"].make_non_compliant, ("s3", "GetBucketPolicy"), ("s3", "GetBucketTagging"), ("s3", "PutBucketPolicy"), BUCKET_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

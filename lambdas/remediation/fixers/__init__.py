@@ -24,6 +24,8 @@ MODULE_NAMES: dict[str, str] = {
     "vpc-flow-logs": "vpc_flow_logs",
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
+    "s3-bucket-versioning": "s3_bucket_versioning",
+    "s3-ssl-only": "s3_ssl_only",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        s3_bucket_versioning,
+        s3_ssl_only,
         vpc_flow_logs,
     )
 
@@ -73,5 +77,7 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        s3_bucket_versioning,
+        s3_ssl_only,
         vpc_flow_logs,
     )
