@@ -565,6 +565,44 @@ CLOUDTRAIL_LOG_VALIDATION = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-cloud-trail-log-file-validation-enabled-",),
 )
 
+# --- sqs-queue-public ----------------------------------------------------------------------------
+#
+# SQS_QUEUE_NO_PUBLIC_ACCESS [V] — CFG/sqs-queue-no-public-access.html (current copy): Identifier
+# SQS_QUEUE_NO_PUBLIC_ACCESS; Resource Types AWS::SQS::Queue; Trigger type Configuration changes;
+# Parameters: none. "To be considered non-public, an ... policy must grant access only to fixed values"
+# (no wildcard, no policy variables). Security Hub SQS.3 (FSBP) "SQS queue access policies should not
+# allow public access". No AWS-owned runbook changes a queue policy (the runbook reference's SQS section
+# lists AWS-EnableSQSEncryption only), so the Lambda engine only. Which condition keys count as
+# restricting is UNVERIFIED (see fixers/public_policy.py); so is Config's resourceId form of a queue
+# (the fixer accepts URL, ARN or name). The rule is not offered in every region (its page lists
+# Asia Pacific (New Zealand, Thailand, Jakarta, Hyderabad, Malaysia, Melbourne, Taipei), Middle East
+# (UAE), GovCloud, Mexico (Central), Israel (Tel Aviv), Canada West (Calgary), Europe (Spain, Zurich));
+# what PutConfigRule does there is UNVERIFIED.
+
+SQS_QUEUE_PUBLIC_NOTE = (
+    "removing a queue's public statements stops every producer that relied on them (SNS topics, S3 and "
+    "EventBridge notifications, other accounts) and their messages are dropped at the source, so the default "
+    "mode is manual: narrow such statements with aws:SourceArn or aws:SourceAccount, then review the dry runs; "
+    "the Config rule is not available in every region (see docs/fixers.md)"
+)
+
+SQS_QUEUE_PUBLIC = RuleEntry(
+    key="sqs-queue-public",
+    title="SQS queue policies do not allow public access",
+    config_rule=ConfigRuleSpec(
+        identifier="SQS_QUEUE_NO_PUBLIC_ACCESS",
+        scope_resource_types=("AWS::SQS::Queue",),
+        evaluated_resource_types=("AWS::SQS::Queue",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
+    securityhub_rule_prefixes=lambda _p: ("securityhub-sqs-queue-no-public-access-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: SQS_QUEUE_PUBLIC_NOTE,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -575,6 +613,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         VPC_FLOW_LOGS,
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
+        SQS_QUEUE_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -27,6 +27,7 @@ TAGGING_TYPES = {
     "vpc-flow-logs": "ec2:vpc",
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
+    "sqs-queue-public": "sqs",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -109,6 +110,15 @@ def _trails(session: boto3.Session, account: Account, region: str) -> list[Found
     ]
 
 
+def _queues(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # SQS has no batch read of queue policies: ListQueues gives the URLs, the fixer reads each policy.
+    found = []
+    for url in _pages(session, "sqs", "list_queues", "QueueUrls"):
+        name = url.rsplit("/", 1)[-1]
+        found.append(Found(_target(account, region, "AWS::SQS::Queue", url), None, f"arn:{account.partition}:sqs:{region}:{account.id}:{name}"))
+    return found
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -121,6 +131,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "vpc-flow-logs": _vpcs,
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
+    "sqs-queue-public": _queues,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from remediation.fixers import (
     s3_account_public_access,
     s3_bucket_encryption,
     s3_bucket_public_access,
+    sqs_queue_public,
     vpc_flow_logs,
 )
 
@@ -74,6 +76,22 @@ def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
 
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders"
+
+
+def queue(*statements: dict[str, Any]) -> Any:
+    policy = json.dumps({"Version": "2012-10-17", "Statement": list(statements)}) if statements else None
+    return sqs_queue_public.QueueState(QUEUE_URL, QUEUE_ARN, policy)
+
+
+def grant(principal: Any, condition: dict[str, Any] | None = None, effect: str = "Allow") -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": effect, "Principal": principal, "Action": "sqs:SendMessage", "Resource": QUEUE_ARN}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -101,6 +119,18 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("sqs-queue-public", "no policy", queue(), {}, "COMPLIANT"),
+    ("sqs-queue-public", "Principal *", queue(grant("*")), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "AWS * in a list", queue(grant({"AWS": ["111122223333", "*"]})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "one account", queue(grant({"AWS": "arn:aws:iam::111122223333:root"})), {}, "COMPLIANT"),
+    ("sqs-queue-public", "* from one topic", queue(grant("*", {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}})), {}, "COMPLIANT"),
+    ("sqs-queue-public", "* with a wildcard source", queue(grant("*", {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:t"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* with a negated account", queue(grant("*", {"StringNotEquals": {"aws:SourceAccount": "123456789012"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* with IfExists", queue(grant("*", {"StringEqualsIfExists": {"aws:SourceAccount": "123456789012"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* with an organization", queue(grant("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}})), {}, "COMPLIANT"),
+    ("sqs-queue-public", "* from any address", queue(grant("*", {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* over TLS only", queue(grant("*", {"Bool": {"aws:SecureTransport": "true"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "a public Deny", queue(grant("*", effect="Deny")), {}, "COMPLIANT"),
 ]
 
 

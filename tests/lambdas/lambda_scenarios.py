@@ -3,6 +3,7 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -200,6 +201,56 @@ def _validation_on(trail_id: str) -> bool:
     return bool(boto3.client("cloudtrail").get_trail(Name=trail_id)["Trail"]["LogFileValidationEnabled"])
 
 
+# --- SQS ----------------------------------------------------------------------------------------
+
+QUEUE = "governance-test-queue"
+
+
+def queue_policy(*statements: dict) -> str:
+    """A queue policy with these statements."""
+    return json.dumps({"Version": "2012-10-17", "Id": "queue-policy", "Statement": list(statements)})
+
+
+def queue_arn(name: str = QUEUE) -> str:
+    return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
+
+
+def public_send(sid: str = "Public", name: str = QUEUE) -> dict:
+    """A statement that lets everyone send to the queue."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": queue_arn(name)}
+
+
+def topic_send(sid: str = "FromTopic", name: str = QUEUE) -> dict:
+    """Everyone, but only for one SNS topic (fixed aws:SourceArn): not public."""
+    return {**public_send(sid, name), "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:events"}}}
+
+
+def new_queue(name: str = QUEUE, *statements: dict) -> str:
+    """A queue with a policy of ``statements`` (none: no policy); returns its URL."""
+    sqs = boto3.client("sqs")
+    url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+    if statements:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(*statements)})
+    return url
+
+
+def _public_queue() -> str:
+    return new_queue(QUEUE, topic_send(), public_send())
+
+
+def _private_queue() -> str:
+    return new_queue(QUEUE, topic_send())
+
+
+def _tag_queue(url: str) -> None:
+    boto3.client("sqs").tag_queue(QueueUrl=url, Tags={EXEMPTION_TAG: "true"})
+
+
+def _queue_not_public(url: str) -> bool:
+    policy = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    return bool(json.loads(policy)["Statement"] == [topic_send()])
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -210,5 +261,6 @@ SCENARIOS = [
         "cloudtrail-multi-region", "AWS::::Account", _single_region_trail_account, _multi_region_account, _tag_account_trail, _has_logging_multi_region_trail
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
+    Scenario("sqs-queue-public", "AWS::SQS::Queue", _public_queue, _private_queue, _tag_queue, _queue_not_public),
 ]
 """Every fixer, in catalog order."""

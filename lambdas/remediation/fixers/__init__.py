@@ -24,6 +24,7 @@ MODULE_NAMES: dict[str, str] = {
     "vpc-flow-logs": "vpc_flow_logs",
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
+    "sqs-queue-public": "sqs_queue_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        sqs_queue_public,
         vpc_flow_logs,
     )
 
@@ -73,5 +75,6 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        sqs_queue_public,
         vpc_flow_logs,
     )
