@@ -603,6 +603,43 @@ SQS_QUEUE_PUBLIC = RuleEntry(
     note=lambda _p: SQS_QUEUE_PUBLIC_NOTE,
 )
 
+# --- sns-topic-public ----------------------------------------------------------------------------
+#
+# SNS_TOPIC_NO_PUBLIC_ACCESS [V] — CFG/sns-topic-no-public-access.html (current copy): Identifier
+# SNS_TOPIC_NO_PUBLIC_ACCESS; Resource Types AWS::SNS::Topic; Trigger type Configuration changes;
+# Parameters: none. "To be considered non-public, an SNS policy must grant access only to fixed values.
+# This means values that don't contain a wildcard or the following IAM policy element: Variables."
+# Security Hub SNS.4 (FSBP, High) "SNS topic access policies should not allow public access". No
+# AWS-owned runbook changes a topic policy (runbook reference, SNS section), so the Lambda engine only.
+# The SNS default topic statement ({"AWS": "*"} with AWS:SourceOwner = the account) counts as not
+# public [P]. UNVERIFIED: the condition keys Config counts as restricting (fixers/public_policy.py),
+# the resourceId form (ARN inferred), and that SNS rejects a policy without statements. The rule is
+# not offered in Asia Pacific (Malaysia, Taipei), GovCloud or Canada West (Calgary) (its page).
+
+SNS_TOPIC_PUBLIC_NOTE = (
+    "removing a topic's public statements stops every publisher or subscriber that relied on them (S3 event "
+    "notifications, CloudWatch alarms or services of other accounts), so the default mode is manual: narrow such "
+    "statements with aws:SourceArn or aws:SourceAccount, then review the dry runs; a topic whose every statement "
+    "is public is reported failed, as SNS cannot hold a policy without statements"
+)
+
+SNS_TOPIC_PUBLIC = RuleEntry(
+    key="sns-topic-public",
+    title="SNS topic policies do not allow public access",
+    config_rule=ConfigRuleSpec(
+        identifier="SNS_TOPIC_NO_PUBLIC_ACCESS",
+        scope_resource_types=("AWS::SNS::Topic",),
+        evaluated_resource_types=("AWS::SNS::Topic",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
+    securityhub_rule_prefixes=lambda _p: ("securityhub-sns-topic-no-public-access-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: SNS_TOPIC_PUBLIC_NOTE,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -614,6 +651,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
         SQS_QUEUE_PUBLIC,
+        SNS_TOPIC_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

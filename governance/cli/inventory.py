@@ -28,6 +28,7 @@ TAGGING_TYPES = {
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
     "sqs-queue-public": "sqs",
+    "sns-topic-public": "sns",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -119,6 +120,14 @@ def _queues(session: boto3.Session, account: Account, region: str) -> list[Found
     return found
 
 
+def _topics(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # SNS has no batch read of topic policies: ListTopics gives the ARNs, the fixer reads each policy.
+    return [
+        Found(_target(account, region, "AWS::SNS::Topic", topic["TopicArn"]), None, topic["TopicArn"])
+        for topic in _pages(session, "sns", "list_topics", "Topics")
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -132,6 +141,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
     "sqs-queue-public": _queues,
+    "sns-topic-public": _topics,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -15,6 +15,7 @@ from remediation.fixers import (
     s3_account_public_access,
     s3_bucket_encryption,
     s3_bucket_public_access,
+    sns_topic_public,
     sqs_queue_public,
     vpc_flow_logs,
 )
@@ -92,6 +93,17 @@ def grant(principal: Any, condition: dict[str, Any] | None = None, effect: str =
     return statement
 
 
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:alerts"
+DEFAULT_TOPIC_STATEMENT = {
+    "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Publish", "SNS:Subscribe"],
+    "Resource": TOPIC_ARN, "Condition": {"StringEquals": {"AWS:SourceOwner": "123456789012"}},
+}
+
+
+def topic(*statements: dict[str, Any]) -> Any:
+    return sns_topic_public.TopicState(TOPIC_ARN, json.dumps({"Version": "2008-10-17", "Statement": [DEFAULT_TOPIC_STATEMENT, *statements]}))
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -131,6 +143,11 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("sqs-queue-public", "* from any address", queue(grant("*", {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})), {}, "NON_COMPLIANT"),
     ("sqs-queue-public", "* over TLS only", queue(grant("*", {"Bool": {"aws:SecureTransport": "true"}})), {}, "NON_COMPLIANT"),
     ("sqs-queue-public", "a public Deny", queue(grant("*", effect="Deny")), {}, "COMPLIANT"),
+    ("sns-topic-public", "SNS's default policy", topic(), {}, "COMPLIANT"),
+    ("sns-topic-public", "default plus AWS *", topic(grant({"AWS": "*"})), {}, "NON_COMPLIANT"),
+    ("sns-topic-public", "* from one bucket", topic(grant("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs"}})), {}, "COMPLIANT"),
+    ("sns-topic-public", "* with a variable", topic(grant("*", {"StringEquals": {"aws:SourceAccount": "${aws:PrincipalAccount}"}})), {}, "NON_COMPLIANT"),
+    ("sns-topic-public", "a service principal", topic(grant({"Service": "cloudwatch.amazonaws.com"})), {}, "COMPLIANT"),
 ]
 
 

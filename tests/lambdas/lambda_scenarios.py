@@ -251,6 +251,45 @@ def _queue_not_public(url: str) -> bool:
     return bool(json.loads(policy)["Statement"] == [topic_send()])
 
 
+# --- SNS ----------------------------------------------------------------------------------------
+
+TOPIC = "governance-test-topic"
+
+
+def topic_arn(name: str = TOPIC) -> str:
+    return f"arn:aws:sns:us-east-1:{ACCOUNT}:{name}"
+
+
+def default_topic_statement(name: str = TOPIC) -> dict:
+    """The statement SNS gives every new topic: the owner account only (fixed AWS:SourceOwner)."""
+    return json.loads(boto3.client("sns").get_topic_attributes(TopicArn=topic_arn(name))["Attributes"]["Policy"])["Statement"][0]
+
+
+def public_publish(sid: str = "PublicPublish", name: str = TOPIC) -> dict:
+    """A statement that lets everyone publish to the topic."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": topic_arn(name)}
+
+
+def new_topic(name: str = TOPIC, *extra: dict) -> str:
+    """A topic with SNS's default policy plus ``extra`` statements; returns its ARN."""
+    sns = boto3.client("sns")
+    arn = str(sns.create_topic(Name=name)["TopicArn"])
+    if extra:
+        policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+        policy["Statement"].extend(extra)
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    return arn
+
+
+def _tag_topic(arn: str) -> None:
+    boto3.client("sns").tag_resource(ResourceArn=arn, Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _topic_not_public(arn: str) -> bool:
+    policy = json.loads(boto3.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+    return [s.get("Sid") for s in policy["Statement"]] == ["__default_statement_ID"]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -262,5 +301,6 @@ SCENARIOS = [
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("sqs-queue-public", "AWS::SQS::Queue", _public_queue, _private_queue, _tag_queue, _queue_not_public),
+    Scenario("sns-topic-public", "AWS::SNS::Topic", lambda: new_topic(TOPIC, public_publish()), lambda: new_topic(TOPIC), _tag_topic, _topic_not_public),
 ]
 """Every fixer, in catalog order."""

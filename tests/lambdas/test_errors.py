@@ -26,9 +26,10 @@ FIRST_WRITE = {
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "sqs-queue-public": ("sqs", "SetQueueAttributes"),
+    "sns-topic-public": ("sns", "SetTopicAttributes"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -93,6 +94,7 @@ TAG_READS = {
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "sqs-queue-public": ("sqs", "ListQueueTags", "AccessDenied"),
+    "sns-topic-public": ("sns", "ListTagsForResource", "AuthorizationError"),
 }
 
 

@@ -153,6 +153,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
     "sqs-queue-public": (1, 4),
+    "sns-topic-public": (1, 4),
 }
 
 

@@ -25,6 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "sqs-queue-public": "sqs_queue_public",
+    "sns-topic-public": "sns_topic_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        sns_topic_public,
         sqs_queue_public,
         vpc_flow_logs,
     )
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        sns_topic_public,
         sqs_queue_public,
         vpc_flow_logs,
     )
