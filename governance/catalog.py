@@ -652,6 +652,81 @@ S3_SSL_ONLY = RuleEntry(
     note=lambda _p: SSL_ONLY_NOTE,
 )
 
+# --- sqs-queue-public ----------------------------------------------------------------------------
+#
+# SQS_QUEUE_NO_PUBLIC_ACCESS [V] — CFG/sqs-queue-no-public-access.html (current copy): Identifier
+# SQS_QUEUE_NO_PUBLIC_ACCESS; Resource Types AWS::SQS::Queue; Trigger type Configuration changes;
+# Parameters: none. "To be considered non-public, an ... policy must grant access only to fixed values"
+# (no wildcard, no policy variables). Security Hub SQS.3 (FSBP) "SQS queue access policies should not
+# allow public access". No AWS-owned runbook changes a queue policy (the runbook reference's SQS section
+# lists AWS-EnableSQSEncryption only), so the Lambda engine only. Which condition keys count as
+# restricting is UNVERIFIED (see fixers/public_policy.py); so is Config's resourceId form of a queue
+# (the fixer accepts URL, ARN or name). The rule is not offered in every region (its page lists
+# Asia Pacific (New Zealand, Thailand, Jakarta, Hyderabad, Malaysia, Melbourne, Taipei), Middle East
+# (UAE), GovCloud, Mexico (Central), Israel (Tel Aviv), Canada West (Calgary), Europe (Spain, Zurich));
+# what PutConfigRule does there is UNVERIFIED.
+
+SQS_QUEUE_PUBLIC_NOTE = (
+    "removing a queue's public statements stops every producer that relied on them (SNS topics, S3 and "
+    "EventBridge notifications, other accounts) and their messages are dropped at the source, so the default "
+    "mode is manual: narrow such statements with aws:SourceArn or aws:SourceAccount, then review the dry runs; "
+    "the Config rule is not available in every region (see docs/fixers.md)"
+)
+
+SQS_QUEUE_PUBLIC = RuleEntry(
+    key="sqs-queue-public",
+    title="SQS queue policies do not allow public access",
+    config_rule=ConfigRuleSpec(
+        identifier="SQS_QUEUE_NO_PUBLIC_ACCESS",
+        scope_resource_types=("AWS::SQS::Queue",),
+        evaluated_resource_types=("AWS::SQS::Queue",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
+    securityhub_rule_prefixes=lambda _p: ("securityhub-sqs-queue-no-public-access-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: SQS_QUEUE_PUBLIC_NOTE,
+)
+
+# --- sns-topic-public ----------------------------------------------------------------------------
+#
+# SNS_TOPIC_NO_PUBLIC_ACCESS [V] — CFG/sns-topic-no-public-access.html (current copy): Identifier
+# SNS_TOPIC_NO_PUBLIC_ACCESS; Resource Types AWS::SNS::Topic; Trigger type Configuration changes;
+# Parameters: none. "To be considered non-public, an SNS policy must grant access only to fixed values.
+# This means values that don't contain a wildcard or the following IAM policy element: Variables."
+# Security Hub SNS.4 (FSBP, High) "SNS topic access policies should not allow public access". No
+# AWS-owned runbook changes a topic policy (runbook reference, SNS section), so the Lambda engine only.
+# The SNS default topic statement ({"AWS": "*"} with AWS:SourceOwner = the account) counts as not
+# public [P]. UNVERIFIED: the condition keys Config counts as restricting (fixers/public_policy.py),
+# the resourceId form (ARN inferred), and that SNS rejects a policy without statements. The rule is
+# not offered in Asia Pacific (Malaysia, Taipei), GovCloud or Canada West (Calgary) (its page).
+
+SNS_TOPIC_PUBLIC_NOTE = (
+    "removing a topic's public statements stops every publisher or subscriber that relied on them (S3 event "
+    "notifications, CloudWatch alarms or services of other accounts), so the default mode is manual: narrow such "
+    "statements with aws:SourceArn or aws:SourceAccount, then review the dry runs; a topic whose every statement "
+    "is public is reported failed, as SNS cannot hold a policy without statements"
+)
+
+SNS_TOPIC_PUBLIC = RuleEntry(
+    key="sns-topic-public",
+    title="SNS topic policies do not allow public access",
+    config_rule=ConfigRuleSpec(
+        identifier="SNS_TOPIC_NO_PUBLIC_ACCESS",
+        scope_resource_types=("AWS::SNS::Topic",),
+        evaluated_resource_types=("AWS::SNS::Topic",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
+    securityhub_rule_prefixes=lambda _p: ("securityhub-sns-topic-no-public-access-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: SNS_TOPIC_PUBLIC_NOTE,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -664,6 +739,8 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_LOG_VALIDATION,
         S3_BUCKET_VERSIONING,
         S3_SSL_ONLY,
+        SQS_QUEUE_PUBLIC,
+        SNS_TOPIC_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from governance.lambda_code import lambda_module
+
 Verdict = Literal["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"]
 State = Mapping[str, Any]
 Params = Mapping[str, Any]
@@ -178,6 +180,25 @@ def _denies_http(statement: Any, bucket: str) -> bool:
     return everyone and all_actions and covered and insecure
 
 
+def no_public_statement(state: State, _params: Params) -> Verdict:
+    """SQS_QUEUE_NO_PUBLIC_ACCESS and SNS_TOPIC_NO_PUBLIC_ACCESS: no statement allows everyone without a fixed-value restriction.
+
+    "To be considered non-public, an ... policy must grant access only to fixed values" (rule page).
+    Which condition keys restrict is UNVERIFIED; the test is the one the fixers use
+    (``fixers/public_policy.py``), so a scan and a fix agree. No policy is COMPLIANT; a policy that is
+    not a JSON policy document is NON_COMPLIANT (nothing proves it is not public).
+    """
+    text = state.get("policy")
+    if not text:
+        return "COMPLIANT"
+    public_policy = lambda_module("fixers.public_policy")
+    try:
+        document = public_policy.parse(text)
+    except public_policy.NotAPolicy:
+        return "NON_COMPLIANT"
+    return "NON_COMPLIANT" if public_policy.split(document).public else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -188,6 +209,8 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-log-validation": log_file_validation,
     "s3-bucket-versioning": bucket_versioning,
     "s3-ssl-only": bucket_ssl_only,
+    "sqs-queue-public": no_public_statement,
+    "sns-topic-public": no_public_statement,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -93,6 +93,8 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-log-validation": {},
         "s3-bucket-versioning": {},
         "s3-ssl-only": {},
+        "sqs-queue-public": {},
+        "sns-topic-public": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

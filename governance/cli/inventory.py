@@ -29,6 +29,8 @@ TAGGING_TYPES = {
     "cloudtrail-log-validation": "cloudtrail:trail",
     "s3-bucket-versioning": "s3",
     "s3-ssl-only": "s3",
+    "sqs-queue-public": "sqs",
+    "sns-topic-public": "sns",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -111,6 +113,23 @@ def _trails(session: boto3.Session, account: Account, region: str) -> list[Found
     ]
 
 
+def _queues(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # SQS has no batch read of queue policies: ListQueues gives the URLs, the fixer reads each policy.
+    found = []
+    for url in _pages(session, "sqs", "list_queues", "QueueUrls"):
+        name = url.rsplit("/", 1)[-1]
+        found.append(Found(_target(account, region, "AWS::SQS::Queue", url), None, f"arn:{account.partition}:sqs:{region}:{account.id}:{name}"))
+    return found
+
+
+def _topics(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # SNS has no batch read of topic policies: ListTopics gives the ARNs, the fixer reads each policy.
+    return [
+        Found(_target(account, region, "AWS::SNS::Topic", topic["TopicArn"]), None, topic["TopicArn"])
+        for topic in _pages(session, "sns", "list_topics", "Topics")
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -125,6 +144,8 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-log-validation": _trails,
     "s3-bucket-versioning": _buckets,
     "s3-ssl-only": _buckets,
+    "sqs-queue-public": _queues,
+    "sns-topic-public": _topics,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

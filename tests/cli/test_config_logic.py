@@ -17,6 +17,8 @@ from remediation.fixers import (
     s3_bucket_public_access,
     s3_bucket_versioning,
     s3_ssl_only,
+    sns_topic_public,
+    sqs_queue_public,
     vpc_flow_logs,
 )
 
@@ -77,6 +79,33 @@ def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
 
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders"
+
+
+def queue(*statements: dict[str, Any]) -> Any:
+    policy = json.dumps({"Version": "2012-10-17", "Statement": list(statements)}) if statements else None
+    return sqs_queue_public.QueueState(QUEUE_URL, QUEUE_ARN, policy)
+
+
+def grant(principal: Any, condition: dict[str, Any] | None = None, effect: str = "Allow") -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": effect, "Principal": principal, "Action": "sqs:SendMessage", "Resource": QUEUE_ARN}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:alerts"
+DEFAULT_TOPIC_STATEMENT = {
+    "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["SNS:Publish", "SNS:Subscribe"],
+    "Resource": TOPIC_ARN, "Condition": {"StringEquals": {"AWS:SourceOwner": "123456789012"}},
+}
+
+
+def topic(*statements: dict[str, Any]) -> Any:
+    return sns_topic_public.TopicState(TOPIC_ARN, json.dumps({"Version": "2008-10-17", "Statement": [DEFAULT_TOPIC_STATEMENT, *statements]}))
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -111,6 +140,23 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("s3-ssl-only", "no policy", s3_ssl_only.PolicyState("some-bucket", "aws", None), {}, "NON_COMPLIANT"),
     ("s3-ssl-only", "documented deny", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [s3_ssl_only.deny_statement("some-bucket", "aws")]})), {}, "COMPLIANT"),
     ("s3-ssl-only", "allow over TLS only", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [{**s3_ssl_only.deny_statement("some-bucket", "aws"), "Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "no policy", queue(), {}, "COMPLIANT"),
+    ("sqs-queue-public", "Principal *", queue(grant("*")), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "AWS * in a list", queue(grant({"AWS": ["111122223333", "*"]})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "one account", queue(grant({"AWS": "arn:aws:iam::111122223333:root"})), {}, "COMPLIANT"),
+    ("sqs-queue-public", "* from one topic", queue(grant("*", {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}})), {}, "COMPLIANT"),
+    ("sqs-queue-public", "* with a wildcard source", queue(grant("*", {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:t"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* with a negated account", queue(grant("*", {"StringNotEquals": {"aws:SourceAccount": "123456789012"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* with IfExists", queue(grant("*", {"StringEqualsIfExists": {"aws:SourceAccount": "123456789012"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* with an organization", queue(grant("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}})), {}, "COMPLIANT"),
+    ("sqs-queue-public", "* from any address", queue(grant("*", {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "* over TLS only", queue(grant("*", {"Bool": {"aws:SecureTransport": "true"}})), {}, "NON_COMPLIANT"),
+    ("sqs-queue-public", "a public Deny", queue(grant("*", effect="Deny")), {}, "COMPLIANT"),
+    ("sns-topic-public", "SNS's default policy", topic(), {}, "COMPLIANT"),
+    ("sns-topic-public", "default plus AWS *", topic(grant({"AWS": "*"})), {}, "NON_COMPLIANT"),
+    ("sns-topic-public", "* from one bucket", topic(grant("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs"}})), {}, "COMPLIANT"),
+    ("sns-topic-public", "* with a variable", topic(grant("*", {"StringEquals": {"aws:SourceAccount": "${aws:PrincipalAccount}"}})), {}, "NON_COMPLIANT"),
+    ("sns-topic-public", "a service principal", topic(grant({"Service": "cloudwatch.amazonaws.com"})), {}, "COMPLIANT"),
 ]
 
 

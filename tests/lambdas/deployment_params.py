@@ -28,4 +28,6 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "s3-bucket-versioning": {},
     "s3-ssl-only": {},
+    "sqs-queue-public": {},
+    "sns-topic-public": {},
 }

@@ -246,6 +246,95 @@ def _validation_on(trail_id: str) -> bool:
     return bool(boto3.client("cloudtrail").get_trail(Name=trail_id)["Trail"]["LogFileValidationEnabled"])
 
 
+# --- SQS ----------------------------------------------------------------------------------------
+
+QUEUE = "governance-test-queue"
+
+
+def queue_policy(*statements: dict) -> str:
+    """A queue policy with these statements."""
+    return json.dumps({"Version": "2012-10-17", "Id": "queue-policy", "Statement": list(statements)})
+
+
+def queue_arn(name: str = QUEUE) -> str:
+    return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
+
+
+def public_send(sid: str = "Public", name: str = QUEUE) -> dict:
+    """A statement that lets everyone send to the queue."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": queue_arn(name)}
+
+
+def topic_send(sid: str = "FromTopic", name: str = QUEUE) -> dict:
+    """Everyone, but only for one SNS topic (fixed aws:SourceArn): not public."""
+    return {**public_send(sid, name), "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:events"}}}
+
+
+def new_queue(name: str = QUEUE, *statements: dict) -> str:
+    """A queue with a policy of ``statements`` (none: no policy); returns its URL."""
+    sqs = boto3.client("sqs")
+    url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+    if statements:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(*statements)})
+    return url
+
+
+def _public_queue() -> str:
+    return new_queue(QUEUE, topic_send(), public_send())
+
+
+def _private_queue() -> str:
+    return new_queue(QUEUE, topic_send())
+
+
+def _tag_queue(url: str) -> None:
+    boto3.client("sqs").tag_queue(QueueUrl=url, Tags={EXEMPTION_TAG: "true"})
+
+
+def _queue_not_public(url: str) -> bool:
+    policy = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    return bool(json.loads(policy)["Statement"] == [topic_send()])
+
+
+# --- SNS ----------------------------------------------------------------------------------------
+
+TOPIC = "governance-test-topic"
+
+
+def topic_arn(name: str = TOPIC) -> str:
+    return f"arn:aws:sns:us-east-1:{ACCOUNT}:{name}"
+
+
+def default_topic_statement(name: str = TOPIC) -> dict:
+    """The statement SNS gives every new topic: the owner account only (fixed AWS:SourceOwner)."""
+    return json.loads(boto3.client("sns").get_topic_attributes(TopicArn=topic_arn(name))["Attributes"]["Policy"])["Statement"][0]
+
+
+def public_publish(sid: str = "PublicPublish", name: str = TOPIC) -> dict:
+    """A statement that lets everyone publish to the topic."""
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": topic_arn(name)}
+
+
+def new_topic(name: str = TOPIC, *extra: dict) -> str:
+    """A topic with SNS's default policy plus ``extra`` statements; returns its ARN."""
+    sns = boto3.client("sns")
+    arn = str(sns.create_topic(Name=name)["TopicArn"])
+    if extra:
+        policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+        policy["Statement"].extend(extra)
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    return arn
+
+
+def _tag_topic(arn: str) -> None:
+    boto3.client("sns").tag_resource(ResourceArn=arn, Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _topic_not_public(arn: str) -> bool:
+    policy = json.loads(boto3.client("sns").get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+    return [s.get("Sid") for s in policy["Statement"]] == ["__default_statement_ID"]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -258,5 +347,7 @@ SCENARIOS = [
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("s3-bucket-versioning", "AWS::S3::Bucket", _unversioned_bucket, _versioned_bucket, _tag_bucket, _bucket_versioned),
     Scenario("s3-ssl-only", "AWS::S3::Bucket", _bucket_with_reader_policy, _tls_only_bucket, _tag_bucket, _denies_http_and_keeps_readers),
+    Scenario("sqs-queue-public", "AWS::SQS::Queue", _public_queue, _private_queue, _tag_queue, _queue_not_public),
+    Scenario("sns-topic-public", "AWS::SNS::Topic", lambda: new_topic(TOPIC, public_publish()), lambda: new_topic(TOPIC), _tag_topic, _topic_not_public),
 ]
 """Every fixer, in catalog order."""

@@ -27,9 +27,11 @@ FIRST_WRITE = {
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "s3-bucket-versioning": ("s3", "PutBucketVersioning"),
     "s3-ssl-only": ("s3", "PutBucketPolicy"),
+    "sqs-queue-public": ("sqs", "SetQueueAttributes"),
+    "sns-topic-public": ("sns", "SetTopicAttributes"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -95,6 +97,8 @@ TAG_READS = {
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "s3-bucket-versioning": ("s3", "GetBucketTagging", "AccessDenied"),
     "s3-ssl-only": ("s3", "GetBucketTagging", "AccessDenied"),
+    "sqs-queue-public": ("sqs", "ListQueueTags", "AccessDenied"),
+    "sns-topic-public": ("sns", "ListTagsForResource", "AuthorizationError"),
 }
 
 

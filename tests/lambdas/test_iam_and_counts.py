@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
-from lambda_scenarios import SCENARIOS, Scenario, new_group, new_vpc, trail
+from lambda_scenarios import SCENARIOS, Scenario, new_group, new_queue, new_vpc, public_send, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
 
@@ -103,11 +103,18 @@ def _sse_s3_bucket_to_kms(deploy) -> str:
 
 
 # Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
+def _queue_named_by_name(_deploy) -> str:
+    # Config's resourceId form of a queue is unverified: a name costs one GetQueueUrl more.
+    new_queue("by-name", public_send(name="by-name"))
+    return "by-name"
+
+
 EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
     "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
     "vpc-flow-logs": [_s3_flow_logs],
     "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all, _trail_without_management_events, _trail_homed_in_another_region],
+    "sqs-queue-public": [_queue_named_by_name],
 }
 
 
@@ -151,6 +158,8 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "s3-bucket-versioning": (1, 4),
     "s3-ssl-only": (1, 4),
+    "sqs-queue-public": (1, 4),
+    "sns-topic-public": (1, 4),
 }
 
 

@@ -33,9 +33,9 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "sqs": ("InternalError", 500), "sns": ("InternalError", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -87,6 +87,14 @@ VPC_DELETION = Deletion(
     lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
 )
+QUEUE_DELETION = Deletion(
+    lambda url: boto3.client("sqs").delete_queue(QueueUrl=url),
+    lambda url: _exists(lambda: boto3.client("sqs").get_queue_attributes(QueueUrl=url)),
+)
+TOPIC_DELETION = Deletion(
+    lambda arn: boto3.client("sns").delete_topic(TopicArn=arn),
+    lambda arn: _exists(lambda: boto3.client("sns").get_topic_attributes(TopicArn=arn)),
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,8 @@ SUBJECTS = [
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("s3-bucket-versioning", SCENARIO["s3-bucket-versioning"].make_non_compliant, ("s3", "GetBucketVersioning"), ("s3", "GetBucketTagging"), ("s3", "PutBucketVersioning"), BUCKET_DELETION),
     Subject("s3-ssl-only", SCENARIO["s3-ssl-only"].make_non_compliant, ("s3", "GetBucketPolicy"), ("s3", "GetBucketTagging"), ("s3", "PutBucketPolicy"), BUCKET_DELETION),
+    Subject("sqs-queue-public", SCENARIO["sqs-queue-public"].make_non_compliant, ("sqs", "GetQueueAttributes"), ("sqs", "ListQueueTags"), ("sqs", "SetQueueAttributes"), QUEUE_DELETION),
+    Subject("sns-topic-public", SCENARIO["sns-topic-public"].make_non_compliant, ("sns", "GetTopicAttributes"), ("sns", "ListTagsForResource"), ("sns", "SetTopicAttributes"), TOPIC_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

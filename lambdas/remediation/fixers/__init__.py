@@ -26,6 +26,8 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "s3-bucket-versioning": "s3_bucket_versioning",
     "s3-ssl-only": "s3_ssl_only",
+    "sqs-queue-public": "sqs_queue_public",
+    "sns-topic-public": "sns_topic_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
         s3_bucket_public_access,
         s3_bucket_versioning,
         s3_ssl_only,
+        sns_topic_public,
+        sqs_queue_public,
         vpc_flow_logs,
     )
 
@@ -79,5 +83,7 @@ if TYPE_CHECKING:
         s3_bucket_public_access,
         s3_bucket_versioning,
         s3_ssl_only,
+        sns_topic_public,
+        sqs_queue_public,
         vpc_flow_logs,
     )
