@@ -130,6 +130,15 @@ def log_file_validation(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("LogFileValidationEnabled") else "NON_COMPLIANT"
 
 
+def ebs_snapshot_public(state: State, _params: Params) -> Verdict:
+    """EBS_SNAPSHOT_PUBLIC_RESTORABLE_CHECK: no snapshot of the account is restorable by ``all``.
+
+    Exempt snapshots count too: the rule knows no exemption, so the account stays NON_COMPLIANT.
+    """
+    public = [snapshot for snapshot in state.get("publicSnapshots", []) if any(str(group).lower() == "all" for group in snapshot.get("groups", []))]
+    return "NON_COMPLIANT" if public else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -138,6 +147,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "vpc-flow-logs": flow_logs,
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
+    "ebs-snapshot-public": ebs_snapshot_public,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

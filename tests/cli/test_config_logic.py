@@ -16,6 +16,7 @@ from remediation.fixers import (
     s3_bucket_public_access,
     vpc_flow_logs,
 )
+from remediation.fixers import ebs_snapshot_public as ebs
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -74,6 +75,13 @@ def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
 
+def snapshots(*shares: tuple[str, ...]) -> Any:
+    entries = tuple(
+        ebs.SnapshotShares(f"snap-0{index:016x}", tuple(s for s in share if not s.isdigit()), tuple(s for s in share if s.isdigit())) for index, share in enumerate(shares)
+    )
+    return ebs.AccountSnapshotsState("123456789012", entries)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -101,6 +109,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("ebs-snapshot-public", "no public snapshot", snapshots(), {}, "COMPLIANT"),
+    ("ebs-snapshot-public", "shared with one account only", snapshots(("111122223333",)), {}, "COMPLIANT"),
+    ("ebs-snapshot-public", "one public snapshot", snapshots(("all",)), {}, "NON_COMPLIANT"),
+    ("ebs-snapshot-public", "public and shared with an account", snapshots(("111122223333",), ("all", "111122223333")), {}, "NON_COMPLIANT"),
 ]
 
 

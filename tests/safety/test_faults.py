@@ -24,7 +24,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
 from faults import inject_error
-from lambda_scenarios import SCENARIOS, new_group, trail
+from lambda_scenarios import SCENARIOS, new_group, own_snapshots, trail
 from remediation import clients
 from remediation.clients import RETRY_ATTEMPTS
 from remediation.fixers import load_fixer
@@ -89,6 +89,15 @@ VPC_DELETION = Deletion(
 )
 
 
+
+def _delete_own_snapshots(_account: str) -> None:
+    for snapshot_id in own_snapshots():
+        boto3.client("ec2").delete_snapshot(SnapshotId=snapshot_id)
+
+
+SNAPSHOT_DELETION = Deletion(_delete_own_snapshots, lambda _account: bool(own_snapshots()))
+
+
 @dataclass(frozen=True)
 class Subject:
     """How to fault one fixer: its calls, and how to make and delete its resource."""
@@ -112,6 +121,7 @@ SUBJECTS = [
     Subject("vpc-flow-logs", SCENARIO["vpc-flow-logs"].make_non_compliant, ("ec2", "DescribeFlowLogs"), ("ec2", "DescribeVpcs"), ("ec2", "CreateFlowLogs"), VPC_DELETION),
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
+    Subject("ebs-snapshot-public", SCENARIO["ebs-snapshot-public"].make_non_compliant, ("ec2", "DescribeSnapshots"), ("ec2", "DescribeTags"), ("ec2", "ModifySnapshotAttribute"), SNAPSHOT_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

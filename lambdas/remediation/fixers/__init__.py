@@ -24,6 +24,7 @@ MODULE_NAMES: dict[str, str] = {
     "vpc-flow-logs": "vpc_flow_logs",
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
+    "ebs-snapshot-public": "ebs_snapshot_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        ebs_snapshot_public,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -74,4 +76,5 @@ if TYPE_CHECKING:
         s3_bucket_encryption,
         s3_bucket_public_access,
         vpc_flow_logs,
+        ebs_snapshot_public,
     )
