@@ -54,6 +54,7 @@ FIXERS = [
     "s3-ssl-only",
     "sqs-queue-public",
     "sns-topic-public",
+    "ebs-snapshot-public",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -61,8 +61,9 @@ def _split_pass_role(actions: tuple[str, ...]) -> tuple[list[str], bool]:
 def scoped_statements(sid: str, account: Account, actions: list[str]) -> list[Document]:
     """Statements granting ``actions`` on the narrowest resources IAM supports for each, in ``account`` only.
 
-    Actions that share the same resources share a statement. S3 bucket and object ARNs carry no
-    account, so a statement with one also requires ``aws:ResourceAccount`` to be the account itself.
+    Actions that share the same resources share a statement. S3 bucket and object ARNs and EC2
+    snapshot ARNs carry no account, so a statement with one also requires ``aws:ResourceAccount`` to
+    be the account itself (UNVERIFIED for EC2 snapshots: that EC2 sets aws:ResourceAccount on them).
     """
     by_resources: dict[tuple[str, ...], list[str]] = {}
     for action in sorted(set(actions)):
@@ -75,7 +76,7 @@ def scoped_statements(sid: str, account: Account, actions: list[str]) -> list[Do
             "Action": grouped,
             "Resource": list(resources) if len(resources) > 1 else resources[0],
         }
-        if any(resource.startswith(f"arn:{account.partition}:s3:::") for resource in resources):
+        if any(resource != "*" and resource.split(":")[4] == "" for resource in resources):
             statement["Condition"] = {"StringEquals": {"aws:ResourceAccount": account.id}}
         statements.append(statement)
     return statements

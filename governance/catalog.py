@@ -727,6 +727,33 @@ SNS_TOPIC_PUBLIC = RuleEntry(
     note=lambda _p: SNS_TOPIC_PUBLIC_NOTE,
 )
 
+# --- ebs-snapshot-public -------------------------------------------------------------------------
+#
+# EBS_SNAPSHOT_PUBLIC_RESTORABLE_CHECK [V] — CFG/ebs-snapshot-public-restorable-check.html (current copy):
+# Parameters None; Trigger type Periodic; no Resource Types line; "NON_COMPLIANT if one or more
+# individual snapshots with RestorableByUserIds field are set to all". FSBP EC2.1 "Amazon EBS snapshots
+# should not be configured to be publicly restorable" (Critical; resource type AWS::::Account): one
+# evaluation per account and region, so the event names no snapshot and the fixer lists them.
+# AWSSupport-ModifyEBSSnapshotPermission needs SnapshotIds, which Config cannot pass for an account
+# evaluation (and its exact document name is UNVERIFIED: the page's console link says ...Permissions),
+# so there is no SSM engine. UNVERIFIED: how the rule treats snapshots owned by other accounts (the
+# fixer changes only the account's own).
+
+EBS_SNAPSHOT_PUBLIC = RuleEntry(
+    key="ebs-snapshot-public",
+    title="No EBS snapshot of the account is publicly restorable",
+    config_rule=ConfigRuleSpec(
+        identifier="EBS_SNAPSHOT_PUBLIC_RESTORABLE_CHECK",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::::Account",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ebs-snapshot-public-restorable-check-",),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -741,6 +768,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         S3_SSL_ONLY,
         SQS_QUEUE_PUBLIC,
         SNS_TOPIC_PUBLIC,
+        EBS_SNAPSHOT_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -199,6 +199,15 @@ def no_public_statement(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if public_policy.split(document).public else "COMPLIANT"
 
 
+def ebs_snapshot_public(state: State, _params: Params) -> Verdict:
+    """EBS_SNAPSHOT_PUBLIC_RESTORABLE_CHECK: no snapshot of the account is restorable by ``all``.
+
+    Exempt snapshots count too: the rule knows no exemption, so the account stays NON_COMPLIANT.
+    """
+    public = [snapshot for snapshot in state.get("publicSnapshots", []) if any(str(group).lower() == "all" for group in snapshot.get("groups", []))]
+    return "NON_COMPLIANT" if public else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -211,6 +220,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-ssl-only": bucket_ssl_only,
     "sqs-queue-public": no_public_statement,
     "sns-topic-public": no_public_statement,
+    "ebs-snapshot-public": ebs_snapshot_public,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -127,11 +127,11 @@ def test_no_role_can_act_outside_its_own_account_except_on_named_log_buckets(sta
                 fields = resource.split(":")
                 if fields[4] != "":
                     assert fields[4] == account, (resource, account)
-                elif bucket_of(resource) in LOG_ARCHIVE_BUCKETS:
+                elif fields[2] == "s3" and bucket_of(resource) in LOG_ARCHIVE_BUCKETS:
                     # A central log bucket may live in a log-archive account: named, never a wildcard.
                     assert "Condition" not in statement, statement
                     assert all(bucket_of(other) == bucket_of(resource) for other in as_list(statement["Resource"])), statement
-                else:  # S3 bucket and object ARNs carry no account
+                else:  # S3 bucket and object ARNs and EC2 snapshot ARNs carry no account
                     assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": account}}, statement
 
 

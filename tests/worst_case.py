@@ -95,6 +95,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "s3-ssl-only": {},
         "sqs-queue-public": {},
         "sns-topic-public": {},
+        "ebs-snapshot-public": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

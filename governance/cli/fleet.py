@@ -438,14 +438,18 @@ def _verification_pass(written: list[tuple[Item, Any, dict[str, Any]]], pool: Th
                     with _in_account(item.session):
                         state = fixer.read_state(item.found.target)
                 after = state.to_json()
-                compliant = fixer.plan(state, item.params) is None
+                remaining = fixer.plan(state, item.params)
+                compliant = remaining is None
+                left = lambda_module("engine").left_alone(fixer, remaining, outcome.change)
             except AWS_ERRORS as error:
                 verification = {"status": "unreadable", "error": _describe(error)}
                 result = replace(outcome, decision="failed", level="error", reason=f"the change was made, but it could not be verified ({_describe(error)}); see apiCalls and undo")
             else:
                 verification = {"status": "compliant" if compliant else "non_compliant"}
                 result = replace(outcome, after=after, reason=outcome.reason.removesuffix(PENDING))
-                if not compliant:
+                if left is not None:
+                    result = replace(result, level="warning", reason=f"{result.reason}; {left}")
+                elif not compliant:
                     result = replace(result, decision="failed", level="error", reason="the change was made, but the resource still reads as non-compliant")
             checkpoint("verify", item)
             amendment = _record(item, result, record["apiCalls"], final=True, record_id=record["recordId"])

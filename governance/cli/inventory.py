@@ -146,6 +146,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "s3-ssl-only": _buckets,
     "sqs-queue-public": _queues,
     "sns-topic-public": _topics,
+    "ebs-snapshot-public": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -20,7 +20,7 @@ from typing import Any
 from .audit import Decision, Level
 from .events import ComplianceEvent
 from .fixers import load_fixer
-from .fixers.base import Fixer, NoAction, TagsUnreadable, Target
+from .fixers.base import Fixer, NoAction, Plan, TagsUnreadable, Target
 
 VERIFY_DELAYS_SECONDS = (0.0, 1.0, 2.0)
 """Waits before each verification read; later reads allow for eventual consistency."""
@@ -130,7 +130,11 @@ def remediate_target(
     if not verify_after:
         level = "warning" if applied.narrowing else "info"
         return Outcome("remediated", applied.summary, level, before, None, applied_json, applied_undo, applied.narrowing, finding)
-    after, verified = verify(fixer, target, params)
+    after, verified, left = verify(fixer, target, params, applied_json)
+    if left is not None:
+        # The writes took, but what the fixer left alone on purpose keeps the resource non-compliant:
+        # not verified, so Security Hub is told (NOTIFIED), never RESOLVED.
+        return Outcome("remediated", f"{applied.summary}; {left}", "warning", before, after, applied_json, applied_undo, applied.narrowing, finding)
     if not verified:
         reason = "the change was made, but the resource still reads as non-compliant"
         return Outcome("failed", reason, "error", before, after, applied_json, applied_undo, applied.narrowing, finding)
@@ -138,10 +142,12 @@ def remediate_target(
     return Outcome("remediated", applied.summary, level, before, after, applied_json, applied_undo, applied.narrowing, finding, verified=True)
 
 
-def verify(fixer: Fixer, target: Target, params: Any) -> tuple[dict[str, Any], bool]:
+def verify(fixer: Fixer, target: Target, params: Any, change: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool, str | None]:
     """Read the resource again until it is compliant or the reads run out; returns the last state.
 
     Compliant means the fixer plans nothing for it: a plan that refuses to act (NoAction) is not.
+    The third value is None, or, when all that is left is what ``change`` left alone on purpose
+    (see ``left_alone``), the fixer's sentence saying so; the reads stop there.
     """
     after: dict[str, Any] = {}
     for delay in VERIFY_DELAYS_SECONDS:
@@ -149,6 +155,23 @@ def verify(fixer: Fixer, target: Target, params: Any) -> tuple[dict[str, Any], b
             sleep(delay)
         state = fixer.read_state(target)
         after = state.to_json()
-        if fixer.plan(state, params) is None:
-            return after, True
-    return after, False
+        remaining = fixer.plan(state, params)
+        if remaining is None:
+            return after, True, None
+        left = left_alone(fixer, remaining, change)
+        if left is not None:
+            return after, False, left
+    return after, False, None
+
+
+def left_alone(fixer: Fixer, remaining: Any, change: dict[str, Any] | None) -> str | None:
+    """What a fixer that changes several resources per event left alone on purpose (exempt ones), or None.
+
+    Only a fixer that defines ``left_alone(remaining, change)`` can leave part of its plan undone;
+    for every other fixer a plan that remains after the writes is a failed fix.
+    """
+    judge = getattr(fixer, "left_alone", None)
+    if judge is None or change is None or not isinstance(remaining, Plan):
+        return None
+    sentence: str | None = judge(remaining, change)
+    return sentence

@@ -21,6 +21,7 @@ from remediation.fixers import (
     sqs_queue_public,
     vpc_flow_logs,
 )
+from remediation.fixers import ebs_snapshot_public as ebs
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -106,6 +107,13 @@ def topic(*statements: dict[str, Any]) -> Any:
     return sns_topic_public.TopicState(TOPIC_ARN, json.dumps({"Version": "2008-10-17", "Statement": [DEFAULT_TOPIC_STATEMENT, *statements]}))
 
 
+def snapshots(*shares: tuple[str, ...]) -> Any:
+    entries = tuple(
+        ebs.SnapshotShares(f"snap-0{index:016x}", tuple(s for s in share if not s.isdigit()), tuple(s for s in share if s.isdigit())) for index, share in enumerate(shares)
+    )
+    return ebs.AccountSnapshotsState("123456789012", entries)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -157,6 +165,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("sns-topic-public", "* from one bucket", topic(grant("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs"}})), {}, "COMPLIANT"),
     ("sns-topic-public", "* with a variable", topic(grant("*", {"StringEquals": {"aws:SourceAccount": "${aws:PrincipalAccount}"}})), {}, "NON_COMPLIANT"),
     ("sns-topic-public", "a service principal", topic(grant({"Service": "cloudwatch.amazonaws.com"})), {}, "COMPLIANT"),
+    ("ebs-snapshot-public", "no public snapshot", snapshots(), {}, "COMPLIANT"),
+    ("ebs-snapshot-public", "shared with one account only", snapshots(("111122223333",)), {}, "COMPLIANT"),
+    ("ebs-snapshot-public", "one public snapshot", snapshots(("all",)), {}, "NON_COMPLIANT"),
+    ("ebs-snapshot-public", "public and shared with an account", snapshots(("111122223333",), ("all", "111122223333")), {}, "NON_COMPLIANT"),
 ]
 
 

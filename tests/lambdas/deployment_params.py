@@ -30,4 +30,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "s3-ssl-only": {},
     "sqs-queue-public": {},
     "sns-topic-public": {},
+    "ebs-snapshot-public": {},
 }

@@ -335,6 +335,53 @@ def _topic_not_public(arn: str) -> bool:
     return [s.get("Sid") for s in policy["Statement"]] == ["__default_statement_ID"]
 
 
+# --- EBS snapshots ------------------------------------------------------------------------------
+
+SHARED_WITH = "111122223333"
+"""An account a snapshot is shared with on purpose: the fix must keep this share."""
+
+
+def snapshot(public: bool = True, shared_with: tuple[str, ...] = (SHARED_WITH,)) -> str:
+    ec2 = boto3.client("ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+    snapshot_id = str(ec2.create_snapshot(VolumeId=volume)["SnapshotId"])
+    if public or shared_with:
+        # OperationType + GroupNames/UserIds: moto 5.2.5 ignores the CreateVolumePermission structure.
+        groups = {"GroupNames": ["all"]} if public else {}
+        users = {"UserIds": list(shared_with)} if shared_with else {}
+        ec2.modify_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission", OperationType="add", **groups, **users)
+    return snapshot_id
+
+
+def own_snapshots() -> list[str]:
+    pages = boto3.client("ec2").get_paginator("describe_snapshots").paginate(Filters=[{"Name": "owner-id", "Values": [ACCOUNT]}])
+    return [found["SnapshotId"] for page in pages for found in page["Snapshots"]]
+
+
+def snapshot_permissions(snapshot_id: str) -> list[dict[str, str]]:
+    return list(boto3.client("ec2").describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")["CreateVolumePermissions"])
+
+
+def _public_snapshot_account() -> str:
+    snapshot()
+    return ACCOUNT
+
+
+def _private_snapshot_account() -> str:
+    snapshot(public=False)
+    return ACCOUNT
+
+
+def _tag_account_snapshots(_account: str) -> None:
+    for snapshot_id in own_snapshots():
+        _tag_ec2(snapshot_id)
+
+
+def _no_public_snapshot(_account: str) -> bool:
+    permissions = [snapshot_permissions(snapshot_id) for snapshot_id in own_snapshots()]
+    return all({"Group": "all"} not in entries and {"UserId": SHARED_WITH} in entries for entries in permissions)
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -349,5 +396,6 @@ SCENARIOS = [
     Scenario("s3-ssl-only", "AWS::S3::Bucket", _bucket_with_reader_policy, _tls_only_bucket, _tag_bucket, _denies_http_and_keeps_readers),
     Scenario("sqs-queue-public", "AWS::SQS::Queue", _public_queue, _private_queue, _tag_queue, _queue_not_public),
     Scenario("sns-topic-public", "AWS::SNS::Topic", lambda: new_topic(TOPIC, public_publish()), lambda: new_topic(TOPIC), _tag_topic, _topic_not_public),
+    Scenario("ebs-snapshot-public", "AWS::::Account", _public_snapshot_account, _private_snapshot_account, _tag_account_snapshots, _no_public_snapshot),
 ]
 """Every fixer, in catalog order."""

@@ -29,6 +29,7 @@ FIRST_WRITE = {
     "s3-ssl-only": ("s3", "PutBucketPolicy"),
     "sqs-queue-public": ("sqs", "SetQueueAttributes"),
     "sns-topic-public": ("sns", "SetTopicAttributes"),
+    "ebs-snapshot-public": ("ec2", "ModifySnapshotAttribute"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
@@ -99,6 +100,7 @@ TAG_READS = {
     "s3-ssl-only": ("s3", "GetBucketTagging", "AccessDenied"),
     "sqs-queue-public": ("sqs", "ListQueueTags", "AccessDenied"),
     "sns-topic-public": ("sns", "ListTagsForResource", "AuthorizationError"),
+    "ebs-snapshot-public": ("ec2", "DescribeTags", "UnauthorizedOperation"),
 }
 
 

@@ -160,6 +160,7 @@ EXPECTED_COUNTS = {
     "s3-ssl-only": (1, 4),
     "sqs-queue-public": (1, 4),
     "sns-topic-public": (1, 4),
+    "ebs-snapshot-public": (2, 6),
 }
 
 

@@ -24,7 +24,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
 from faults import inject_error
-from lambda_scenarios import SCENARIOS, new_group, trail
+from lambda_scenarios import SCENARIOS, new_group, own_snapshots, trail
 from remediation import clients
 from remediation.clients import RETRY_ATTEMPTS
 from remediation.fixers import load_fixer
@@ -97,6 +97,15 @@ TOPIC_DELETION = Deletion(
 )
 
 
+
+def _delete_own_snapshots(_account: str) -> None:
+    for snapshot_id in own_snapshots():
+        boto3.client("ec2").delete_snapshot(SnapshotId=snapshot_id)
+
+
+SNAPSHOT_DELETION = Deletion(_delete_own_snapshots, lambda _account: bool(own_snapshots()))
+
+
 @dataclass(frozen=True)
 class Subject:
     """How to fault one fixer: its calls, and how to make and delete its resource."""
@@ -124,6 +133,7 @@ SUBJECTS = [
     Subject("s3-ssl-only", SCENARIO["s3-ssl-only"].make_non_compliant, ("s3", "GetBucketPolicy"), ("s3", "GetBucketTagging"), ("s3", "PutBucketPolicy"), BUCKET_DELETION),
     Subject("sqs-queue-public", SCENARIO["sqs-queue-public"].make_non_compliant, ("sqs", "GetQueueAttributes"), ("sqs", "ListQueueTags"), ("sqs", "SetQueueAttributes"), QUEUE_DELETION),
     Subject("sns-topic-public", SCENARIO["sns-topic-public"].make_non_compliant, ("sns", "GetTopicAttributes"), ("sns", "ListTagsForResource"), ("sns", "SetTopicAttributes"), TOPIC_DELETION),
+    Subject("ebs-snapshot-public", SCENARIO["ebs-snapshot-public"].make_non_compliant, ("ec2", "DescribeSnapshots"), ("ec2", "DescribeTags"), ("ec2", "ModifySnapshotAttribute"), SNAPSHOT_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

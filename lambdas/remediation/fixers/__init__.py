@@ -28,6 +28,7 @@ MODULE_NAMES: dict[str, str] = {
     "s3-ssl-only": "s3_ssl_only",
     "sqs-queue-public": "sqs_queue_public",
     "sns-topic-public": "sns_topic_public",
+    "ebs-snapshot-public": "ebs_snapshot_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        ebs_snapshot_public,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -86,4 +88,5 @@ if TYPE_CHECKING:
         sns_topic_public,
         sqs_queue_public,
         vpc_flow_logs,
+        ebs_snapshot_public,
     )
