@@ -130,6 +130,11 @@ def log_file_validation(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("LogFileValidationEnabled") else "NON_COMPLIANT"
 
 
+def ebs_default_encryption(state: State, _params: Params) -> Verdict:
+    """EC2_EBS_ENCRYPTION_BY_DEFAULT: encryption by default is on in the region (the default key is not checked)."""
+    return "COMPLIANT" if state.get("ebsEncryptionByDefault") is True else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -138,6 +143,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "vpc-flow-logs": flow_logs,
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
+    "ebs-default-encryption": ebs_default_encryption,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -70,12 +70,12 @@ def statement_actions(policy: dict[str, Any]) -> set[str]:
 
 def test_dev_stack_counts_per_account_region(dev: ProgramRun) -> None:
     expected = {
-        # account A: all 7 rules in the home region, the 5 regional ones in eu-west-1
-        (ACCOUNT_A, "us-east-1"): {RULE: 7, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
-        (ACCOUNT_A, "eu-west-1"): {RULE: 5, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        # account A: all 8 rules in the home region, the 6 regional ones in eu-west-1
+        (ACCOUNT_A, "us-east-1"): {RULE: 8, REMEDIATION: 4, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "eu-west-1"): {RULE: 6, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
         # account B: restricted-admin-ports acts on Security Hub's rule, vpc-flow-logs is off
-        (ACCOUNT_B, "us-east-1"): {RULE: 5, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
-        (ACCOUNT_B, "eu-west-1"): {RULE: 3, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "us-east-1"): {RULE: 6, REMEDIATION: 4, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "eu-west-1"): {RULE: 4, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
     }
     for (account, region), counts in expected.items():
         actual = {type_token: len(in_bundle(dev, account, region, type_token)) for type_token in counts}
@@ -205,11 +205,12 @@ def test_roles_trust_only_their_service_in_their_account(dev: ProgramRun) -> Non
 
 
 def test_ssm_role_actions_are_the_union_of_enabled_ssm_runbooks(dev: ProgramRun) -> None:
-    # Account A: encryption (auto), account public access (manual), log validation (auto) use ssm.
+    # Account A: encryption (auto), account public access (manual), log validation (auto), EBS default encryption (auto) use ssm.
     expected = {
         *CATALOG["s3-bucket-encryption"].ssm.iam_actions,  # type: ignore[union-attr]
         *CATALOG["s3-account-public-access"].ssm.iam_actions,  # type: ignore[union-attr]
         *CATALOG["cloudtrail-log-validation"].ssm.iam_actions,  # type: ignore[union-attr]
+        *CATALOG["ebs-default-encryption"].ssm.iam_actions,  # type: ignore[union-attr]
     }
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-ssm-automation")) == expected
 
@@ -276,6 +277,7 @@ def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
         "AWS-EnableS3BucketEncryption",
         "AWSConfigRemediation-ConfigureS3PublicAccessBlock",
         "AWSConfigRemediation-EnableCloudTrailLogFileValidation",
+        "AWSConfigRemediation-EnableEbsEncryptionByDefault",
     ]
 
 

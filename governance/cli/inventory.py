@@ -121,6 +121,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "vpc-flow-logs": _vpcs,
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
+    "ebs-default-encryption": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -9,6 +9,7 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
+    ebs_default_encryption,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -70,6 +71,13 @@ def trail(validation: bool) -> Any:
     return cloudtrail_log_validation.TrailState({"Name": "main", "TrailARN": "arn:aws:cloudtrail:us-east-1:123456789012:trail/main", "HomeRegion": "us-east-1", "LogFileValidationEnabled": validation}, TARGET)
 
 
+EBS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def ebs(enabled: bool) -> Any:
+    return ebs_default_encryption.EbsDefaultState("123456789012", "us-east-1", enabled)
+
+
 def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
@@ -101,6 +109,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("ebs-default-encryption", "encryption by default off", ebs(False), {}, "NON_COMPLIANT"),
+    ("ebs-default-encryption", "encryption by default on", ebs(True), {}, "COMPLIANT"),
+    ("ebs-default-encryption", "off, with a key to set", ebs(False), {"kmsKeyArn": EBS_KEY}, "NON_COMPLIANT"),
+    ("ebs-default-encryption", "on, whatever the default key (not checked)", ebs(True), {"kmsKeyArn": EBS_KEY}, "COMPLIANT"),
 ]
 
 

@@ -200,6 +200,22 @@ def _validation_on(trail_id: str) -> bool:
     return bool(boto3.client("cloudtrail").get_trail(Name=trail_id)["Trail"]["LogFileValidationEnabled"])
 
 
+# --- EBS encryption by default --------------------------------------------------------------------
+
+
+def _ebs_default_off() -> str:
+    return ACCOUNT
+
+
+def _ebs_default_on() -> str:
+    boto3.client("ec2").enable_ebs_encryption_by_default()
+    return ACCOUNT
+
+
+def _ebs_default_is_on(_account: str) -> bool:
+    return bool(boto3.client("ec2").get_ebs_encryption_by_default()["EbsEncryptionByDefault"])
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -210,5 +226,7 @@ SCENARIOS = [
         "cloudtrail-multi-region", "AWS::::Account", _single_region_trail_account, _multi_region_account, _tag_account_trail, _has_logging_multi_region_trail
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
+    # No key in the generic tests: moto has no GetEbsDefaultKmsKeyId (the key path is in test_ebs_default_encryption.py).
+    Scenario("ebs-default-encryption", "AWS::::Account", _ebs_default_off, _ebs_default_on, None, _ebs_default_is_on),
 ]
 """Every fixer, in catalog order."""

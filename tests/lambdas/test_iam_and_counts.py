@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
+from ebs_default_key_stub import stub_default_key
 from lambda_scenarios import SCENARIOS, Scenario, new_group, new_vpc, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
@@ -98,12 +99,21 @@ def _sse_s3_bucket_to_kms(deploy) -> str:
     return "sse-s3-bucket"
 
 
+def _ebs_off_with_a_key_and_the_aws_managed_default(deploy) -> str:
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    deploy(rules={rule_name("ebs-default-encryption"): rule_entry("ebs-default-encryption", {"kmsKeyArn": key_arn})})
+    boto3.client("ec2").disable_ebs_encryption_by_default()
+    stub_default_key("alias/aws/ebs")  # moto has no GetEbsDefaultKmsKeyId: botocore's Stubber answers that call only
+    return ACCOUNT
+
+
 # Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
 EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
     "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
     "vpc-flow-logs": [_s3_flow_logs],
     "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all, _trail_without_management_events, _trail_homed_in_another_region],
+    "ebs-default-encryption": [_ebs_off_with_a_key_and_the_aws_managed_default],
 }
 
 
@@ -145,6 +155,7 @@ EXPECTED_COUNTS = {
     "vpc-flow-logs": (1, 4),
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
+    "ebs-default-encryption": (1, 3),
 }
 
 

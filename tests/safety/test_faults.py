@@ -112,6 +112,7 @@ SUBJECTS = [
     Subject("vpc-flow-logs", SCENARIO["vpc-flow-logs"].make_non_compliant, ("ec2", "DescribeFlowLogs"), ("ec2", "DescribeVpcs"), ("ec2", "CreateFlowLogs"), VPC_DELETION),
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
+    Subject("ebs-default-encryption", SCENARIO["ebs-default-encryption"].make_non_compliant, ("ec2", "GetEbsEncryptionByDefault"), None, ("ec2", "EnableEbsEncryptionByDefault"), None),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
@@ -119,6 +120,8 @@ NOT_APPLICABLE = {
     ("s3-account-public-access", "AccessDenied on tag read"),
     ("restricted-admin-ports", "AccessDenied on tag read"),
     ("s3-account-public-access", "deleted before write"),
+    ("ebs-default-encryption", "AccessDenied on tag read"),
+    ("ebs-default-encryption", "deleted before write"),
 }
 """Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
 
@@ -221,9 +224,14 @@ def _observe_not_applicable(subject: Subject, fault: str, sent: list[dict[str, A
         assert not [operation for operation in operations if "Tag" in operation], f"the fixer reads tags: {operations}"
         reason = f"no tag read among the calls ({', '.join(dict.fromkeys(operations))})"
     else:
-        accounts = {call["params"].get("AccountId") for call in sent if call["operation"] != "PutEvents"}
+        calls = [call for call in sent if call["operation"] != "PutEvents"]
+        # A call without parameters (an account's regional setting, e.g. EBS encryption by default) addresses the caller's account.
+        accounts = {call["params"].get("AccountId", ACCOUNT if not call["params"] else None) for call in calls}
         assert accounts == {ACCOUNT}, f"every call addresses the account and nothing that could be deleted: {sent}"
-        reason = "every call addresses only the account (AccountId), which cannot be deleted"
+        if all(not call["params"] for call in calls):
+            reason = "every call addresses only the account's setting in the region (no parameters), which cannot be deleted"
+        else:
+            reason = "every call addresses only the account (AccountId), which cannot be deleted"
     return {"not_applicable": reason, "records": _chain([result]), "writes": sum(map(_is_write, sent))}
 
 
