@@ -660,6 +660,48 @@ EBS_DEFAULT_ENCRYPTION = RuleEntry(
     params_for_region=_ebs_params_for_region,
 )
 
+# --- kms-key-rotation ----------------------------------------------------------------------------
+#
+# CMK_BACKING_KEY_ROTATION_ENABLED [V] — CFG/cmk-backing-key-rotation-enabled (current copy): "Checks if automatic
+# key rotation is enabled for each key and matches to the key ID of the customer created AWS KMS key";
+# Parameters: None; Trigger type: Periodic; Resource Types: AWS::KMS::Key. "Automatic key rotation is not
+# supported for asymmetric KMS keys, HMAC KMS keys, KMS keys with imported key material, or KMS keys in custom
+# key stores." Security Hub control KMS.4 ("AWS KMS key rotation should be enabled"; CIS, NIST 800-53, PCI DSS;
+# not in FSBP). UNVERIFIED: how the rule reports AWS managed, non-rotatable, disabled and pending-deletion keys
+# (governance/compliance.py says what this project assumes); that the resourceId is the key id.
+# AWSConfigRemediation-EnableKeyRotation [V-old] — SSM user guide (2021 copy): AutomationAssumeRole and KeyId
+# (required); kms:EnableKeyRotation, kms:GetKeyRotationStatus. Its current parameter list is UNVERIFIED.
+# EnableKeyRotation needs the key policy to allow the caller ("Cross-account use: No"; an IAM policy alone is
+# not enough for a key whose policy does not delegate to the account).
+
+KMS_KEY_ROTATION = RuleEntry(
+    key="kms-key-rotation",
+    title="Customer managed symmetric KMS keys rotate automatically",
+    config_rule=ConfigRuleSpec(
+        identifier="CMK_BACKING_KEY_ROTATION_ENABLED",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::KMS::Key",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-EnableKeyRotation",
+        resource_id_parameter="KeyId",
+        iam_actions=("kms:EnableKeyRotation", "kms:GetKeyRotationStatus"),
+        caveat=(
+            "AWSConfigRemediation-EnableKeyRotation does not check the key's kind or state: it fails on asymmetric, HMAC, "
+            "imported, custom-key-store, disabled and replica keys, and every key's policy must allow the automation role"
+        ),
+    ),
+    # Named like every Security Hub rule (securityhub-<rule-name>-<8 hex>, facts §7.3); UNVERIFIED in a live account.
+    securityhub_rule_prefixes=lambda _p: ("securityhub-cmk-backing-key-rotation-enabled-",),
+    note=lambda _p: (
+        "EnableKeyRotation is authorized by each key's policy: a key whose policy does not allow the remediation role "
+        "(directly or through the account's IAM) fails with AccessDeniedException"
+    ),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -671,6 +713,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
         EBS_DEFAULT_ENCRYPTION,
+        KMS_KEY_ROTATION,
     )
 }
 """Every rule, by key, in the order the README lists them."""

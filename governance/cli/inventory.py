@@ -27,6 +27,7 @@ TAGGING_TYPES = {
     "vpc-flow-logs": "ec2:vpc",
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
+    "kms-key-rotation": "kms:key",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -109,6 +110,14 @@ def _trails(session: boto3.Session, account: Account, region: str) -> list[Found
     ]
 
 
+def _keys(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # ListKeys gives ids and ARNs only; the fixer reads each key's metadata and rotation status itself.
+    return [
+        Found(_target(account, region, "AWS::KMS::Key", key["KeyId"]), None, key["KeyArn"])
+        for key in _pages(session, "kms", "list_keys", "Keys")
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -122,6 +131,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
     "ebs-default-encryption": _account,
+    "kms-key-rotation": _keys,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -10,6 +10,7 @@ from remediation.fixers import (
     cloudtrail_log_validation,
     cloudtrail_multi_region,
     ebs_default_encryption,
+    kms_key_rotation,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -78,6 +79,12 @@ def ebs(enabled: bool) -> Any:
     return ebs_default_encryption.EbsDefaultState("123456789012", "us-east-1", enabled)
 
 
+def kms_key(manager: str = "CUSTOMER", spec: str = "SYMMETRIC_DEFAULT", origin: str = "AWS_KMS", key_state: str = "Enabled", rotation: bool | None = False) -> Any:
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    arn = f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"
+    return kms_key_rotation.KeyState(key_id, arn, manager, spec, origin, key_state, None, rotation)
+
+
 def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
@@ -113,6 +120,13 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ebs-default-encryption", "encryption by default on", ebs(True), {}, "COMPLIANT"),
     ("ebs-default-encryption", "off, with a key to set", ebs(False), {"kmsKeyArn": EBS_KEY}, "NON_COMPLIANT"),
     ("ebs-default-encryption", "on, whatever the default key (not checked)", ebs(True), {"kmsKeyArn": EBS_KEY}, "COMPLIANT"),
+    ("kms-key-rotation", "customer symmetric key, rotation off", kms_key(), {}, "NON_COMPLIANT"),
+    ("kms-key-rotation", "customer symmetric key, rotation on", kms_key(rotation=True), {}, "COMPLIANT"),
+    ("kms-key-rotation", "disabled key, rotation off", kms_key(key_state="Disabled"), {}, "NON_COMPLIANT"),
+    ("kms-key-rotation", "AWS managed key", kms_key(manager="AWS", rotation=None), {}, "NOT_APPLICABLE"),
+    ("kms-key-rotation", "asymmetric key", kms_key(spec="RSA_2048", rotation=None), {}, "NOT_APPLICABLE"),
+    ("kms-key-rotation", "imported key material", kms_key(origin="EXTERNAL", rotation=None), {}, "NOT_APPLICABLE"),
+    ("kms-key-rotation", "pending deletion", kms_key(key_state="PendingDeletion", rotation=None), {}, "NOT_APPLICABLE"),
 ]
 
 

@@ -216,6 +216,27 @@ def _ebs_default_is_on(_account: str) -> bool:
     return bool(boto3.client("ec2").get_ebs_encryption_by_default()["EbsEncryptionByDefault"])
 
 
+# --- KMS ----------------------------------------------------------------------------------------
+
+
+def _key_without_rotation() -> str:
+    return str(boto3.client("kms").create_key(Description="customer managed symmetric key")["KeyMetadata"]["KeyId"])
+
+
+def _key_with_rotation() -> str:
+    key_id = _key_without_rotation()
+    boto3.client("kms").enable_key_rotation(KeyId=key_id)
+    return key_id
+
+
+def _tag_key(key_id: str) -> None:
+    boto3.client("kms").tag_resource(KeyId=key_id, Tags=[{"TagKey": EXEMPTION_TAG, "TagValue": "true"}])
+
+
+def _key_rotates(key_id: str) -> bool:
+    return bool(boto3.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -228,5 +249,6 @@ SCENARIOS = [
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     # No key in the generic tests: moto has no GetEbsDefaultKmsKeyId (the key path is in test_ebs_default_encryption.py).
     Scenario("ebs-default-encryption", "AWS::::Account", _ebs_default_off, _ebs_default_on, None, _ebs_default_is_on),
+    Scenario("kms-key-rotation", "AWS::KMS::Key", _key_without_rotation, _key_with_rotation, _tag_key, _key_rotates),
 ]
 """Every fixer, in catalog order."""

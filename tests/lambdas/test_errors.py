@@ -26,9 +26,10 @@ FIRST_WRITE = {
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "ebs-default-encryption": ("ec2", "EnableEbsEncryptionByDefault"),
+    "kms-key-rotation": ("kms", "EnableKeyRotation"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -92,6 +93,7 @@ TAG_READS = {
     "vpc-flow-logs": ("ec2", "DescribeVpcs", "UnauthorizedOperation"),
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
+    "kms-key-rotation": ("kms", "ListResourceTags", "AccessDeniedException"),
 }
 
 

@@ -156,6 +156,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
     "ebs-default-encryption": (1, 3),
+    "kms-key-rotation": (2, 6),
 }
 
 

@@ -33,9 +33,9 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "kms": ("KMSInternalException", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -88,6 +88,18 @@ VPC_DELETION = Deletion(
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
 )
 
+def _schedule_key_deletion(key_id: str) -> None:
+    # A KMS key cannot be deleted at once: it is scheduled for deletion (PendingDeletion, 7 days at least).
+    # moto then still enables rotation; AWS answers KMSInvalidStateException, which is injected here.
+    boto3.client("kms").schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    inject_error("kms", "EnableKeyRotation", "KMSInvalidStateException", 400)
+
+
+KEY_DELETION = Deletion(
+    _schedule_key_deletion,
+    lambda key_id: boto3.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "PendingDeletion",
+)
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -113,6 +125,7 @@ SUBJECTS = [
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("ebs-default-encryption", SCENARIO["ebs-default-encryption"].make_non_compliant, ("ec2", "GetEbsEncryptionByDefault"), None, ("ec2", "EnableEbsEncryptionByDefault"), None),
+    Subject("kms-key-rotation", SCENARIO["kms-key-rotation"].make_non_compliant, ("kms", "DescribeKey"), ("kms", "ListResourceTags"), ("kms", "EnableKeyRotation"), KEY_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -25,6 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "ebs-default-encryption": "ebs_default_encryption",
+    "kms-key-rotation": "kms_key_rotation",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_default_encryption,
+        kms_key_rotation,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_default_encryption,
+        kms_key_rotation,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
