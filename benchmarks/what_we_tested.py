@@ -55,6 +55,8 @@ FIXERS = [
     "sqs-queue-public",
     "sns-topic-public",
     "ebs-snapshot-public",
+    "ebs-default-encryption",
+    "kms-key-rotation",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -754,6 +754,143 @@ EBS_SNAPSHOT_PUBLIC = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-ebs-snapshot-public-restorable-check-",),
 )
 
+# --- ebs-default-encryption ----------------------------------------------------------------------
+#
+# EC2_EBS_ENCRYPTION_BY_DEFAULT [V] — CFG/ec2-ebs-encryption-by-default (current copy; same in the 2023 guide):
+# "Checks if Amazon Elastic Block Store (EBS) encryption is enabled by default. The rule is NON_COMPLIANT if the
+# encryption is not enabled." Parameters: None; Trigger type: Periodic; no resource type on the page. Security
+# Hub EC2.7 ("EBS default encryption should be enabled", FSBP, Medium) names AWS::::Account, so evaluations
+# carry the account id [P]. The setting is regional: the rule runs in every region (scope region), one
+# evaluation per account and region. The rule does not check which KMS key is the default.
+# AWSConfigRemediation-EnableEbsEncryptionByDefault [V] — RB/automation-aws-enable-ebs-encryption: only
+# AutomationAssumeRole; EnableEbsEncryptionByDefault then asserts GetEbsEncryptionByDefault; no key parameter.
+# ModifyEbsDefaultKmsKeyId (botocore doc): "If you delete or disable the customer managed KMS key that you
+# specified for use with encryption by default, your instances will fail to launch." UNVERIFIED: whether EC2
+# requires any KMS permission from the caller of ModifyEbsDefaultKmsKeyId (the fixer's role has none).
+
+EBS_CMK_NOTE = (
+    "with params.kmsKeyArn every principal, Auto Scaling group and service that launches instances or creates volumes "
+    "in the region needs use of that key (kms:CreateGrant, kms:GenerateDataKeyWithoutPlaintext, kms:Decrypt), or "
+    "launches fail; the default mode is manual: review the dry runs first"
+)
+EBS_NOTE = (
+    "encryption by default applies to volumes created later only; instance types that do not support EBS encryption "
+    "can no longer be launched in the region"
+)
+
+
+def _ebs_cross_check(params: RuleParams, engine: Engine) -> str | None:
+    if engine == "ssm" and params.get("kmsKeyArn"):
+        return "supports params.kmsKeyArn only with engine lambda (AWSConfigRemediation-EnableEbsEncryptionByDefault has no KMS key parameter)"
+    return None
+
+
+def _ebs_setting_defaults(raw_params: Mapping[str, Any]) -> dict[str, str]:
+    # A customer managed default key makes launches fail for every principal that cannot use it, so a
+    # configured key starts as a dry run; only the lambda engine can set a key.
+    if raw_params.get("kmsKeyArn"):
+        return {"mode": "manual", "engine": "lambda"}
+    return {}
+
+
+def _ebs_regions_check(params: RuleParams, regions: tuple[str, ...]) -> tuple[str, str] | None:
+    # EBS uses only a key of its own region as the default key.
+    if not params.get("kmsKeyArn"):
+        return None
+    covered = {_key_region(key) for key in key_arns(params)}
+    missing = [region for region in regions if region not in covered]
+    if not missing:
+        return None
+    return "kmsKeyArn", (
+        f"has no key in {', '.join(missing)}, where the rule is also deployed; EBS can use only a key of its own region, "
+        "so list one key ARN per region (or leave kmsKeyArn unset for this account)"
+    )
+
+
+def _ebs_params_for_region(params: RuleParams, region: str) -> dict[str, Any]:
+    # The fixer in a region gets that region's key only.
+    if not params.get("kmsKeyArn"):
+        return dict(params)
+    return {**params, "kmsKeyArn": next((key for key in key_arns(params) if _key_region(key) == region), None)}
+
+
+EBS_DEFAULT_ENCRYPTION = RuleEntry(
+    key="ebs-default-encryption",
+    title="EBS encryption by default is on in every region (optionally with a given default key)",
+    config_rule=ConfigRuleSpec(
+        identifier="EC2_EBS_ENCRYPTION_BY_DEFAULT",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::::Account",),
+    ),
+    scope="region",
+    default_engine="ssm",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-EnableEbsEncryptionByDefault",
+        # The runbook takes no resource id: it acts on the region it runs in.
+        resource_id_parameter=None,
+        iam_actions=("ec2:EnableEbsEncryptionByDefault", "ec2:GetEbsEncryptionByDefault"),
+    ),
+    params=(
+        ParamSpec(
+            "kmsKeyArn",
+            "KMS key ARN (symmetric, customer managed) to make the default EBS key, or a list with one key per region; "
+            "set only while the default is the AWS managed key aws/ebs (lambda engine, default mode manual).",
+            None,
+            _kms_key_arns_check,
+        ),
+    ),
+    # Named like every Security Hub rule (securityhub-<rule-name>-<8 hex>, facts §7.3); UNVERIFIED in a live account.
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ec2-ebs-encryption-by-default-",),
+    cross_check=_ebs_cross_check,
+    setting_defaults=_ebs_setting_defaults,
+    note=lambda params: EBS_CMK_NOTE if params.get("kmsKeyArn") else EBS_NOTE,
+    regions_check=_ebs_regions_check,
+    params_for_region=_ebs_params_for_region,
+)
+
+# --- kms-key-rotation ----------------------------------------------------------------------------
+#
+# CMK_BACKING_KEY_ROTATION_ENABLED [V] — CFG/cmk-backing-key-rotation-enabled (current copy): "Checks if automatic
+# key rotation is enabled for each key and matches to the key ID of the customer created AWS KMS key";
+# Parameters: None; Trigger type: Periodic; Resource Types: AWS::KMS::Key. "Automatic key rotation is not
+# supported for asymmetric KMS keys, HMAC KMS keys, KMS keys with imported key material, or KMS keys in custom
+# key stores." Security Hub control KMS.4 ("AWS KMS key rotation should be enabled"; CIS, NIST 800-53, PCI DSS;
+# not in FSBP). UNVERIFIED: how the rule reports AWS managed, non-rotatable, disabled and pending-deletion keys
+# (governance/compliance.py says what this project assumes); that the resourceId is the key id.
+# AWSConfigRemediation-EnableKeyRotation [V-old] — SSM user guide (2021 copy): AutomationAssumeRole and KeyId
+# (required); kms:EnableKeyRotation, kms:GetKeyRotationStatus. Its current parameter list is UNVERIFIED.
+# EnableKeyRotation needs the key policy to allow the caller ("Cross-account use: No"; an IAM policy alone is
+# not enough for a key whose policy does not delegate to the account).
+
+KMS_KEY_ROTATION = RuleEntry(
+    key="kms-key-rotation",
+    title="Customer managed symmetric KMS keys rotate automatically",
+    config_rule=ConfigRuleSpec(
+        identifier="CMK_BACKING_KEY_ROTATION_ENABLED",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::KMS::Key",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-EnableKeyRotation",
+        resource_id_parameter="KeyId",
+        iam_actions=("kms:EnableKeyRotation", "kms:GetKeyRotationStatus"),
+        caveat=(
+            "AWSConfigRemediation-EnableKeyRotation does not check the key's kind or state: it fails on asymmetric, HMAC, "
+            "imported, custom-key-store, disabled and replica keys, and every key's policy must allow the automation role"
+        ),
+    ),
+    # Named like every Security Hub rule (securityhub-<rule-name>-<8 hex>, facts §7.3); UNVERIFIED in a live account.
+    securityhub_rule_prefixes=lambda _p: ("securityhub-cmk-backing-key-rotation-enabled-",),
+    note=lambda _p: (
+        "EnableKeyRotation is authorized by each key's policy: a key whose policy does not allow the remediation role "
+        "(directly or through the account's IAM) fails with AccessDeniedException"
+    ),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -769,6 +906,8 @@ CATALOG: Mapping[str, RuleEntry] = {
         SQS_QUEUE_PUBLIC,
         SNS_TOPIC_PUBLIC,
         EBS_SNAPSHOT_PUBLIC,
+        EBS_DEFAULT_ENCRYPTION,
+        KMS_KEY_ROTATION,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -208,6 +208,30 @@ def ebs_snapshot_public(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if public else "COMPLIANT"
 
 
+def ebs_default_encryption(state: State, _params: Params) -> Verdict:
+    """EC2_EBS_ENCRYPTION_BY_DEFAULT: encryption by default is on in the region (the default key is not checked)."""
+    return "COMPLIANT" if state.get("ebsEncryptionByDefault") is True else "NON_COMPLIANT"
+
+
+def kms_key_rotation(state: State, _params: Params) -> Verdict:
+    """CMK_BACKING_KEY_ROTATION_ENABLED: a customer managed symmetric key with KMS key material rotates automatically.
+
+    UNVERIFIED: the rule's page says automatic rotation is not supported for asymmetric, HMAC, imported
+    and custom-key-store keys and that it matches customer created keys; those, AWS managed keys and keys
+    pending deletion are taken as NOT_APPLICABLE. A disabled key or a replica without rotation is taken as
+    NON_COMPLIANT (the rule reads their rotation status like any other key's).
+    """
+    evaluated = (
+        state.get("keyManager") == "CUSTOMER"
+        and state.get("keySpec") == "SYMMETRIC_DEFAULT"
+        and state.get("origin") == "AWS_KMS"
+        and state.get("keyState") not in ("PendingDeletion", "PendingReplicaDeletion")
+    )
+    if not evaluated:
+        return "NOT_APPLICABLE"
+    return "COMPLIANT" if state.get("keyRotationEnabled") is not False else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -221,6 +245,8 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "sqs-queue-public": no_public_statement,
     "sns-topic-public": no_public_statement,
     "ebs-snapshot-public": ebs_snapshot_public,
+    "ebs-default-encryption": ebs_default_encryption,
+    "kms-key-rotation": kms_key_rotation,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

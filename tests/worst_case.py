@@ -80,6 +80,13 @@ def _encryption_params(engine: str) -> dict[str, Any]:
     return {"algorithm": "AES256"}
 
 
+def _ebs_params(engine: str) -> dict[str, Any]:
+    # The ssm engine cannot set a key; on lambda, one key per region (EBS uses a key of its own region only).
+    if engine == "lambda":
+        return {"kmsKeyArn": [f"arn:aws:kms:{region}:{account_id(0)}:key/mrk-{'1' * 32}" for region in ALL_REGIONS]}
+    return {}
+
+
 def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = "auto", source: str = "own") -> dict[str, Any]:
     """Every rule in ``mode`` on ``engine`` (lambda where a rule has no runbook) with large params."""
     ssm = engine == "ssm"
@@ -96,6 +103,8 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "sqs-queue-public": {},
         "sns-topic-public": {},
         "ebs-snapshot-public": {},
+        "ebs-default-encryption": {"params": _ebs_params(engine)},
+        "kms-key-rotation": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -31,6 +31,7 @@ TAGGING_TYPES = {
     "s3-ssl-only": "s3",
     "sqs-queue-public": "sqs",
     "sns-topic-public": "sns",
+    "kms-key-rotation": "kms:key",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -130,6 +131,14 @@ def _topics(session: boto3.Session, account: Account, region: str) -> list[Found
     ]
 
 
+def _keys(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # ListKeys gives ids and ARNs only; the fixer reads each key's metadata and rotation status itself.
+    return [
+        Found(_target(account, region, "AWS::KMS::Key", key["KeyId"]), None, key["KeyArn"])
+        for key in _pages(session, "kms", "list_keys", "Keys")
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -147,6 +156,8 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "sqs-queue-public": _queues,
     "sns-topic-public": _topics,
     "ebs-snapshot-public": _account,
+    "ebs-default-encryption": _account,
+    "kms-key-rotation": _keys,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -10,6 +10,8 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
+    ebs_default_encryption,
+    kms_key_rotation,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -74,6 +76,19 @@ def flow_state(*logs: tuple[str, str]) -> Any:
 
 def trail(validation: bool) -> Any:
     return cloudtrail_log_validation.TrailState({"Name": "main", "TrailARN": "arn:aws:cloudtrail:us-east-1:123456789012:trail/main", "HomeRegion": "us-east-1", "LogFileValidationEnabled": validation}, TARGET)
+
+
+EBS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def ebs(enabled: bool) -> Any:
+    return ebs_default_encryption.EbsDefaultState("123456789012", "us-east-1", enabled)
+
+
+def kms_key(manager: str = "CUSTOMER", spec: str = "SYMMETRIC_DEFAULT", origin: str = "AWS_KMS", key_state: str = "Enabled", rotation: bool | None = False) -> Any:
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    arn = f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"
+    return kms_key_rotation.KeyState(key_id, arn, manager, spec, origin, key_state, None, rotation)
 
 
 def encryption(*algorithms: str) -> Any:
@@ -169,6 +184,17 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ebs-snapshot-public", "shared with one account only", snapshots(("111122223333",)), {}, "COMPLIANT"),
     ("ebs-snapshot-public", "one public snapshot", snapshots(("all",)), {}, "NON_COMPLIANT"),
     ("ebs-snapshot-public", "public and shared with an account", snapshots(("111122223333",), ("all", "111122223333")), {}, "NON_COMPLIANT"),
+    ("ebs-default-encryption", "encryption by default off", ebs(False), {}, "NON_COMPLIANT"),
+    ("ebs-default-encryption", "encryption by default on", ebs(True), {}, "COMPLIANT"),
+    ("ebs-default-encryption", "off, with a key to set", ebs(False), {"kmsKeyArn": EBS_KEY}, "NON_COMPLIANT"),
+    ("ebs-default-encryption", "on, whatever the default key (not checked)", ebs(True), {"kmsKeyArn": EBS_KEY}, "COMPLIANT"),
+    ("kms-key-rotation", "customer symmetric key, rotation off", kms_key(), {}, "NON_COMPLIANT"),
+    ("kms-key-rotation", "customer symmetric key, rotation on", kms_key(rotation=True), {}, "COMPLIANT"),
+    ("kms-key-rotation", "disabled key, rotation off", kms_key(key_state="Disabled"), {}, "NON_COMPLIANT"),
+    ("kms-key-rotation", "AWS managed key", kms_key(manager="AWS", rotation=None), {}, "NOT_APPLICABLE"),
+    ("kms-key-rotation", "asymmetric key", kms_key(spec="RSA_2048", rotation=None), {}, "NOT_APPLICABLE"),
+    ("kms-key-rotation", "imported key material", kms_key(origin="EXTERNAL", rotation=None), {}, "NOT_APPLICABLE"),
+    ("kms-key-rotation", "pending deletion", kms_key(key_state="PendingDeletion", rotation=None), {}, "NOT_APPLICABLE"),
 ]
 
 

@@ -31,4 +31,6 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "sqs-queue-public": {},
     "sns-topic-public": {},
     "ebs-snapshot-public": {},
+    "ebs-default-encryption": {"kmsKeyArn": None},
+    "kms-key-rotation": {},
 }

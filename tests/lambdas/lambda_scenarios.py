@@ -382,6 +382,43 @@ def _no_public_snapshot(_account: str) -> bool:
     return all({"Group": "all"} not in entries and {"UserId": SHARED_WITH} in entries for entries in permissions)
 
 
+# --- EBS encryption by default --------------------------------------------------------------------
+
+
+def _ebs_default_off() -> str:
+    return ACCOUNT
+
+
+def _ebs_default_on() -> str:
+    boto3.client("ec2").enable_ebs_encryption_by_default()
+    return ACCOUNT
+
+
+def _ebs_default_is_on(_account: str) -> bool:
+    return bool(boto3.client("ec2").get_ebs_encryption_by_default()["EbsEncryptionByDefault"])
+
+
+# --- KMS ----------------------------------------------------------------------------------------
+
+
+def _key_without_rotation() -> str:
+    return str(boto3.client("kms").create_key(Description="customer managed symmetric key")["KeyMetadata"]["KeyId"])
+
+
+def _key_with_rotation() -> str:
+    key_id = _key_without_rotation()
+    boto3.client("kms").enable_key_rotation(KeyId=key_id)
+    return key_id
+
+
+def _tag_key(key_id: str) -> None:
+    boto3.client("kms").tag_resource(KeyId=key_id, Tags=[{"TagKey": EXEMPTION_TAG, "TagValue": "true"}])
+
+
+def _key_rotates(key_id: str) -> bool:
+    return bool(boto3.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -397,5 +434,8 @@ SCENARIOS = [
     Scenario("sqs-queue-public", "AWS::SQS::Queue", _public_queue, _private_queue, _tag_queue, _queue_not_public),
     Scenario("sns-topic-public", "AWS::SNS::Topic", lambda: new_topic(TOPIC, public_publish()), lambda: new_topic(TOPIC), _tag_topic, _topic_not_public),
     Scenario("ebs-snapshot-public", "AWS::::Account", _public_snapshot_account, _private_snapshot_account, _tag_account_snapshots, _no_public_snapshot),
+    # No key in the generic tests: moto has no GetEbsDefaultKmsKeyId (the key path is in test_ebs_default_encryption.py).
+    Scenario("ebs-default-encryption", "AWS::::Account", _ebs_default_off, _ebs_default_on, None, _ebs_default_is_on),
+    Scenario("kms-key-rotation", "AWS::KMS::Key", _key_without_rotation, _key_with_rotation, _tag_key, _key_rotates),
 ]
 """Every fixer, in catalog order."""

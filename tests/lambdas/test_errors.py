@@ -30,9 +30,13 @@ FIRST_WRITE = {
     "sqs-queue-public": ("sqs", "SetQueueAttributes"),
     "sns-topic-public": ("sns", "SetTopicAttributes"),
     "ebs-snapshot-public": ("ec2", "ModifySnapshotAttribute"),
+    "ebs-default-encryption": ("ec2", "EnableEbsEncryptionByDefault"),
+    "kms-key-rotation": ("kms", "EnableKeyRotation"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -101,6 +105,7 @@ TAG_READS = {
     "sqs-queue-public": ("sqs", "ListQueueTags", "AccessDenied"),
     "sns-topic-public": ("sns", "ListTagsForResource", "AuthorizationError"),
     "ebs-snapshot-public": ("ec2", "DescribeTags", "UnauthorizedOperation"),
+    "kms-key-rotation": ("kms", "ListResourceTags", "AccessDeniedException"),
 }
 
 

@@ -12,6 +12,8 @@ import boto3
 import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
 from lambda_scenarios import SCENARIOS, Scenario, new_group, new_queue, new_vpc, public_send, trail
+from ebs_default_key_stub import stub_default_key
+from lambda_scenarios import SCENARIOS, Scenario, new_group, new_vpc, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
 
@@ -102,6 +104,14 @@ def _sse_s3_bucket_to_kms(deploy) -> str:
     return "sse-s3-bucket"
 
 
+def _ebs_off_with_a_key_and_the_aws_managed_default(deploy) -> str:
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    deploy(rules={rule_name("ebs-default-encryption"): rule_entry("ebs-default-encryption", {"kmsKeyArn": key_arn})})
+    boto3.client("ec2").disable_ebs_encryption_by_default()
+    stub_default_key("alias/aws/ebs")  # moto has no GetEbsDefaultKmsKeyId: botocore's Stubber answers that call only
+    return ACCOUNT
+
+
 # Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
 def _queue_named_by_name(_deploy) -> str:
     # Config's resourceId form of a queue is unverified: a name costs one GetQueueUrl more.
@@ -115,6 +125,7 @@ EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
     "vpc-flow-logs": [_s3_flow_logs],
     "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all, _trail_without_management_events, _trail_homed_in_another_region],
     "sqs-queue-public": [_queue_named_by_name],
+    "ebs-default-encryption": [_ebs_off_with_a_key_and_the_aws_managed_default],
 }
 
 
@@ -161,6 +172,8 @@ EXPECTED_COUNTS = {
     "sqs-queue-public": (1, 4),
     "sns-topic-public": (1, 4),
     "ebs-snapshot-public": (2, 6),
+    "ebs-default-encryption": (1, 3),
+    "kms-key-rotation": (2, 6),
 }
 
 

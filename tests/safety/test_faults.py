@@ -36,6 +36,9 @@ SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "sqs": ("InternalError", 500), "sns": ("InternalError", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "kms": ("KMSInternalException", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -105,6 +108,18 @@ def _delete_own_snapshots(_account: str) -> None:
 
 SNAPSHOT_DELETION = Deletion(_delete_own_snapshots, lambda _account: bool(own_snapshots()))
 
+def _schedule_key_deletion(key_id: str) -> None:
+    # A KMS key cannot be deleted at once: it is scheduled for deletion (PendingDeletion, 7 days at least).
+    # moto then still enables rotation; AWS answers KMSInvalidStateException, which is injected here.
+    boto3.client("kms").schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    inject_error("kms", "EnableKeyRotation", "KMSInvalidStateException", 400)
+
+
+KEY_DELETION = Deletion(
+    _schedule_key_deletion,
+    lambda key_id: boto3.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "PendingDeletion",
+)
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -134,6 +149,8 @@ SUBJECTS = [
     Subject("sqs-queue-public", SCENARIO["sqs-queue-public"].make_non_compliant, ("sqs", "GetQueueAttributes"), ("sqs", "ListQueueTags"), ("sqs", "SetQueueAttributes"), QUEUE_DELETION),
     Subject("sns-topic-public", SCENARIO["sns-topic-public"].make_non_compliant, ("sns", "GetTopicAttributes"), ("sns", "ListTagsForResource"), ("sns", "SetTopicAttributes"), TOPIC_DELETION),
     Subject("ebs-snapshot-public", SCENARIO["ebs-snapshot-public"].make_non_compliant, ("ec2", "DescribeSnapshots"), ("ec2", "DescribeTags"), ("ec2", "ModifySnapshotAttribute"), SNAPSHOT_DELETION),
+    Subject("ebs-default-encryption", SCENARIO["ebs-default-encryption"].make_non_compliant, ("ec2", "GetEbsEncryptionByDefault"), None, ("ec2", "EnableEbsEncryptionByDefault"), None),
+    Subject("kms-key-rotation", SCENARIO["kms-key-rotation"].make_non_compliant, ("kms", "DescribeKey"), ("kms", "ListResourceTags"), ("kms", "EnableKeyRotation"), KEY_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
@@ -141,6 +158,8 @@ NOT_APPLICABLE = {
     ("s3-account-public-access", "AccessDenied on tag read"),
     ("restricted-admin-ports", "AccessDenied on tag read"),
     ("s3-account-public-access", "deleted before write"),
+    ("ebs-default-encryption", "AccessDenied on tag read"),
+    ("ebs-default-encryption", "deleted before write"),
 }
 """Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
 
@@ -243,9 +262,14 @@ def _observe_not_applicable(subject: Subject, fault: str, sent: list[dict[str, A
         assert not [operation for operation in operations if "Tag" in operation], f"the fixer reads tags: {operations}"
         reason = f"no tag read among the calls ({', '.join(dict.fromkeys(operations))})"
     else:
-        accounts = {call["params"].get("AccountId") for call in sent if call["operation"] != "PutEvents"}
+        calls = [call for call in sent if call["operation"] != "PutEvents"]
+        # A call without parameters (an account's regional setting, e.g. EBS encryption by default) addresses the caller's account.
+        accounts = {call["params"].get("AccountId", ACCOUNT if not call["params"] else None) for call in calls}
         assert accounts == {ACCOUNT}, f"every call addresses the account and nothing that could be deleted: {sent}"
-        reason = "every call addresses only the account (AccountId), which cannot be deleted"
+        if all(not call["params"] for call in calls):
+            reason = "every call addresses only the account's setting in the region (no parameters), which cannot be deleted"
+        else:
+            reason = "every call addresses only the account (AccountId), which cannot be deleted"
     return {"not_applicable": reason, "records": _chain([result]), "writes": sum(map(_is_write, sent))}
 
 

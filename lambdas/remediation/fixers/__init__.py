@@ -29,6 +29,8 @@ MODULE_NAMES: dict[str, str] = {
     "sqs-queue-public": "sqs_queue_public",
     "sns-topic-public": "sns_topic_public",
     "ebs-snapshot-public": "ebs_snapshot_public",
+    "ebs-default-encryption": "ebs_default_encryption",
+    "kms-key-rotation": "kms_key_rotation",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_snapshot_public,
+        ebs_default_encryption,
+        kms_key_rotation,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -79,6 +83,8 @@ if TYPE_CHECKING:
     _CHECKED: tuple[Fixer, ...] = (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        ebs_default_encryption,
+        kms_key_rotation,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
