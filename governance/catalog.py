@@ -565,6 +565,59 @@ CLOUDTRAIL_LOG_VALIDATION = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-cloud-trail-log-file-validation-enabled-",),
 )
 
+# --- default-security-group-closed ---------------------------------------------------------------
+#
+# VPC_DEFAULT_SECURITY_GROUP_CLOSED [V] (CFG-UG@3193df7, current copy): Parameters none; Trigger type
+# Configuration changes; Resource Types AWS::EC2::SecurityGroup; "returns NOT_APPLICABLE if the security
+# group is not default. The rule is NON_COMPLIANT if the default security group has one or more inbound or
+# outbound traffic rules." A default group is the one named ``default`` in each VPC. FSBP EC2.2.
+# Blast radius: every instance, interface, Lambda or database still attached to a default group loses the
+# traffic it allowed (usually all egress and traffic within the group); AWS's own remediation text says to
+# move them to least-privilege groups first. So the default mode is detect, and the Lambda fixer lists the
+# interfaces still using the group and refuses to close an attached group unless params.evenWhenInUse is set.
+# AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules [V] (facts §1c): GroupId Required; IAM
+# ec2:DescribeSecurityGroups, ec2:RevokeSecurityGroupEgress, ec2:RevokeSecurityGroupIngress; it asserts the
+# name is default and removes every rule, whatever uses the group. UNVERIFIED: that Config's resourceId of a
+# security group is its sg- id (inferred, as for restricted-admin-ports).
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+DEFAULT_SECURITY_GROUP_CLOSED = RuleEntry(
+    key="default-security-group-closed",
+    title="VPC default security groups allow no inbound or outbound traffic",
+    config_rule=ConfigRuleSpec(
+        identifier="VPC_DEFAULT_SECURITY_GROUP_CLOSED",
+        scope_resource_types=("AWS::EC2::SecurityGroup",),
+        evaluated_resource_types=("AWS::EC2::SecurityGroup",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules",
+        resource_id_parameter="GroupId",
+        iam_actions=("ec2:DescribeSecurityGroups", "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"),
+        caveat=(
+            "AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules removes every rule of a default group even while "
+            "instances and other network interfaces still use it (they lose that traffic at once), and it ignores "
+            "params.evenWhenInUse and the exemption tag"
+        ),
+    ),
+    params=(
+        ParamSpec(
+            "evenWhenInUse",
+            "Lambda engine: close a default group even while network interfaces still use it (they lose that traffic).",
+            False,
+            _boolean,
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-vpc-default-security-group-closed-",),
+    # Closing a group that something still uses cuts its traffic: Config rule only, until chosen otherwise.
+    setting_defaults=lambda _raw: {"mode": "detect"},
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -575,6 +628,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         VPC_FLOW_LOGS,
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
+        DEFAULT_SECURITY_GROUP_CLOSED,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -130,6 +130,17 @@ def log_file_validation(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("LogFileValidationEnabled") else "NON_COMPLIANT"
 
 
+def default_group_closed(state: State, _params: Params) -> Verdict:
+    """VPC_DEFAULT_SECURITY_GROUP_CLOSED: a default group has no inbound or outbound rule (any source counts).
+
+    Any group not named ``default`` (not a VPC's default group) is NOT_APPLICABLE. A group that no longer exists (deleted with its VPC) is taken as NOT_APPLICABLE; Config may still
+    report it NON_COMPLIANT for a while after the deletion (rule page note).
+    """
+    if state.get("exists") is False or state.get("groupName") != "default":
+        return "NOT_APPLICABLE"
+    return "NON_COMPLIANT" if state.get("rules") else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -138,6 +149,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "vpc-flow-logs": flow_logs,
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
+    "default-security-group-closed": default_group_closed,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -566,6 +566,8 @@ class _Loader:
         rules: list[RuleSettings] = []
         before = len(self.problems)
         for key, entry in CATALOG.items():
+            if key not in stack_rules and key not in overrides:
+                continue  # a rule that is not listed is off, whatever mode it defaults to when listed
             base = stack_rules.get(key, {})
             override = overrides.get(key, {})
             merged = {**base, **override}

@@ -27,6 +27,7 @@ TAGGING_TYPES = {
     "vpc-flow-logs": "ec2:vpc",
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
+    "default-security-group-closed": "ec2:security-group",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -85,6 +86,41 @@ def _security_groups(session: boto3.Session, account: Account, region: str) -> l
     ]
 
 
+GROUP_FILTER_VALUES = 100
+"""Group ids per ``group-id`` filter in one batch read (EC2's limit of values per filter is UNVERIFIED; 100 stays well under 200)."""
+
+
+def _by_group(session: boto3.Session, operation: str, key: str, group_ids: list[str]) -> dict[str, list[Any]]:
+    """Entries of a Describe call filtered by group-id, by each group they name (``GroupId`` or ``Groups``)."""
+    found: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(group_ids), GROUP_FILTER_VALUES):
+        chunk = group_ids[start : start + GROUP_FILTER_VALUES]
+        for item in _pages(session, "ec2", operation, key, Filters=[{"Name": "group-id", "Values": chunk}]):
+            named = [item["GroupId"]] if "GroupId" in item else [group["GroupId"] for group in item.get("Groups", [])]
+            for group_id in named:
+                if group_id in chunk:
+                    found[group_id].append(item)
+    return found
+
+
+def _default_groups(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # Only default groups are evaluated (any other is NOT_APPLICABLE). Rule ids and interfaces are read in
+    # one batch for the groups that have rules; a closed group's state is complete without them.
+    fixer = lambda_module("fixers.default_security_group_closed")
+    groups = _pages(session, "ec2", "describe_security_groups", "SecurityGroups", Filters=[{"Name": "group-name", "Values": ["default"]}])
+    open_ids = [group["GroupId"] for group in groups if group.get("IpPermissions") or group.get("IpPermissionsEgress")]
+    rules = _by_group(session, "describe_security_group_rules", "SecurityGroupRules", open_ids) if open_ids else {}
+    interfaces = _by_group(session, "describe_network_interfaces", "NetworkInterfaces", open_ids) if open_ids else {}
+    found = []
+    for group in groups:
+        state = fixer.group_state(group)
+        if group["GroupId"] in open_ids:
+            state = fixer.with_rules(state, rules.get(group["GroupId"], []), interfaces.get(group["GroupId"], []))
+        arn = f"arn:{account.partition}:ec2:{region}:{account.id}:security-group/{group['GroupId']}"
+        found.append(Found(_target(account, region, "AWS::EC2::SecurityGroup", group["GroupId"]), state, arn))
+    return found
+
+
 def _vpcs(session: boto3.Session, account: Account, region: str) -> list[Found]:
     fixer = lambda_module("fixers.vpc_flow_logs")
     logs_by_vpc: dict[str | None, list[Any]] = defaultdict(list)
@@ -121,6 +157,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "vpc-flow-logs": _vpcs,
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
+    "default-security-group-closed": _default_groups,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

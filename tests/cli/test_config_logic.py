@@ -9,6 +9,7 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
+    default_security_group_closed,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -74,6 +75,13 @@ def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
 
+def default_group(*rules: dict[str, Any]) -> Any:
+    group = {"GroupId": "sg-0123456789abcdef0", "GroupName": "default", "VpcId": "vpc-01234567", "Tags": []}
+    state = default_security_group_closed.group_state(group)
+    entries = [{"SecurityGroupRuleId": f"sgr-{index:017x}", "GroupId": "sg-0123456789abcdef0", **rule} for index, rule in enumerate(rules)]
+    return default_security_group_closed.with_rules(state, entries, []) if rules else state
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -101,6 +109,13 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("default-security-group-closed", "no rules", default_group(), {}, "COMPLIANT"),
+    ("default-security-group-closed", "AWS's initial rules", default_group(
+        {"IsEgress": False, "IpProtocol": "-1", "ReferencedGroupInfo": {"GroupId": "sg-0123456789abcdef0", "UserId": "123456789012"}},
+        {"IsEgress": True, "IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"},
+    ), {}, "NON_COMPLIANT"),
+    ("default-security-group-closed", "one egress rule to a prefix list", default_group({"IsEgress": True, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListId": "pl-12345678"}), {}, "NON_COMPLIANT"),
+    ("default-security-group-closed", "one inbound rule from ::/0", default_group({"IsEgress": False, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}), {}, "NON_COMPLIANT"),
 ]
 
 

@@ -200,6 +200,37 @@ def _validation_on(trail_id: str) -> bool:
     return bool(boto3.client("cloudtrail").get_trail(Name=trail_id)["Trail"]["LogFileValidationEnabled"])
 
 
+def default_group(vpc_id: str | None = None) -> str:
+    """The default security group of a new VPC (or of ``vpc_id``), as moto creates it: one egress rule to 0.0.0.0/0."""
+    vpc = vpc_id or new_vpc()
+    filters = [{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    return str(boto3.client("ec2").describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"])
+
+
+def self_referencing(group: str) -> None:
+    """Add the all-traffic ingress rule from the group itself that AWS gives every default group (moto does not)."""
+    boto3.client("ec2").authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]}])
+
+
+def _open_default_group() -> str:
+    group = default_group()
+    self_referencing(group)
+    return group
+
+
+def _closed_default_group() -> str:
+    group = default_group()
+    ec2 = boto3.client("ec2")
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    ec2.revoke_security_group_egress(GroupId=group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"] for rule in rules])
+    return group
+
+
+def _default_group_closed(group: str) -> bool:
+    found = boto3.client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    return not found["IpPermissions"] and not found["IpPermissionsEgress"]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -210,5 +241,6 @@ SCENARIOS = [
         "cloudtrail-multi-region", "AWS::::Account", _single_region_trail_account, _multi_region_account, _tag_account_trail, _has_logging_multi_region_trail
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
+    Scenario("default-security-group-closed", "AWS::EC2::SecurityGroup", _open_default_group, _closed_default_group, _tag_ec2, _default_group_closed),
 ]
 """Every fixer, in catalog order."""

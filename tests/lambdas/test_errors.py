@@ -25,6 +25,7 @@ FIRST_WRITE = {
     "vpc-flow-logs": ("ec2", "CreateFlowLogs"),
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
+    "default-security-group-closed": ("ec2", "RevokeSecurityGroupIngress"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
