@@ -51,6 +51,7 @@ FIXERS = [
     "cloudtrail-multi-region",
     "cloudtrail-log-validation",
     "default-security-group-closed",
+    "ec2-imdsv2",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -618,6 +618,60 @@ DEFAULT_SECURITY_GROUP_CLOSED = RuleEntry(
     setting_defaults=lambda _raw: {"mode": "detect"},
 )
 
+# --- ec2-imdsv2 ----------------------------------------------------------------------------------
+#
+# EC2_IMDSV2_CHECK [V] (current copy of CFG/ec2-imdsv2-check): Parameters none; Trigger type Configuration
+# changes; Resource Types AWS::EC2::Instance; "NON_COMPLIANT if the HttpTokens is set to optional". FSBP EC2.8.
+# UNVERIFIED: the rule's result for an instance whose metadata endpoint is disabled (HttpTokens may still read
+# optional); this project takes HttpTokens alone, as the page says.
+# Blast radius: software on the instance that still calls IMDSv1 (old SDKs and agents, scripts with plain curl)
+# loses instance credentials and metadata at once, so the default mode is manual. The EC2 User Guide advises
+# checking the MetadataNoToken metric first; the Lambda fixer reads it and, in auto, refuses an instance with
+# IMDSv1 calls in the last params.metadataNoTokenDays days.
+# AWSConfigRemediation-EnforceEC2InstanceIMDSv2 [V-old] (SSM-UG@2b00deb; name current in RB-LLMS): InstanceId
+# Required; IAM ec2:DescribeInstances, ec2:ModifyInstanceMetadataOptions. UNVERIFIED: its current parameter list
+# (no current copy was found).
+
+
+def _window_days(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 455:
+        return None
+    return "must be a whole number of days from 0 to 455 (CloudWatch keeps hourly data 455 days)"
+
+
+EC2_IMDSV2 = RuleEntry(
+    key="ec2-imdsv2",
+    title="EC2 instances require IMDSv2 session tokens",
+    config_rule=ConfigRuleSpec(
+        identifier="EC2_IMDSV2_CHECK",
+        scope_resource_types=("AWS::EC2::Instance",),
+        evaluated_resource_types=("AWS::EC2::Instance",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-EnforceEC2InstanceIMDSv2",
+        resource_id_parameter="InstanceId",
+        iam_actions=("ec2:DescribeInstances", "ec2:ModifyInstanceMetadataOptions"),
+        caveat=(
+            "AWSConfigRemediation-EnforceEC2InstanceIMDSv2 requires tokens without looking at the instance's IMDSv1 calls "
+            "(MetadataNoToken) or the exemption tag, so software still using IMDSv1 breaks at once"
+        ),
+    ),
+    params=(
+        ParamSpec(
+            "metadataNoTokenDays",
+            "Lambda engine: days of CloudWatch MetadataNoToken (IMDSv1 calls) shown in plans; in auto an instance with calls "
+            "in that window is not changed. 0: the metric gates nothing.",
+            14,
+            _window_days,
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ec2-imdsv2-check-",),
+    # Requiring tokens breaks IMDSv1 clients on the instance: dry runs first, until chosen otherwise.
+    setting_defaults=lambda _raw: {"mode": "manual"},
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -629,6 +683,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
         DEFAULT_SECURITY_GROUP_CLOSED,
+        EC2_IMDSV2,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -141,6 +141,18 @@ def default_group_closed(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if state.get("rules") else "COMPLIANT"
 
 
+def imdsv2(state: State, _params: Params) -> Verdict:
+    """EC2_IMDSV2_CHECK: NON_COMPLIANT when HttpTokens is optional (IMDSv1 allowed), COMPLIANT when required.
+
+    HttpTokens alone decides, as the rule's page says; the result for an instance whose metadata endpoint
+    is disabled is UNVERIFIED. A terminated or unknown instance is taken as NOT_APPLICABLE.
+    """
+    if state.get("exists") is False:
+        return "NOT_APPLICABLE"
+    tokens = (state.get("metadataOptions") or {}).get("HttpTokens") or "optional"
+    return "COMPLIANT" if tokens == "required" else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -150,6 +162,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
     "default-security-group-closed": default_group_closed,
+    "ec2-imdsv2": imdsv2,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -92,6 +92,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-multi-region": {"params": {"s3BucketName": BUCKET, "trailName": TRAIL_NAME}},
         "cloudtrail-log-validation": {},
         "default-security-group-closed": {"params": {"evenWhenInUse": True}},
+        "ec2-imdsv2": {"params": {"metadataNoTokenDays": 455}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -28,6 +28,7 @@ TAGGING_TYPES = {
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
     "default-security-group-closed": "ec2:security-group",
+    "ec2-imdsv2": "ec2:instance",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -121,6 +122,24 @@ def _default_groups(session: boto3.Session, account: Account, region: str) -> li
     return found
 
 
+LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
+
+
+def _instances(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # An instance that requires tokens is complete from DescribeInstances; one that does not is read by the
+    # fixer, which also reads its MetadataNoToken evidence (CloudWatch has no batch read of the same daily sums).
+    fixer = lambda_module("fixers.ec2_imdsv2")
+    filters = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+    found = []
+    for reservation in _pages(session, "ec2", "describe_instances", "Reservations", Filters=filters):
+        for instance in reservation.get("Instances", []):
+            state = fixer.instance_state(instance)
+            arn = f"arn:{account.partition}:ec2:{region}:{account.id}:instance/{instance['InstanceId']}"
+            target = _target(account, region, "AWS::EC2::Instance", instance["InstanceId"])
+            found.append(Found(target, state if state.http_tokens == "required" else None, arn))
+    return found
+
+
 def _vpcs(session: boto3.Session, account: Account, region: str) -> list[Found]:
     fixer = lambda_module("fixers.vpc_flow_logs")
     logs_by_vpc: dict[str | None, list[Any]] = defaultdict(list)
@@ -158,6 +177,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
     "default-security-group-closed": _default_groups,
+    "ec2-imdsv2": _instances,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -10,6 +10,7 @@ from remediation.fixers import (
     cloudtrail_log_validation,
     cloudtrail_multi_region,
     default_security_group_closed,
+    ec2_imdsv2,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -82,6 +83,13 @@ def default_group(*rules: dict[str, Any]) -> Any:
     return default_security_group_closed.with_rules(state, entries, []) if rules else state
 
 
+def metadata(tokens: str | None, **options: Any) -> Any:
+    metadata_options: dict[str, Any] = {"HttpEndpoint": "enabled", **options}
+    if tokens is not None:
+        metadata_options["HttpTokens"] = tokens
+    return ec2_imdsv2.instance_state({"InstanceId": "i-0123456789abcdef0", "State": {"Name": "running"}, "MetadataOptions": metadata_options})
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -115,6 +123,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
         {"IsEgress": True, "IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"},
     ), {}, "NON_COMPLIANT"),
     ("default-security-group-closed", "one egress rule to a prefix list", default_group({"IsEgress": True, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListId": "pl-12345678"}), {}, "NON_COMPLIANT"),
+    ("ec2-imdsv2", "tokens optional", metadata("optional"), {}, "NON_COMPLIANT"),
+    ("ec2-imdsv2", "tokens required", metadata("required"), {}, "COMPLIANT"),
+    ("ec2-imdsv2", "tokens required, endpoint disabled", metadata("required", HttpEndpoint="disabled"), {}, "COMPLIANT"),
+    ("ec2-imdsv2", "no HttpTokens reported (AWS's default is optional)", metadata(None), {}, "NON_COMPLIANT"),
     ("default-security-group-closed", "one inbound rule from ::/0", default_group({"IsEgress": False, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}), {}, "NON_COMPLIANT"),
 ]
 

@@ -231,6 +231,18 @@ def _default_group_closed(group: str) -> bool:
     return not found["IpPermissions"] and not found["IpPermissionsEgress"]
 
 
+def instance(http_tokens: str = "optional", **options: object) -> str:
+    """A running instance with these metadata options (moto's default image; hop limit 2, as for containers)."""
+    metadata = {"HttpTokens": http_tokens, "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2, **options}
+    ec2 = boto3.client("ec2")
+    return str(ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, MetadataOptions=metadata)["Instances"][0]["InstanceId"])
+
+
+def _tokens_required(instance_id: str) -> bool:
+    found = boto3.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return bool(found["MetadataOptions"]["HttpTokens"] == "required")
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -242,5 +254,6 @@ SCENARIOS = [
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("default-security-group-closed", "AWS::EC2::SecurityGroup", _open_default_group, _closed_default_group, _tag_ec2, _default_group_closed),
+    Scenario("ec2-imdsv2", "AWS::EC2::Instance", instance, lambda: instance("required"), _tag_ec2, _tokens_required),
 ]
 """Every fixer, in catalog order."""

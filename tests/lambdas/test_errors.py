@@ -26,6 +26,7 @@ FIRST_WRITE = {
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "default-security-group-closed": ("ec2", "RevokeSecurityGroupIngress"),
+    "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}

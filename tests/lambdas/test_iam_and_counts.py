@@ -146,6 +146,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
     "default-security-group-closed": (1, 6),
+    "ec2-imdsv2": (1, 4),
 }
 
 

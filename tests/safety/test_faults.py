@@ -88,6 +88,17 @@ DEFAULT_GROUP_DELETION = Deletion(
     lambda group: boto3.client("ec2").delete_vpc(VpcId=boto3.client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["VpcId"]),
     lambda group: _exists(lambda: boto3.client("ec2").describe_security_groups(GroupIds=[group])),
 )
+def _terminate(instance_id: str) -> None:
+    # moto accepts ModifyInstanceMetadataOptions on a terminated instance; AWS's answer is UNVERIFIED and is
+    # modelled as IncorrectInstanceState, answered to the function's client.
+    boto3.client("ec2").terminate_instances(InstanceIds=[instance_id])
+    inject_error("ec2", "ModifyInstanceMetadataOptions", "IncorrectInstanceState", 400)
+
+
+INSTANCE_DELETION = Deletion(
+    _terminate,
+    lambda instance_id: boto3.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"] != "terminated",
+)
 VPC_DELETION = Deletion(
     lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
@@ -118,6 +129,7 @@ SUBJECTS = [
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("default-security-group-closed", SCENARIO["default-security-group-closed"].make_non_compliant, ("ec2", "DescribeSecurityGroups"), None, ("ec2", "RevokeSecurityGroupEgress"), DEFAULT_GROUP_DELETION),
+    Subject("ec2-imdsv2", SCENARIO["ec2-imdsv2"].make_non_compliant, ("ec2", "DescribeInstances"), None, ("ec2", "ModifyInstanceMetadataOptions"), INSTANCE_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
@@ -125,12 +137,14 @@ NOT_APPLICABLE = {
     ("s3-account-public-access", "AccessDenied on tag read"),
     ("restricted-admin-ports", "AccessDenied on tag read"),
     ("default-security-group-closed", "AccessDenied on tag read"),
+    ("ec2-imdsv2", "AccessDenied on tag read"),
     ("s3-account-public-access", "deleted before write"),
 }
 """Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
 GONE_IS_CLOSED = {"default-security-group-closed"}
 STATE_READS = {
     "default-security-group-closed": [("ec2", "DescribeSecurityGroups"), ("ec2", "DescribeSecurityGroupRules"), ("ec2", "DescribeNetworkInterfaces")],
+    "ec2-imdsv2": [("ec2", "DescribeInstances"), ("cloudwatch", "GetMetricStatistics")],
 }
 """Fixers whose state read takes more than the one request in ``Subject.read`` (none of them a tag read)."""
 """Fixers whose resource, once deleted, has nothing left to fix: a default group goes only with its VPC."""

@@ -25,6 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "default-security-group-closed": "default_security_group_closed",
+    "ec2-imdsv2": "ec2_imdsv2",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         default_security_group_closed,
+        ec2_imdsv2,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         default_security_group_closed,
+        ec2_imdsv2,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
