@@ -57,6 +57,8 @@ FIXERS = [
     "ebs-snapshot-public",
     "ebs-default-encryption",
     "kms-key-rotation",
+    "default-security-group-closed",
+    "ec2-imdsv2",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -891,6 +891,113 @@ KMS_KEY_ROTATION = RuleEntry(
     ),
 )
 
+# --- default-security-group-closed ---------------------------------------------------------------
+#
+# VPC_DEFAULT_SECURITY_GROUP_CLOSED [V] (CFG-UG@3193df7, current copy): Parameters none; Trigger type
+# Configuration changes; Resource Types AWS::EC2::SecurityGroup; "returns NOT_APPLICABLE if the security
+# group is not default. The rule is NON_COMPLIANT if the default security group has one or more inbound or
+# outbound traffic rules." A default group is the one named ``default`` in each VPC. FSBP EC2.2.
+# Blast radius: every instance, interface, Lambda or database still attached to a default group loses the
+# traffic it allowed (usually all egress and traffic within the group); AWS's own remediation text says to
+# move them to least-privilege groups first. So the default mode is detect, and the Lambda fixer lists the
+# interfaces still using the group and refuses to close an attached group unless params.evenWhenInUse is set.
+# AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules [V] (facts §1c): GroupId Required; IAM
+# ec2:DescribeSecurityGroups, ec2:RevokeSecurityGroupEgress, ec2:RevokeSecurityGroupIngress; it asserts the
+# name is default and removes every rule, whatever uses the group. UNVERIFIED: that Config's resourceId of a
+# security group is its sg- id (inferred, as for restricted-admin-ports).
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+DEFAULT_SECURITY_GROUP_CLOSED = RuleEntry(
+    key="default-security-group-closed",
+    title="VPC default security groups allow no inbound or outbound traffic",
+    config_rule=ConfigRuleSpec(
+        identifier="VPC_DEFAULT_SECURITY_GROUP_CLOSED",
+        scope_resource_types=("AWS::EC2::SecurityGroup",),
+        evaluated_resource_types=("AWS::EC2::SecurityGroup",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules",
+        resource_id_parameter="GroupId",
+        iam_actions=("ec2:DescribeSecurityGroups", "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"),
+        caveat=(
+            "AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules removes every rule of a default group even while "
+            "instances and other network interfaces still use it (they lose that traffic at once), and it ignores "
+            "params.evenWhenInUse and the exemption tag"
+        ),
+    ),
+    params=(
+        ParamSpec(
+            "evenWhenInUse",
+            "Lambda engine: close a default group even while network interfaces still use it (they lose that traffic).",
+            False,
+            _boolean,
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-vpc-default-security-group-closed-",),
+    # Closing a group that something still uses cuts its traffic: Config rule only, until chosen otherwise.
+    setting_defaults=lambda _raw: {"mode": "detect"},
+)
+
+# --- ec2-imdsv2 ----------------------------------------------------------------------------------
+#
+# EC2_IMDSV2_CHECK [V] (current copy of CFG/ec2-imdsv2-check): Parameters none; Trigger type Configuration
+# changes; Resource Types AWS::EC2::Instance; "NON_COMPLIANT if the HttpTokens is set to optional". FSBP EC2.8.
+# UNVERIFIED: the rule's result for an instance whose metadata endpoint is disabled (HttpTokens may still read
+# optional); this project takes HttpTokens alone, as the page says.
+# Blast radius: software on the instance that still calls IMDSv1 (old SDKs and agents, scripts with plain curl)
+# loses instance credentials and metadata at once, so the default mode is manual. The EC2 User Guide advises
+# checking the MetadataNoToken metric first; the Lambda fixer reads it and, in auto, refuses an instance with
+# IMDSv1 calls in the last params.metadataNoTokenDays days.
+# AWSConfigRemediation-EnforceEC2InstanceIMDSv2 [V-old] (SSM-UG@2b00deb; name current in RB-LLMS): InstanceId
+# Required; IAM ec2:DescribeInstances, ec2:ModifyInstanceMetadataOptions. UNVERIFIED: its current parameter list
+# (no current copy was found).
+
+
+def _window_days(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 455:
+        return None
+    return "must be a whole number of days from 0 to 455 (CloudWatch keeps hourly data 455 days)"
+
+
+EC2_IMDSV2 = RuleEntry(
+    key="ec2-imdsv2",
+    title="EC2 instances require IMDSv2 session tokens",
+    config_rule=ConfigRuleSpec(
+        identifier="EC2_IMDSV2_CHECK",
+        scope_resource_types=("AWS::EC2::Instance",),
+        evaluated_resource_types=("AWS::EC2::Instance",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-EnforceEC2InstanceIMDSv2",
+        resource_id_parameter="InstanceId",
+        iam_actions=("ec2:DescribeInstances", "ec2:ModifyInstanceMetadataOptions"),
+        caveat=(
+            "AWSConfigRemediation-EnforceEC2InstanceIMDSv2 requires tokens without looking at the instance's IMDSv1 calls "
+            "(MetadataNoToken) or the exemption tag, so software still using IMDSv1 breaks at once"
+        ),
+    ),
+    params=(
+        ParamSpec(
+            "metadataNoTokenDays",
+            "Lambda engine: days of CloudWatch MetadataNoToken (IMDSv1 calls) shown in plans; in auto an instance with calls "
+            "in that window is not changed. 0: the metric gates nothing.",
+            14,
+            _window_days,
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ec2-imdsv2-check-",),
+    # Requiring tokens breaks IMDSv1 clients on the instance: dry runs first, until chosen otherwise.
+    setting_defaults=lambda _raw: {"mode": "manual"},
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -908,6 +1015,8 @@ CATALOG: Mapping[str, RuleEntry] = {
         EBS_SNAPSHOT_PUBLIC,
         EBS_DEFAULT_ENCRYPTION,
         KMS_KEY_ROTATION,
+        DEFAULT_SECURITY_GROUP_CLOSED,
+        EC2_IMDSV2,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -232,6 +232,29 @@ def kms_key_rotation(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("keyRotationEnabled") is not False else "NON_COMPLIANT"
 
 
+def default_group_closed(state: State, _params: Params) -> Verdict:
+    """VPC_DEFAULT_SECURITY_GROUP_CLOSED: a default group has no inbound or outbound rule (any source counts).
+
+    Any group not named ``default`` (not a VPC's default group) is NOT_APPLICABLE. A group that no longer exists (deleted with its VPC) is taken as NOT_APPLICABLE; Config may still
+    report it NON_COMPLIANT for a while after the deletion (rule page note).
+    """
+    if state.get("exists") is False or state.get("groupName") != "default":
+        return "NOT_APPLICABLE"
+    return "NON_COMPLIANT" if state.get("rules") else "COMPLIANT"
+
+
+def imdsv2(state: State, _params: Params) -> Verdict:
+    """EC2_IMDSV2_CHECK: NON_COMPLIANT when HttpTokens is optional (IMDSv1 allowed), COMPLIANT when required.
+
+    HttpTokens alone decides, as the rule's page says; the result for an instance whose metadata endpoint
+    is disabled is UNVERIFIED. A terminated or unknown instance is taken as NOT_APPLICABLE.
+    """
+    if state.get("exists") is False:
+        return "NOT_APPLICABLE"
+    tokens = (state.get("metadataOptions") or {}).get("HttpTokens") or "optional"
+    return "COMPLIANT" if tokens == "required" else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -247,6 +270,8 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "ebs-snapshot-public": ebs_snapshot_public,
     "ebs-default-encryption": ebs_default_encryption,
     "kms-key-rotation": kms_key_rotation,
+    "default-security-group-closed": default_group_closed,
+    "ec2-imdsv2": imdsv2,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -105,6 +105,8 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "ebs-snapshot-public": {},
         "ebs-default-encryption": {"params": _ebs_params(engine)},
         "kms-key-rotation": {},
+        "default-security-group-closed": {"params": {"evenWhenInUse": True}},
+        "ec2-imdsv2": {"params": {"metadataNoTokenDays": 455}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

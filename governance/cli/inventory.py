@@ -32,6 +32,8 @@ TAGGING_TYPES = {
     "sqs-queue-public": "sqs",
     "sns-topic-public": "sns",
     "kms-key-rotation": "kms:key",
+    "default-security-group-closed": "ec2:security-group",
+    "ec2-imdsv2": "ec2:instance",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -88,6 +90,59 @@ def _security_groups(session: boto3.Session, account: Account, region: str) -> l
         )
         for group in _pages(session, "ec2", "describe_security_groups", "SecurityGroups")
     ]
+
+
+GROUP_FILTER_VALUES = 100
+"""Group ids per ``group-id`` filter in one batch read (EC2's limit of values per filter is UNVERIFIED; 100 stays well under 200)."""
+
+
+def _by_group(session: boto3.Session, operation: str, key: str, group_ids: list[str]) -> dict[str, list[Any]]:
+    """Entries of a Describe call filtered by group-id, by each group they name (``GroupId`` or ``Groups``)."""
+    found: dict[str, list[Any]] = defaultdict(list)
+    for start in range(0, len(group_ids), GROUP_FILTER_VALUES):
+        chunk = group_ids[start : start + GROUP_FILTER_VALUES]
+        for item in _pages(session, "ec2", operation, key, Filters=[{"Name": "group-id", "Values": chunk}]):
+            named = [item["GroupId"]] if "GroupId" in item else [group["GroupId"] for group in item.get("Groups", [])]
+            for group_id in named:
+                if group_id in chunk:
+                    found[group_id].append(item)
+    return found
+
+
+def _default_groups(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # Only default groups are evaluated (any other is NOT_APPLICABLE). Rule ids and interfaces are read in
+    # one batch for the groups that have rules; a closed group's state is complete without them.
+    fixer = lambda_module("fixers.default_security_group_closed")
+    groups = _pages(session, "ec2", "describe_security_groups", "SecurityGroups", Filters=[{"Name": "group-name", "Values": ["default"]}])
+    open_ids = [group["GroupId"] for group in groups if group.get("IpPermissions") or group.get("IpPermissionsEgress")]
+    rules = _by_group(session, "describe_security_group_rules", "SecurityGroupRules", open_ids) if open_ids else {}
+    interfaces = _by_group(session, "describe_network_interfaces", "NetworkInterfaces", open_ids) if open_ids else {}
+    found = []
+    for group in groups:
+        state = fixer.group_state(group)
+        if group["GroupId"] in open_ids:
+            state = fixer.with_rules(state, rules.get(group["GroupId"], []), interfaces.get(group["GroupId"], []))
+        arn = f"arn:{account.partition}:ec2:{region}:{account.id}:security-group/{group['GroupId']}"
+        found.append(Found(_target(account, region, "AWS::EC2::SecurityGroup", group["GroupId"]), state, arn))
+    return found
+
+
+LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
+
+
+def _instances(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # An instance that requires tokens is complete from DescribeInstances; one that does not is read by the
+    # fixer, which also reads its MetadataNoToken evidence (CloudWatch has no batch read of the same daily sums).
+    fixer = lambda_module("fixers.ec2_imdsv2")
+    filters = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+    found = []
+    for reservation in _pages(session, "ec2", "describe_instances", "Reservations", Filters=filters):
+        for instance in reservation.get("Instances", []):
+            state = fixer.instance_state(instance)
+            arn = f"arn:{account.partition}:ec2:{region}:{account.id}:instance/{instance['InstanceId']}"
+            target = _target(account, region, "AWS::EC2::Instance", instance["InstanceId"])
+            found.append(Found(target, state if state.http_tokens == "required" else None, arn))
+    return found
 
 
 def _vpcs(session: boto3.Session, account: Account, region: str) -> list[Found]:
@@ -158,6 +213,8 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "ebs-snapshot-public": _account,
     "ebs-default-encryption": _account,
     "kms-key-rotation": _keys,
+    "default-security-group-closed": _default_groups,
+    "ec2-imdsv2": _instances,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -12,6 +12,8 @@ from remediation.fixers import (
     cloudtrail_multi_region,
     ebs_default_encryption,
     kms_key_rotation,
+    default_security_group_closed,
+    ec2_imdsv2,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -129,6 +131,20 @@ def snapshots(*shares: tuple[str, ...]) -> Any:
     return ebs.AccountSnapshotsState("123456789012", entries)
 
 
+def default_group(*rules: dict[str, Any]) -> Any:
+    group = {"GroupId": "sg-0123456789abcdef0", "GroupName": "default", "VpcId": "vpc-01234567", "Tags": []}
+    state = default_security_group_closed.group_state(group)
+    entries = [{"SecurityGroupRuleId": f"sgr-{index:017x}", "GroupId": "sg-0123456789abcdef0", **rule} for index, rule in enumerate(rules)]
+    return default_security_group_closed.with_rules(state, entries, []) if rules else state
+
+
+def metadata(tokens: str | None, **options: Any) -> Any:
+    metadata_options: dict[str, Any] = {"HttpEndpoint": "enabled", **options}
+    if tokens is not None:
+        metadata_options["HttpTokens"] = tokens
+    return ec2_imdsv2.instance_state({"InstanceId": "i-0123456789abcdef0", "State": {"Name": "running"}, "MetadataOptions": metadata_options})
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -195,6 +211,17 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("kms-key-rotation", "asymmetric key", kms_key(spec="RSA_2048", rotation=None), {}, "NOT_APPLICABLE"),
     ("kms-key-rotation", "imported key material", kms_key(origin="EXTERNAL", rotation=None), {}, "NOT_APPLICABLE"),
     ("kms-key-rotation", "pending deletion", kms_key(key_state="PendingDeletion", rotation=None), {}, "NOT_APPLICABLE"),
+    ("default-security-group-closed", "no rules", default_group(), {}, "COMPLIANT"),
+    ("default-security-group-closed", "AWS's initial rules", default_group(
+        {"IsEgress": False, "IpProtocol": "-1", "ReferencedGroupInfo": {"GroupId": "sg-0123456789abcdef0", "UserId": "123456789012"}},
+        {"IsEgress": True, "IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"},
+    ), {}, "NON_COMPLIANT"),
+    ("default-security-group-closed", "one egress rule to a prefix list", default_group({"IsEgress": True, "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListId": "pl-12345678"}), {}, "NON_COMPLIANT"),
+    ("ec2-imdsv2", "tokens optional", metadata("optional"), {}, "NON_COMPLIANT"),
+    ("ec2-imdsv2", "tokens required", metadata("required"), {}, "COMPLIANT"),
+    ("ec2-imdsv2", "tokens required, endpoint disabled", metadata("required", HttpEndpoint="disabled"), {}, "COMPLIANT"),
+    ("ec2-imdsv2", "no HttpTokens reported (AWS's default is optional)", metadata(None), {}, "NON_COMPLIANT"),
+    ("default-security-group-closed", "one inbound rule from ::/0", default_group({"IsEgress": False, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}), {}, "NON_COMPLIANT"),
 ]
 
 

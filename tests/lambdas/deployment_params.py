@@ -33,4 +33,6 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "ebs-snapshot-public": {},
     "ebs-default-encryption": {"kmsKeyArn": None},
     "kms-key-rotation": {},
+    "default-security-group-closed": {"evenWhenInUse": False},
+    "ec2-imdsv2": {"metadataNoTokenDays": 14},
 }

@@ -419,6 +419,49 @@ def _key_rotates(key_id: str) -> bool:
     return bool(boto3.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
 
 
+def default_group(vpc_id: str | None = None) -> str:
+    """The default security group of a new VPC (or of ``vpc_id``), as moto creates it: one egress rule to 0.0.0.0/0."""
+    vpc = vpc_id or new_vpc()
+    filters = [{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    return str(boto3.client("ec2").describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"])
+
+
+def self_referencing(group: str) -> None:
+    """Add the all-traffic ingress rule from the group itself that AWS gives every default group (moto does not)."""
+    boto3.client("ec2").authorize_security_group_ingress(GroupId=group, IpPermissions=[{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]}])
+
+
+def _open_default_group() -> str:
+    group = default_group()
+    self_referencing(group)
+    return group
+
+
+def _closed_default_group() -> str:
+    group = default_group()
+    ec2 = boto3.client("ec2")
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    ec2.revoke_security_group_egress(GroupId=group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"] for rule in rules])
+    return group
+
+
+def _default_group_closed(group: str) -> bool:
+    found = boto3.client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    return not found["IpPermissions"] and not found["IpPermissionsEgress"]
+
+
+def instance(http_tokens: str = "optional", **options: object) -> str:
+    """A running instance with these metadata options (moto's default image; hop limit 2, as for containers)."""
+    metadata = {"HttpTokens": http_tokens, "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2, **options}
+    ec2 = boto3.client("ec2")
+    return str(ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, MetadataOptions=metadata)["Instances"][0]["InstanceId"])
+
+
+def _tokens_required(instance_id: str) -> bool:
+    found = boto3.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    return bool(found["MetadataOptions"]["HttpTokens"] == "required")
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -437,5 +480,7 @@ SCENARIOS = [
     # No key in the generic tests: moto has no GetEbsDefaultKmsKeyId (the key path is in test_ebs_default_encryption.py).
     Scenario("ebs-default-encryption", "AWS::::Account", _ebs_default_off, _ebs_default_on, None, _ebs_default_is_on),
     Scenario("kms-key-rotation", "AWS::KMS::Key", _key_without_rotation, _key_with_rotation, _tag_key, _key_rotates),
+    Scenario("default-security-group-closed", "AWS::EC2::SecurityGroup", _open_default_group, _closed_default_group, _tag_ec2, _default_group_closed),
+    Scenario("ec2-imdsv2", "AWS::EC2::Instance", instance, lambda: instance("required"), _tag_ec2, _tokens_required),
 ]
 """Every fixer, in catalog order."""

@@ -32,6 +32,8 @@ FIRST_WRITE = {
     "ebs-snapshot-public": ("ec2", "ModifySnapshotAttribute"),
     "ebs-default-encryption": ("ec2", "EnableEbsEncryptionByDefault"),
     "kms-key-rotation": ("kms", "EnableKeyRotation"),
+    "default-security-group-closed": ("ec2", "RevokeSecurityGroupIngress"),
+    "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}

@@ -174,6 +174,8 @@ EXPECTED_COUNTS = {
     "ebs-snapshot-public": (2, 6),
     "ebs-default-encryption": (1, 3),
     "kms-key-rotation": (2, 6),
+    "default-security-group-closed": (1, 6),
+    "ec2-imdsv2": (1, 4),
 }
 
 

@@ -31,6 +31,8 @@ MODULE_NAMES: dict[str, str] = {
     "ebs-snapshot-public": "ebs_snapshot_public",
     "ebs-default-encryption": "ebs_default_encryption",
     "kms-key-rotation": "kms_key_rotation",
+    "default-security-group-closed": "default_security_group_closed",
+    "ec2-imdsv2": "ec2_imdsv2",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -65,6 +67,8 @@ if TYPE_CHECKING:
         ebs_snapshot_public,
         ebs_default_encryption,
         kms_key_rotation,
+        default_security_group_closed,
+        ec2_imdsv2,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -85,6 +89,8 @@ if TYPE_CHECKING:
         cloudtrail_multi_region,
         ebs_default_encryption,
         kms_key_rotation,
+        default_security_group_closed,
+        ec2_imdsv2,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
