@@ -50,6 +50,7 @@ FIXERS = [
     "vpc-flow-logs",
     "cloudtrail-multi-region",
     "cloudtrail-log-validation",
+    "log-group-retention",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -10,6 +10,7 @@ from remediation.fixers import (
     cloudtrail_log_validation,
     cloudtrail_multi_region,
     load_fixer,
+    log_group_retention,
     restricted_admin_ports,
     s3_account_public_access,
     s3_bucket_encryption,
@@ -74,6 +75,15 @@ def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
 
+def retention(days: int | None, name: str = "/app/api", policy: str | None = None) -> Any:
+    group: dict[str, Any] = {"logGroupName": name}
+    if days is not None:
+        group["retentionInDays"] = days
+    if policy:
+        group["retentionPolicyName"] = policy
+    return log_group_retention.LogGroupState(name, group, TARGET)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -101,6 +111,14 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("cloudtrail-multi-region", "multi-region and logging", trails((True, True)), {}, "COMPLIANT"),
     ("cloudtrail-log-validation", "validation off", trail(False), {}, "NON_COMPLIANT"),
     ("cloudtrail-log-validation", "validation on", trail(True), {}, "COMPLIANT"),
+    ("log-group-retention", "30 days, under the default 365", retention(30), {}, "NON_COMPLIANT"),
+    ("log-group-retention", "never expires", retention(None), {}, "COMPLIANT"),
+    ("log-group-retention", "exactly the minimum", retention(365), {}, "COMPLIANT"),
+    ("log-group-retention", "longer than the minimum", retention(3653), {}, "COMPLIANT"),
+    ("log-group-retention", "400 days under a configured 731", retention(400), {"minRetentionDays": 731}, "NON_COMPLIANT"),
+    ("log-group-retention", "short, outside the prefixes", retention(1), {"logGroupNames": ["/prod/"]}, "NOT_APPLICABLE"),
+    ("log-group-retention", "short, inside the prefixes", retention(1, "/prod/db"), {"logGroupNames": ["/prod/"]}, "NON_COMPLIANT"),
+    ("log-group-retention", "short, set by an account-level policy", retention(7, policy="org-default"), {}, "NON_COMPLIANT"),
 ]
 
 

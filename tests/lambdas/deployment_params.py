@@ -26,4 +26,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     },
     "cloudtrail-multi-region": {"s3BucketName": "governance-trail-bucket", "trailName": "governance-multi-region"},
     "cloudtrail-log-validation": {},
+    "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
 }

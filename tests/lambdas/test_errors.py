@@ -25,9 +25,12 @@ FIRST_WRITE = {
     "vpc-flow-logs": ("ec2", "CreateFlowLogs"),
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
+    "log-group-retention": ("logs", "PutRetentionPolicy"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING["logs"] = ("ThrottlingException", 400)
+ACCESS_DENIED["logs"] = "AccessDeniedException"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -91,6 +94,7 @@ TAG_READS = {
     "vpc-flow-logs": ("ec2", "DescribeVpcs", "UnauthorizedOperation"),
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
+    "log-group-retention": ("logs", "ListTagsForResource", "AccessDeniedException"),
 }
 
 

@@ -145,6 +145,7 @@ EXPECTED_COUNTS = {
     "vpc-flow-logs": (1, 4),
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
+    "log-group-retention": (1, 4),
 }
 
 

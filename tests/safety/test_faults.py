@@ -36,6 +36,7 @@ SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
+ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -83,6 +84,10 @@ GROUP_DELETION = Deletion(
     lambda group: boto3.client("ec2").delete_security_group(GroupId=group),
     lambda group: _exists(lambda: boto3.client("ec2").describe_security_groups(GroupIds=[group])),
 )
+LOG_GROUP_DELETION = Deletion(
+    lambda name: boto3.client("logs").delete_log_group(logGroupName=name),
+    lambda name: any(g["logGroupName"] == name for g in boto3.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]),
+)
 VPC_DELETION = Deletion(
     lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
@@ -112,6 +117,7 @@ SUBJECTS = [
     Subject("vpc-flow-logs", SCENARIO["vpc-flow-logs"].make_non_compliant, ("ec2", "DescribeFlowLogs"), ("ec2", "DescribeVpcs"), ("ec2", "CreateFlowLogs"), VPC_DELETION),
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
+    Subject("log-group-retention", SCENARIO["log-group-retention"].make_non_compliant, ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "PutRetentionPolicy"), LOG_GROUP_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

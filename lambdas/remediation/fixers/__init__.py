@@ -24,6 +24,7 @@ MODULE_NAMES: dict[str, str] = {
     "vpc-flow-logs": "vpc_flow_logs",
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
+    "log-group-retention": "log_group_retention",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        log_group_retention,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     _CHECKED: tuple[Fixer, ...] = (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        log_group_retention,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
