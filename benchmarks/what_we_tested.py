@@ -59,6 +59,7 @@ FIXERS = [
     "kms-key-rotation",
     "default-security-group-closed",
     "ec2-imdsv2",
+    "log-group-retention",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -24,6 +24,7 @@ from governance.params import (
     TRAIL_NAME,
     ParamSpec,
     RuleParams,
+    matches,
     one_of,
     port_list,
     string_list,
@@ -998,6 +999,79 @@ EC2_IMDSV2 = RuleEntry(
     setting_defaults=lambda _raw: {"mode": "manual"},
 )
 
+# --- log-group-retention -------------------------------------------------------------------------
+#
+# CW_LOGGROUP_RETENTION_PERIOD_CHECK [V] (research R18: CFG/cw-loggroup-retention-period-check.html, current
+# copies and CFG-UG@3193df7): Periodic, AWS::Logs::LogGroup. Parameters: LogGroupNames (Optional, CSV) "A
+# comma-separated list of Log Group name prefixes to check the retention period"; MinRetentionTime (Optional,
+# int) "Valid values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, and 3653. The
+# default retention period is 365 days." Logic: "NON_COMPLIANT if the retention period is less than
+# MinRetentionTime, if specified, or else 365 days"; Note: "If the retention setting is "Never expire" for a
+# log group, the rule is marked as COMPLIANT." So the only fix that makes Config agree is to raise a too-short
+# retention (PutRetentionPolicy); a group kept forever already passes and is never given a retention (that would
+# delete its older events). Security Hub control CloudWatch.16 (not in FSBP; NIST 800-53) runs the same rule
+# with its own minRetentionTime (default 365). No AWS-owned runbook changes log retention (RB-LLMS CloudWatch
+# section), so the lambda engine is the only one. UNVERIFIED: whether Config's resourceId is the group name
+# (inferred) or its ARN (the fixer accepts both); whether any managed rule flags never-expire groups (none found).
+
+LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+"""The rule's MinRetentionTime values; PutRetentionPolicy accepts each (and a few more the rule does not list)."""
+
+LOG_GROUP_PREFIX = matches(r"[A-Za-z0-9_\-/.#]{1,512}", "a log group name prefix of 1-512 letters, digits and _-/.#")
+
+
+def _retention_days_check(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in LOG_RETENTION_DAYS:
+        return "must be one of " + ", ".join(map(str, LOG_RETENTION_DAYS)) + " (the rule's MinRetentionTime values)"
+    return None
+
+
+def _retention_inputs(params: RuleParams) -> dict[str, str]:
+    inputs = {"MinRetentionTime": str(params["minRetentionDays"])}
+    if params["logGroupNames"]:
+        inputs["LogGroupNames"] = ",".join(params["logGroupNames"])
+    return inputs
+
+
+def _retention_securityhub_check(params: RuleParams) -> str | None:
+    # Security Hub's CloudWatch.16 rule checks every group with its own minRetentionTime, 365 unless the
+    # account changed it (UNVERIFIED per account): only those params mean the same verdicts.
+    if params["minRetentionDays"] != 365 or params["logGroupNames"]:
+        return "can be securityhub only with params.minRetentionDays 365 and no params.logGroupNames (Security Hub's CloudWatch.16 defaults)"
+    return None
+
+
+LOG_GROUP_RETENTION = RuleEntry(
+    key="log-group-retention",
+    title="CloudWatch log groups keep events at least minRetentionDays (never-expire groups pass)",
+    config_rule=ConfigRuleSpec(
+        identifier="CW_LOGGROUP_RETENTION_PERIOD_CHECK",
+        # Periodic-only: no scope, as in AWS's conformance-pack templates (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::Logs::LogGroup",),
+        input_parameters=_retention_inputs,
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    params=(
+        ParamSpec(
+            "minRetentionDays",
+            "Shortest retention the rule accepts (its MinRetentionTime); a shorter one is raised to it, never lowered.",
+            365,
+            _retention_days_check,
+        ),
+        ParamSpec(
+            "logGroupNames",
+            "Name prefixes of the groups the rule checks (its LogGroupNames); empty: every group.",
+            [],
+            string_list(LOG_GROUP_PREFIX, max_items=20),
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-cw-loggroup-retention-period-check-",),
+    securityhub_check=_retention_securityhub_check,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1017,6 +1091,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         KMS_KEY_ROTATION,
         DEFAULT_SECURITY_GROUP_CLOSED,
         EC2_IMDSV2,
+        LOG_GROUP_RETENTION,
     )
 }
 """Every rule, by key, in the order the README lists them."""

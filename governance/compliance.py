@@ -255,6 +255,24 @@ def imdsv2(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if tokens == "required" else "NON_COMPLIANT"
 
 
+def log_group_retention(state: State, params: Params) -> Verdict:
+    """CW_LOGGROUP_RETENTION_PERIOD_CHECK with MinRetentionTime and LogGroupNames (prefixes).
+
+    NON_COMPLIANT when the retention is shorter than MinRetentionTime; a never-expire group is
+    COMPLIANT (the rule page's note); groups outside the prefixes are not evaluated. A group whose
+    retention comes from an account-level policy is judged by that retention, which DescribeLogGroups
+    reports (UNVERIFIED that Config reads the same value).
+    """
+    name = str(state.get("logGroupName") or "")
+    prefixes = params.get("logGroupNames") or []
+    if not state.get("exists") or (prefixes and not any(name.startswith(prefix) for prefix in prefixes)):
+        return "NOT_APPLICABLE"
+    days = state.get("retentionInDays")
+    if days is None:
+        return "COMPLIANT"
+    return "NON_COMPLIANT" if days < params.get("minRetentionDays", 365) else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -272,6 +290,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "kms-key-rotation": kms_key_rotation,
     "default-security-group-closed": default_group_closed,
     "ec2-imdsv2": imdsv2,
+    "log-group-retention": log_group_retention,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -194,6 +194,20 @@ def _keys(session: boto3.Session, account: Account, region: str) -> list[Found]:
     ]
 
 
+def _log_groups(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # One paginated DescribeLogGroups gives every group's retention: the fixer's state, no read per group.
+    # No tagging-API type: the ARN form the Resource Groups Tagging API returns for log groups (with or
+    # without ":*") is UNVERIFIED and moto 5.2.5 does not model it, so a mismatch would miss an exemption.
+    # Without an ARN here the fixer reads each group's tags itself (ListTagsForResource, fails closed),
+    # only for the groups it would change.
+    fixer = lambda_module("fixers.log_group_retention")
+    found = []
+    for group in _pages(session, "logs", "describe_log_groups", "logGroups"):
+        target = _target(account, region, "AWS::Logs::LogGroup", group["logGroupName"])
+        found.append(Found(target, fixer.LogGroupState(group["logGroupName"], group, target), None))
+    return found
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -215,6 +229,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "kms-key-rotation": _keys,
     "default-security-group-closed": _default_groups,
     "ec2-imdsv2": _instances,
+    "log-group-retention": _log_groups,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

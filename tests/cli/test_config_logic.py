@@ -15,6 +15,7 @@ from remediation.fixers import (
     default_security_group_closed,
     ec2_imdsv2,
     load_fixer,
+    log_group_retention,
     restricted_admin_ports,
     s3_account_public_access,
     s3_bucket_encryption,
@@ -145,6 +146,15 @@ def metadata(tokens: str | None, **options: Any) -> Any:
     return ec2_imdsv2.instance_state({"InstanceId": "i-0123456789abcdef0", "State": {"Name": "running"}, "MetadataOptions": metadata_options})
 
 
+def retention(days: int | None, name: str = "/app/api", policy: str | None = None) -> Any:
+    group: dict[str, Any] = {"logGroupName": name}
+    if days is not None:
+        group["retentionInDays"] = days
+    if policy:
+        group["retentionPolicyName"] = policy
+    return log_group_retention.LogGroupState(name, group, TARGET)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -222,6 +232,14 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ec2-imdsv2", "tokens required, endpoint disabled", metadata("required", HttpEndpoint="disabled"), {}, "COMPLIANT"),
     ("ec2-imdsv2", "no HttpTokens reported (AWS's default is optional)", metadata(None), {}, "NON_COMPLIANT"),
     ("default-security-group-closed", "one inbound rule from ::/0", default_group({"IsEgress": False, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}), {}, "NON_COMPLIANT"),
+    ("log-group-retention", "30 days, under the default 365", retention(30), {}, "NON_COMPLIANT"),
+    ("log-group-retention", "never expires", retention(None), {}, "COMPLIANT"),
+    ("log-group-retention", "exactly the minimum", retention(365), {}, "COMPLIANT"),
+    ("log-group-retention", "longer than the minimum", retention(3653), {}, "COMPLIANT"),
+    ("log-group-retention", "400 days under a configured 731", retention(400), {"minRetentionDays": 731}, "NON_COMPLIANT"),
+    ("log-group-retention", "short, outside the prefixes", retention(1), {"logGroupNames": ["/prod/"]}, "NOT_APPLICABLE"),
+    ("log-group-retention", "short, inside the prefixes", retention(1, "/prod/db"), {"logGroupNames": ["/prod/"]}, "NON_COMPLIANT"),
+    ("log-group-retention", "short, set by an account-level policy", retention(7, policy="org-default"), {}, "NON_COMPLIANT"),
 ]
 
 

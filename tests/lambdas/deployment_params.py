@@ -35,4 +35,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "kms-key-rotation": {},
     "default-security-group-closed": {"evenWhenInUse": False},
     "ec2-imdsv2": {"metadataNoTokenDays": 14},
+    "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
 }

@@ -462,6 +462,29 @@ def _tokens_required(instance_id: str) -> bool:
     return bool(found["MetadataOptions"]["HttpTokens"] == "required")
 
 
+# --- CloudWatch Logs ----------------------------------------------------------------------------
+
+LOG_GROUP = "/app/short-lived"
+
+
+def log_group(retention_days: int | None, name: str = LOG_GROUP) -> str:
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=name)
+    if retention_days is not None:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
+    return name
+
+
+def _tag_log_group(name: str) -> None:
+    arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}"
+    boto3.client("logs").tag_resource(resourceArn=arn, tags={EXEMPTION_TAG: "true"})
+
+
+def _retention_raised(name: str) -> bool:
+    (group,) = [g for g in boto3.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name]
+    return bool(group.get("retentionInDays") == DEFAULT_PARAMS["log-group-retention"]["minRetentionDays"])
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -482,5 +505,6 @@ SCENARIOS = [
     Scenario("kms-key-rotation", "AWS::KMS::Key", _key_without_rotation, _key_with_rotation, _tag_key, _key_rotates),
     Scenario("default-security-group-closed", "AWS::EC2::SecurityGroup", _open_default_group, _closed_default_group, _tag_ec2, _default_group_closed),
     Scenario("ec2-imdsv2", "AWS::EC2::Instance", instance, lambda: instance("required"), _tag_ec2, _tokens_required),
+    Scenario("log-group-retention", "AWS::Logs::LogGroup", lambda: log_group(30), lambda: log_group(731, "/app/long-lived"), _tag_log_group, _retention_raised),
 ]
 """Every fixer, in catalog order."""

@@ -34,11 +34,16 @@ FIRST_WRITE = {
     "kms-key-rotation": ("kms", "EnableKeyRotation"),
     "default-security-group-closed": ("ec2", "RevokeSecurityGroupIngress"),
     "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
+    "log-group-retention": ("logs", "PutRetentionPolicy"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING["logs"] = ("ThrottlingException", 400)
+ACCESS_DENIED["logs"] = "AccessDeniedException"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -108,6 +113,7 @@ TAG_READS = {
     "sns-topic-public": ("sns", "ListTagsForResource", "AuthorizationError"),
     "ebs-snapshot-public": ("ec2", "DescribeTags", "UnauthorizedOperation"),
     "kms-key-rotation": ("kms", "ListResourceTags", "AccessDeniedException"),
+    "log-group-retention": ("logs", "ListTagsForResource", "AccessDeniedException"),
 }
 
 

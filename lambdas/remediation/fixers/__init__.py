@@ -33,6 +33,7 @@ MODULE_NAMES: dict[str, str] = {
     "kms-key-rotation": "kms_key_rotation",
     "default-security-group-closed": "default_security_group_closed",
     "ec2-imdsv2": "ec2_imdsv2",
+    "log-group-retention": "log_group_retention",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         kms_key_rotation,
         default_security_group_closed,
         ec2_imdsv2,
+        log_group_retention,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
         kms_key_rotation,
         default_security_group_closed,
         ec2_imdsv2,
+        log_group_retention,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
