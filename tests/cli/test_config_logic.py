@@ -10,10 +10,10 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
-    ebs_default_encryption,
-    kms_key_rotation,
     default_security_group_closed,
+    ebs_default_encryption,
     ec2_imdsv2,
+    kms_key_rotation,
     load_fixer,
     log_group_retention,
     restricted_admin_ports,
@@ -26,7 +26,7 @@ from remediation.fixers import (
     sqs_queue_public,
     vpc_flow_logs,
 )
-from remediation.fixers import ebs_snapshot_public as ebs
+from remediation.fixers import ebs_snapshot_public as snapshot_fixer
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -127,9 +127,9 @@ def topic(*statements: dict[str, Any]) -> Any:
 
 def snapshots(*shares: tuple[str, ...]) -> Any:
     entries = tuple(
-        ebs.SnapshotShares(f"snap-0{index:016x}", tuple(s for s in share if not s.isdigit()), tuple(s for s in share if s.isdigit())) for index, share in enumerate(shares)
+        snapshot_fixer.SnapshotShares(f"snap-0{index:016x}", tuple(s for s in share if not s.isdigit()), tuple(s for s in share if s.isdigit())) for index, share in enumerate(shares)
     )
-    return ebs.AccountSnapshotsState("123456789012", entries)
+    return snapshot_fixer.AccountSnapshotsState("123456789012", entries)
 
 
 def default_group(*rules: dict[str, Any]) -> Any:

@@ -36,14 +36,14 @@ FIRST_WRITE = {
     "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
     "log-group-retention": ("logs", "PutRetentionPolicy"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
-THROTTLING["logs"] = ("ThrottlingException", 400)
-ACCESS_DENIED["logs"] = "AccessDeniedException"
+THROTTLING = {
+    "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
+    "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "kms": ("ThrottlingException", 400), "logs": ("ThrottlingException", 400),
+}
+ACCESS_DENIED = {
+    "s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException",
+    "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException", "logs": "AccessDeniedException",
+}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:

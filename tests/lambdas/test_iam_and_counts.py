@@ -11,9 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
-from lambda_scenarios import SCENARIOS, Scenario, new_group, new_queue, new_vpc, public_send, trail
 from ebs_default_key_stub import stub_default_key
-from lambda_scenarios import SCENARIOS, Scenario, new_group, new_vpc, trail
+from lambda_scenarios import SCENARIOS, Scenario, new_group, new_queue, new_vpc, public_send, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
 
