@@ -153,6 +153,17 @@ def imdsv2(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if tokens == "required" else "NON_COMPLIANT"
 
 
+def rds_public_access(state: State, _params: Params) -> Verdict:
+    """RDS_INSTANCE_PUBLIC_ACCESS_CHECK: NON_COMPLIANT when the instance's PubliclyAccessible is true.
+
+    The flag alone decides, not whether security groups or subnets let Internet traffic in. An instance
+    that no longer exists (or is being deleted) is taken as NOT_APPLICABLE.
+    """
+    if state.get("exists") is False:
+        return "NOT_APPLICABLE"
+    return "NON_COMPLIANT" if state.get("publiclyAccessible") is True else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -163,6 +174,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-log-validation": log_file_validation,
     "default-security-group-closed": default_group_closed,
     "ec2-imdsv2": imdsv2,
+    "rds-public-access": rds_public_access,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

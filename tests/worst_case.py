@@ -93,6 +93,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-log-validation": {},
         "default-security-group-closed": {"params": {"evenWhenInUse": True}},
         "ec2-imdsv2": {"params": {"metadataNoTokenDays": 455}},
+        "rds-public-access": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -12,6 +12,7 @@ from remediation.fixers import (
     default_security_group_closed,
     ec2_imdsv2,
     load_fixer,
+    rds_public_access,
     restricted_admin_ports,
     s3_account_public_access,
     s3_bucket_encryption,
@@ -90,6 +91,13 @@ def metadata(tokens: str | None, **options: Any) -> Any:
     return ec2_imdsv2.instance_state({"InstanceId": "i-0123456789abcdef0", "State": {"Name": "running"}, "MetadataOptions": metadata_options})
 
 
+def db(public: bool | None, **extra: Any) -> Any:
+    instance: dict[str, Any] = {"DbiResourceId": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "DBInstanceIdentifier": "orders-db", "DBInstanceStatus": "available", "Engine": "postgres", **extra}
+    if public is not None:
+        instance["PubliclyAccessible"] = public
+    return rds_public_access.instance_state(instance)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -127,6 +135,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ec2-imdsv2", "tokens required", metadata("required"), {}, "COMPLIANT"),
     ("ec2-imdsv2", "tokens required, endpoint disabled", metadata("required", HttpEndpoint="disabled"), {}, "COMPLIANT"),
     ("ec2-imdsv2", "no HttpTokens reported (AWS's default is optional)", metadata(None), {}, "NON_COMPLIANT"),
+    ("rds-public-access", "publicly accessible", db(True), {}, "NON_COMPLIANT"),
+    ("rds-public-access", "private", db(False), {}, "COMPLIANT"),
+    ("rds-public-access", "flag not reported", db(None), {}, "COMPLIANT"),
+    ("rds-public-access", "public Aurora instance", db(True, Engine="aurora-postgresql", DBClusterIdentifier="orders"), {}, "NON_COMPLIANT"),
     ("default-security-group-closed", "one inbound rule from ::/0", default_group({"IsEgress": False, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}), {}, "NON_COMPLIANT"),
 ]
 

@@ -28,4 +28,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "default-security-group-closed": {"evenWhenInUse": False},
     "ec2-imdsv2": {"metadataNoTokenDays": 14},
+    "rds-public-access": {},
 }

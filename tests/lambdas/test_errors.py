@@ -27,9 +27,11 @@ FIRST_WRITE = {
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "default-security-group-closed": ("ec2", "RevokeSecurityGroupIngress"),
     "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
+    "rds-public-access": ("rds", "ModifyDBInstance"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -93,6 +95,7 @@ TAG_READS = {
     "vpc-flow-logs": ("ec2", "DescribeVpcs", "UnauthorizedOperation"),
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
+    "rds-public-access": ("rds", "ListTagsForResource", "AccessDenied"),
 }
 
 

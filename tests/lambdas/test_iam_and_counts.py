@@ -147,6 +147,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "default-security-group-closed": (1, 6),
     "ec2-imdsv2": (1, 4),
+    "rds-public-access": (1, 4),
 }
 
 

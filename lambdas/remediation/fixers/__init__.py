@@ -26,6 +26,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "default-security-group-closed": "default_security_group_closed",
     "ec2-imdsv2": "ec2_imdsv2",
+    "rds-public-access": "rds_public_access",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         cloudtrail_multi_region,
         default_security_group_closed,
         ec2_imdsv2,
+        rds_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
         cloudtrail_multi_region,
         default_security_group_closed,
         ec2_imdsv2,
+        rds_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
