@@ -60,6 +60,7 @@ FIXERS = [
     "default-security-group-closed",
     "ec2-imdsv2",
     "log-group-retention",
+    "rds-public-access",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -1072,6 +1072,44 @@ LOG_GROUP_RETENTION = RuleEntry(
     securityhub_check=_retention_securityhub_check,
 )
 
+# --- rds-public-access ---------------------------------------------------------------------------
+#
+# RDS_INSTANCE_PUBLIC_ACCESS_CHECK [V] (current copy; CFG-UG@3193df7): Parameters none; Trigger type Configuration
+# changes; Resource Types AWS::RDS::DBInstance; "NON_COMPLIANT if the publiclyAccessible field is true in the
+# instance configuration item" (the flag alone, not whether security groups or subnets let traffic in). FSBP RDS.2.
+# Config's resourceId is the DbiResourceId (db-...), not the identifier [P: the runbook below takes it as
+# RESOURCE_ID]; the fixer maps it with DescribeDBInstances' dbi-resource-id filter.
+# Blast radius: clients that reach the instance over the Internet (laptops, SaaS tools, on-premises networks
+# without a VPN) lose it, as the endpoint then resolves to the private address; so the default mode is manual.
+# AWSConfigRemediation-DisablePublicAccessToRDSInstance [V] (current copy): DbiResourceId Required (named
+# DbInstanceResourceId in the 2021 copy: the parameter was renamed; UNVERIFIED which name an older document
+# version in a given region takes); IAM rds:DescribeDBInstances, rds:ModifyDBInstance. It asserts the instance is
+# available, modifies it and waits until it is available again.
+
+RDS_PUBLIC_ACCESS = RuleEntry(
+    key="rds-public-access",
+    title="RDS DB instances are not publicly accessible",
+    config_rule=ConfigRuleSpec(
+        identifier="RDS_INSTANCE_PUBLIC_ACCESS_CHECK",
+        scope_resource_types=("AWS::RDS::DBInstance",),
+        evaluated_resource_types=("AWS::RDS::DBInstance",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-DisablePublicAccessToRDSInstance",
+        resource_id_parameter="DbiResourceId",
+        iam_actions=("rds:DescribeDBInstances", "rds:ModifyDBInstance"),
+        caveat=(
+            "AWSConfigRemediation-DisablePublicAccessToRDSInstance ignores the exemption tag, fails for an instance that is "
+            "not available (stopped, modifying, backing up) and cannot change an instance of a Multi-AZ DB cluster"
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-rds-instance-public-access-check-",),
+    # Internet clients of the database lose it: dry runs first, until chosen otherwise.
+    setting_defaults=lambda _raw: {"mode": "manual"},
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1092,6 +1130,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         DEFAULT_SECURITY_GROUP_CLOSED,
         EC2_IMDSV2,
         LOG_GROUP_RETENTION,
+        RDS_PUBLIC_ACCESS,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -273,6 +273,17 @@ def log_group_retention(state: State, params: Params) -> Verdict:
     return "NON_COMPLIANT" if days < params.get("minRetentionDays", 365) else "COMPLIANT"
 
 
+def rds_public_access(state: State, _params: Params) -> Verdict:
+    """RDS_INSTANCE_PUBLIC_ACCESS_CHECK: NON_COMPLIANT when the instance's PubliclyAccessible is true.
+
+    The flag alone decides, not whether security groups or subnets let Internet traffic in. An instance
+    that no longer exists (or is being deleted) is taken as NOT_APPLICABLE.
+    """
+    if state.get("exists") is False:
+        return "NOT_APPLICABLE"
+    return "NON_COMPLIANT" if state.get("publiclyAccessible") is True else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -291,6 +302,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "default-security-group-closed": default_group_closed,
     "ec2-imdsv2": imdsv2,
     "log-group-retention": log_group_retention,
+    "rds-public-access": rds_public_access,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -34,6 +34,7 @@ TAGGING_TYPES = {
     "kms-key-rotation": "kms:key",
     "default-security-group-closed": "ec2:security-group",
     "ec2-imdsv2": "ec2:instance",
+    "rds-public-access": "rds:db",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -145,6 +146,15 @@ def _instances(session: boto3.Session, account: Account, region: str) -> list[Fo
     return found
 
 
+def _db_instances(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # One paginated DescribeDBInstances gives every instance's state; Config names them by DbiResourceId.
+    fixer = lambda_module("fixers.rds_public_access")
+    return [
+        Found(_target(account, region, "AWS::RDS::DBInstance", instance["DbiResourceId"]), fixer.instance_state(instance), instance.get("DBInstanceArn"))
+        for instance in _pages(session, "rds", "describe_db_instances", "DBInstances")
+    ]
+
+
 def _vpcs(session: boto3.Session, account: Account, region: str) -> list[Found]:
     fixer = lambda_module("fixers.vpc_flow_logs")
     logs_by_vpc: dict[str | None, list[Any]] = defaultdict(list)
@@ -230,6 +240,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "default-security-group-closed": _default_groups,
     "ec2-imdsv2": _instances,
     "log-group-retention": _log_groups,
+    "rds-public-access": _db_instances,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -16,6 +16,7 @@ from remediation.fixers import (
     kms_key_rotation,
     load_fixer,
     log_group_retention,
+    rds_public_access,
     restricted_admin_ports,
     s3_account_public_access,
     s3_bucket_encryption,
@@ -155,6 +156,13 @@ def retention(days: int | None, name: str = "/app/api", policy: str | None = Non
     return log_group_retention.LogGroupState(name, group, TARGET)
 
 
+def db(public: bool | None, **extra: Any) -> Any:
+    instance: dict[str, Any] = {"DbiResourceId": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "DBInstanceIdentifier": "orders-db", "DBInstanceStatus": "available", "Engine": "postgres", **extra}
+    if public is not None:
+        instance["PubliclyAccessible"] = public
+    return rds_public_access.instance_state(instance)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -231,6 +239,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ec2-imdsv2", "tokens required", metadata("required"), {}, "COMPLIANT"),
     ("ec2-imdsv2", "tokens required, endpoint disabled", metadata("required", HttpEndpoint="disabled"), {}, "COMPLIANT"),
     ("ec2-imdsv2", "no HttpTokens reported (AWS's default is optional)", metadata(None), {}, "NON_COMPLIANT"),
+    ("rds-public-access", "publicly accessible", db(True), {}, "NON_COMPLIANT"),
+    ("rds-public-access", "private", db(False), {}, "COMPLIANT"),
+    ("rds-public-access", "flag not reported", db(None), {}, "COMPLIANT"),
+    ("rds-public-access", "public Aurora instance", db(True, Engine="aurora-postgresql", DBClusterIdentifier="orders"), {}, "NON_COMPLIANT"),
     ("default-security-group-closed", "one inbound rule from ::/0", default_group({"IsEgress": False, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv6": "::/0"}), {}, "NON_COMPLIANT"),
     ("log-group-retention", "30 days, under the default 365", retention(30), {}, "NON_COMPLIANT"),
     ("log-group-retention", "never expires", retention(None), {}, "COMPLIANT"),

@@ -36,4 +36,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "default-security-group-closed": {"evenWhenInUse": False},
     "ec2-imdsv2": {"metadataNoTokenDays": 14},
     "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
+    "rds-public-access": {},
 }

@@ -4,6 +4,8 @@ and how to check, independently of the fixer, that the resource is fixed."""
 from __future__ import annotations
 
 import json
+import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -485,6 +487,38 @@ def _retention_raised(name: str) -> bool:
     return bool(group.get("retentionInDays") == DEFAULT_PARAMS["log-group-retention"]["minRetentionDays"])
 
 
+def db_instance(public: bool = True, name: str = "orders-db") -> str:
+    """A PostgreSQL DB instance; returns its DbiResourceId, the id Config's events carry."""
+    boto3.client("rds").create_db_instance(
+        DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine="postgres", AllocatedStorage=20,
+        MasterUsername="orders_admin", MasterUserPassword="correct-horse-battery", PubliclyAccessible=public,
+    )
+    return unique_dbi_resource_id(name)
+
+
+def unique_dbi_resource_id(name: str) -> str:
+    """Give the instance its own DbiResourceId: moto 5.2.5 gives every instance db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U."""
+    from moto.rds.models import rds_backends
+
+    resource_id = "db-" + base64.b32encode(hashlib.sha256(name.encode()).digest()).decode()[:26]
+    rds_backends[ACCOUNT][boto3.client("rds").meta.region_name].databases[name].dbi_resource_id = resource_id
+    return resource_id
+
+
+def described_db(resource_id: str) -> dict[str, object]:
+    """The DB instance with this DbiResourceId, as DescribeDBInstances returns it."""
+    found: dict[str, object] = boto3.client("rds").describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [resource_id]}])["DBInstances"][0]
+    return found
+
+
+def _tag_db(resource_id: str) -> None:
+    boto3.client("rds").add_tags_to_resource(ResourceName=str(described_db(resource_id)["DBInstanceArn"]), Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _db_private(resource_id: str) -> bool:
+    return described_db(resource_id)["PubliclyAccessible"] is False
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -506,5 +540,6 @@ SCENARIOS = [
     Scenario("default-security-group-closed", "AWS::EC2::SecurityGroup", _open_default_group, _closed_default_group, _tag_ec2, _default_group_closed),
     Scenario("ec2-imdsv2", "AWS::EC2::Instance", instance, lambda: instance("required"), _tag_ec2, _tokens_required),
     Scenario("log-group-retention", "AWS::Logs::LogGroup", lambda: log_group(30), lambda: log_group(731, "/app/long-lived"), _tag_log_group, _retention_raised),
+    Scenario("rds-public-access", "AWS::RDS::DBInstance", db_instance, lambda: db_instance(public=False, name="private-db"), _tag_db, _db_private),
 ]
 """Every fixer, in catalog order."""

@@ -43,7 +43,11 @@ THROTTLING = {
 ACCESS_DENIED = {
     "s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException",
     "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException", "logs": "AccessDeniedException",
+    "rds-public-access": ("rds", "ModifyDBInstance"),
 }
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -114,6 +118,7 @@ TAG_READS = {
     "ebs-snapshot-public": ("ec2", "DescribeTags", "UnauthorizedOperation"),
     "kms-key-rotation": ("kms", "ListResourceTags", "AccessDeniedException"),
     "log-group-retention": ("logs", "ListTagsForResource", "AccessDeniedException"),
+    "rds-public-access": ("rds", "ListTagsForResource", "AccessDenied"),
 }
 
 

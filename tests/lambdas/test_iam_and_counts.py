@@ -176,6 +176,7 @@ EXPECTED_COUNTS = {
     "default-security-group-closed": (1, 6),
     "ec2-imdsv2": (1, 4),
     "log-group-retention": (1, 4),
+    "rds-public-access": (1, 4),
 }
 
 

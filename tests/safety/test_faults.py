@@ -43,6 +43,7 @@ ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "Unau
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
 ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
+ACCESS_DENIED["rds"], THROTTLING["rds"], SERVER_ERROR["rds"] = "AccessDenied", ("Throttling", 400), ("InternalFailure", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -109,6 +110,10 @@ INSTANCE_DELETION = Deletion(
 LOG_GROUP_DELETION = Deletion(
     lambda name: boto3.client("logs").delete_log_group(logGroupName=name),
     lambda name: any(g["logGroupName"] == name for g in boto3.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]),
+)
+DB_DELETION = Deletion(
+    lambda resource_id: boto3.client("rds").delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True),
+    lambda resource_id: bool(boto3.client("rds").describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [resource_id]}])["DBInstances"]),
 )
 VPC_DELETION = Deletion(
     lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
@@ -178,6 +183,7 @@ SUBJECTS = [
     Subject("default-security-group-closed", SCENARIO["default-security-group-closed"].make_non_compliant, ("ec2", "DescribeSecurityGroups"), None, ("ec2", "RevokeSecurityGroupEgress"), DEFAULT_GROUP_DELETION),
     Subject("ec2-imdsv2", SCENARIO["ec2-imdsv2"].make_non_compliant, ("ec2", "DescribeInstances"), None, ("ec2", "ModifyInstanceMetadataOptions"), INSTANCE_DELETION),
     Subject("log-group-retention", SCENARIO["log-group-retention"].make_non_compliant, ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "PutRetentionPolicy"), LOG_GROUP_DELETION),
+    Subject("rds-public-access", SCENARIO["rds-public-access"].make_non_compliant, ("rds", "DescribeDBInstances"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBInstance"), DB_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -34,6 +34,7 @@ MODULE_NAMES: dict[str, str] = {
     "default-security-group-closed": "default_security_group_closed",
     "ec2-imdsv2": "ec2_imdsv2",
     "log-group-retention": "log_group_retention",
+    "rds-public-access": "rds_public_access",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         ec2_imdsv2,
         kms_key_rotation,
         log_group_retention,
+        rds_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
         default_security_group_closed,
         ec2_imdsv2,
         log_group_retention,
+        rds_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
