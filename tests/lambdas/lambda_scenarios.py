@@ -3,9 +3,9 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
-import json
 import base64
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 

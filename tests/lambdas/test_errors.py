@@ -35,6 +35,7 @@ FIRST_WRITE = {
     "default-security-group-closed": ("ec2", "RevokeSecurityGroupIngress"),
     "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
     "log-group-retention": ("logs", "PutRetentionPolicy"),
+    "rds-public-access": ("rds", "ModifyDBInstance"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -43,10 +44,7 @@ THROTTLING = {
 ACCESS_DENIED = {
     "s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException",
     "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException", "logs": "AccessDeniedException",
-    "rds-public-access": ("rds", "ModifyDBInstance"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
 THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
 
 
