@@ -52,6 +52,7 @@ FIXERS = [
     "cloudtrail-log-validation",
     "s3-bucket-versioning",
     "s3-ssl-only",
+    "ecr-scan-on-push",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -178,6 +178,15 @@ def _denies_http(statement: Any, bucket: str) -> bool:
     return everyone and all_actions and covered and insecure
 
 
+def repository_scanning(state: State, _params: Params) -> Verdict:
+    """ECR_PRIVATE_IMAGE_SCANNING_ENABLED: the repository scans images on push.
+
+    UNVERIFIED: whether the rule reads the repository's scanOnPush flag (what this state holds) or the
+    registry's scan frequency for it, where CONTINUOUS_SCAN also passes.
+    """
+    return "COMPLIANT" if state.get("scanOnPush") is True else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -188,6 +197,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-log-validation": log_file_validation,
     "s3-bucket-versioning": bucket_versioning,
     "s3-ssl-only": bucket_ssl_only,
+    "ecr-scan-on-push": repository_scanning,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

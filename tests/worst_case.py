@@ -93,6 +93,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-log-validation": {},
         "s3-bucket-versioning": {},
         "s3-ssl-only": {},
+        "ecr-scan-on-push": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -29,6 +29,7 @@ TAGGING_TYPES = {
     "cloudtrail-log-validation": "cloudtrail:trail",
     "s3-bucket-versioning": "s3",
     "s3-ssl-only": "s3",
+    "ecr-scan-on-push": "ecr:repository",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -115,6 +116,14 @@ def _account(_session: boto3.Session, account: Account, region: str) -> list[Fou
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
 
+def _repositories(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    fixer = lambda_module("fixers.ecr_scan_on_push")
+    return [
+        Found(_target(account, region, "AWS::ECR::Repository", repository["repositoryName"]), fixer.repository_state(repository), repository["repositoryArn"])
+        for repository in _pages(session, "ecr", "describe_repositories", "repositories")
+    ]
+
+
 DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "s3-bucket-encryption": _buckets,
     "s3-bucket-public-access": _buckets,
@@ -125,6 +134,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-log-validation": _trails,
     "s3-bucket-versioning": _buckets,
     "s3-ssl-only": _buckets,
+    "ecr-scan-on-push": _repositories,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

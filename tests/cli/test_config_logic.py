@@ -10,6 +10,7 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
+    ecr_scan_on_push,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -111,6 +112,8 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("s3-ssl-only", "no policy", s3_ssl_only.PolicyState("some-bucket", "aws", None), {}, "NON_COMPLIANT"),
     ("s3-ssl-only", "documented deny", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [s3_ssl_only.deny_statement("some-bucket", "aws")]})), {}, "COMPLIANT"),
     ("s3-ssl-only", "allow over TLS only", s3_ssl_only.PolicyState("some-bucket", "aws", json.dumps({"Statement": [{**s3_ssl_only.deny_statement("some-bucket", "aws"), "Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})), {}, "NON_COMPLIANT"),
+    ("ecr-scan-on-push", "scan on push off", ecr_scan_on_push.RepositoryState("repo", "arn:aws:ecr:us-east-1:123456789012:repository/repo", False), {}, "NON_COMPLIANT"),
+    ("ecr-scan-on-push", "scan on push on", ecr_scan_on_push.RepositoryState("repo", "arn:aws:ecr:us-east-1:123456789012:repository/repo", True), {}, "COMPLIANT"),
 ]
 
 

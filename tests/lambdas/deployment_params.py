@@ -28,4 +28,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "s3-bucket-versioning": {},
     "s3-ssl-only": {},
+    "ecr-scan-on-push": {},
 }

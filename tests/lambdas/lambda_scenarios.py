@@ -246,6 +246,27 @@ def _validation_on(trail_id: str) -> bool:
     return bool(boto3.client("cloudtrail").get_trail(Name=trail_id)["Trail"]["LogFileValidationEnabled"])
 
 
+# --- ECR ----------------------------------------------------------------------------------------
+
+
+def _repository(scan_on_push: bool = False) -> str:
+    # Repository names are unique per registry: the compliant one gets its own name.
+    name = "team/scanned" if scan_on_push else "team/service"
+    boto3.client("ecr").create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": scan_on_push})
+    return name
+
+
+def _tag_repository(name: str) -> None:
+    ecr = boto3.client("ecr")
+    (repository,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    ecr.tag_resource(resourceArn=repository["repositoryArn"], tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _scans_on_push(name: str) -> bool:
+    (repository,) = boto3.client("ecr").describe_repositories(repositoryNames=[name])["repositories"]
+    return repository["imageScanningConfiguration"]["scanOnPush"] is True
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -258,5 +279,6 @@ SCENARIOS = [
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("s3-bucket-versioning", "AWS::S3::Bucket", _unversioned_bucket, _versioned_bucket, _tag_bucket, _bucket_versioned),
     Scenario("s3-ssl-only", "AWS::S3::Bucket", _bucket_with_reader_policy, _tls_only_bucket, _tag_bucket, _denies_http_and_keeps_readers),
+    Scenario("ecr-scan-on-push", "AWS::ECR::Repository", _repository, lambda: _repository(scan_on_push=True), _tag_repository, _scans_on_push),
 ]
 """Every fixer, in catalog order."""

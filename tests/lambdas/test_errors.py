@@ -27,9 +27,10 @@ FIRST_WRITE = {
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "s3-bucket-versioning": ("s3", "PutBucketVersioning"),
     "s3-ssl-only": ("s3", "PutBucketPolicy"),
+    "ecr-scan-on-push": ("ecr", "PutImageScanningConfiguration"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "ecr": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "ecr": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -95,6 +96,7 @@ TAG_READS = {
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "s3-bucket-versioning": ("s3", "GetBucketTagging", "AccessDenied"),
     "s3-ssl-only": ("s3", "GetBucketTagging", "AccessDenied"),
+    "ecr-scan-on-push": ("ecr", "ListTagsForResource", "AccessDeniedException"),
 }
 
 

@@ -151,6 +151,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "s3-bucket-versioning": (1, 4),
     "s3-ssl-only": (1, 4),
+    "ecr-scan-on-push": (1, 4),
 }
 
 

@@ -33,9 +33,9 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "ecr": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "ecr": ("ThrottlingException", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "ecr": ("ServerException", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -88,6 +88,11 @@ VPC_DELETION = Deletion(
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
 )
 
+REPOSITORY_DELETION = Deletion(
+    lambda repository: boto3.client("ecr").delete_repository(repositoryName=repository),
+    lambda repository: _exists(lambda: boto3.client("ecr").describe_repositories(repositoryNames=[repository])),
+)
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -114,6 +119,7 @@ SUBJECTS = [
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("s3-bucket-versioning", SCENARIO["s3-bucket-versioning"].make_non_compliant, ("s3", "GetBucketVersioning"), ("s3", "GetBucketTagging"), ("s3", "PutBucketVersioning"), BUCKET_DELETION),
     Subject("s3-ssl-only", SCENARIO["s3-ssl-only"].make_non_compliant, ("s3", "GetBucketPolicy"), ("s3", "GetBucketTagging"), ("s3", "PutBucketPolicy"), BUCKET_DELETION),
+    Subject("ecr-scan-on-push", SCENARIO["ecr-scan-on-push"].make_non_compliant, ("ecr", "DescribeRepositories"), ("ecr", "ListTagsForResource"), ("ecr", "PutImageScanningConfiguration"), REPOSITORY_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

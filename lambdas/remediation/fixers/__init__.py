@@ -26,6 +26,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "s3-bucket-versioning": "s3_bucket_versioning",
     "s3-ssl-only": "s3_ssl_only",
+    "ecr-scan-on-push": "ecr_scan_on_push",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        ecr_scan_on_push,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     _CHECKED: tuple[Fixer, ...] = (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        ecr_scan_on_push,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
