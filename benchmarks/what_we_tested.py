@@ -61,6 +61,7 @@ FIXERS = [
     "ec2-imdsv2",
     "log-group-retention",
     "rds-public-access",
+    "ecr-scan-on-push",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

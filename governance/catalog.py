@@ -1110,6 +1110,37 @@ RDS_PUBLIC_ACCESS = RuleEntry(
     setting_defaults=lambda _raw: {"mode": "manual"},
 )
 
+# --- ecr-scan-on-push ---------------------------------------------------------------------------
+#
+# ECR_PRIVATE_IMAGE_SCANNING_ENABLED [V] — CFG/ecr-private-image-scanning-enabled.html (current copies):
+# "Checks if a private Amazon ECR repository has image scanning enabled. The rule is NON_COMPLIANT if the
+# private Amazon ECR repository's scan frequency is not on scan on push or continuous scan"; Periodic,
+# AWS::ECR::Repository, Parameters: none; not available in the China regions and some newer regions. FSBP
+# ECR.1 (High). Periodic-only: no scope (facts section 9). UNVERIFIED: the evaluations' resourceId form
+# (the repository name is assumed; the fixer also accepts an ARN) and whether the rule reads the
+# repository's scanOnPush flag or the registry's scan frequency for the repository.
+#
+# No AWS-owned runbook changes ECR scanning (the runbook reference has no ECR section), so lambda only.
+# The fixer sets the repository's own scanOnPush (PutImageScanningConfiguration, which botocore marks as
+# being deprecated in favour of registry-level configuration) and never PutRegistryScanningConfiguration,
+# which replaces the whole registry configuration and applies to every matching repository. Basic
+# scanning on push has no charge of its own [P]; enhanced scanning, if the registry uses it, is billed by
+# Amazon Inspector, and the repository flag does not switch it on.
+
+ECR_SCAN_ON_PUSH = RuleEntry(
+    key="ecr-scan-on-push",
+    title="Private ECR repositories scan images on push (FSBP ECR.1)",
+    config_rule=ConfigRuleSpec(
+        identifier="ECR_PRIVATE_IMAGE_SCANNING_ENABLED",
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::ECR::Repository",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ecr-private-image-scanning-enabled-",),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1131,6 +1162,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         EC2_IMDSV2,
         LOG_GROUP_RETENTION,
         RDS_PUBLIC_ACCESS,
+        ECR_SCAN_ON_PUSH,
     )
 }
 """Every rule, by key, in the order the README lists them."""

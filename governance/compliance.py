@@ -284,6 +284,15 @@ def rds_public_access(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if state.get("publiclyAccessible") is True else "COMPLIANT"
 
 
+def repository_scanning(state: State, _params: Params) -> Verdict:
+    """ECR_PRIVATE_IMAGE_SCANNING_ENABLED: the repository scans images on push.
+
+    UNVERIFIED: whether the rule reads the repository's scanOnPush flag (what this state holds) or the
+    registry's scan frequency for it, where CONTINUOUS_SCAN also passes.
+    """
+    return "COMPLIANT" if state.get("scanOnPush") is True else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -303,6 +312,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "ec2-imdsv2": imdsv2,
     "log-group-retention": log_group_retention,
     "rds-public-access": rds_public_access,
+    "ecr-scan-on-push": repository_scanning,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

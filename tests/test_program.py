@@ -71,12 +71,12 @@ def statement_actions(policy: dict[str, Any]) -> set[str]:
 
 def test_dev_stack_counts_per_account_region(dev: ProgramRun) -> None:
     expected = {
-        # account A: all 9 rules in the home region, the 7 regional ones in eu-west-1
-        (ACCOUNT_A, "us-east-1"): {RULE: 9, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
-        (ACCOUNT_A, "eu-west-1"): {RULE: 7, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        # account A: all 10 rules in the home region, the 8 regional ones in eu-west-1
+        (ACCOUNT_A, "us-east-1"): {RULE: 10, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "eu-west-1"): {RULE: 8, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
         # account B: restricted-admin-ports acts on Security Hub's rule, vpc-flow-logs is off
-        (ACCOUNT_B, "us-east-1"): {RULE: 7, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
-        (ACCOUNT_B, "eu-west-1"): {RULE: 5, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "us-east-1"): {RULE: 8, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "eu-west-1"): {RULE: 6, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
     }
     for (account, region), counts in expected.items():
         actual = {type_token: len(in_bundle(dev, account, region, type_token)) for type_token in counts}

@@ -35,6 +35,7 @@ TAGGING_TYPES = {
     "default-security-group-closed": "ec2:security-group",
     "ec2-imdsv2": "ec2:instance",
     "rds-public-access": "rds:db",
+    "ecr-scan-on-push": "ecr:repository",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -222,6 +223,14 @@ def _account(_session: boto3.Session, account: Account, region: str) -> list[Fou
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
 
+def _repositories(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    fixer = lambda_module("fixers.ecr_scan_on_push")
+    return [
+        Found(_target(account, region, "AWS::ECR::Repository", repository["repositoryName"]), fixer.repository_state(repository), repository["repositoryArn"])
+        for repository in _pages(session, "ecr", "describe_repositories", "repositories")
+    ]
+
+
 DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "s3-bucket-encryption": _buckets,
     "s3-bucket-public-access": _buckets,
@@ -241,6 +250,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "ec2-imdsv2": _instances,
     "log-group-retention": _log_groups,
     "rds-public-access": _db_instances,
+    "ecr-scan-on-push": _repositories,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -14,6 +14,7 @@ from remediation.fixers import (
     ebs_default_encryption,
     ec2_imdsv2,
     kms_key_rotation,
+    ecr_scan_on_push,
     load_fixer,
     log_group_retention,
     rds_public_access,
@@ -252,6 +253,8 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("log-group-retention", "short, outside the prefixes", retention(1), {"logGroupNames": ["/prod/"]}, "NOT_APPLICABLE"),
     ("log-group-retention", "short, inside the prefixes", retention(1, "/prod/db"), {"logGroupNames": ["/prod/"]}, "NON_COMPLIANT"),
     ("log-group-retention", "short, set by an account-level policy", retention(7, policy="org-default"), {}, "NON_COMPLIANT"),
+    ("ecr-scan-on-push", "scan on push off", ecr_scan_on_push.RepositoryState("repo", "arn:aws:ecr:us-east-1:123456789012:repository/repo", False), {}, "NON_COMPLIANT"),
+    ("ecr-scan-on-push", "scan on push on", ecr_scan_on_push.RepositoryState("repo", "arn:aws:ecr:us-east-1:123456789012:repository/repo", True), {}, "COMPLIANT"),
 ]
 
 

@@ -37,4 +37,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "ec2-imdsv2": {"metadataNoTokenDays": 14},
     "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
     "rds-public-access": {},
+    "ecr-scan-on-push": {},
 }

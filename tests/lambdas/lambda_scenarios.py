@@ -519,6 +519,27 @@ def _db_private(resource_id: str) -> bool:
     return described_db(resource_id)["PubliclyAccessible"] is False
 
 
+# --- ECR ----------------------------------------------------------------------------------------
+
+
+def _repository(scan_on_push: bool = False) -> str:
+    # Repository names are unique per registry: the compliant one gets its own name.
+    name = "team/scanned" if scan_on_push else "team/service"
+    boto3.client("ecr").create_repository(repositoryName=name, imageScanningConfiguration={"scanOnPush": scan_on_push})
+    return name
+
+
+def _tag_repository(name: str) -> None:
+    ecr = boto3.client("ecr")
+    (repository,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    ecr.tag_resource(resourceArn=repository["repositoryArn"], tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _scans_on_push(name: str) -> bool:
+    (repository,) = boto3.client("ecr").describe_repositories(repositoryNames=[name])["repositories"]
+    return repository["imageScanningConfiguration"]["scanOnPush"] is True
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -541,5 +562,6 @@ SCENARIOS = [
     Scenario("ec2-imdsv2", "AWS::EC2::Instance", instance, lambda: instance("required"), _tag_ec2, _tokens_required),
     Scenario("log-group-retention", "AWS::Logs::LogGroup", lambda: log_group(30), lambda: log_group(731, "/app/long-lived"), _tag_log_group, _retention_raised),
     Scenario("rds-public-access", "AWS::RDS::DBInstance", db_instance, lambda: db_instance(public=False, name="private-db"), _tag_db, _db_private),
+    Scenario("ecr-scan-on-push", "AWS::ECR::Repository", _repository, lambda: _repository(scan_on_push=True), _tag_repository, _scans_on_push),
 ]
 """Every fixer, in catalog order."""

@@ -36,6 +36,7 @@ FIRST_WRITE = {
     "ec2-imdsv2": ("ec2", "ModifyInstanceMetadataOptions"),
     "log-group-retention": ("logs", "PutRetentionPolicy"),
     "rds-public-access": ("rds", "ModifyDBInstance"),
+    "ecr-scan-on-push": ("ecr", "PutImageScanningConfiguration"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -46,6 +47,8 @@ ACCESS_DENIED = {
     "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException", "logs": "AccessDeniedException",
 }
 THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "ecr": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "ecr": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -117,6 +120,7 @@ TAG_READS = {
     "kms-key-rotation": ("kms", "ListResourceTags", "AccessDeniedException"),
     "log-group-retention": ("logs", "ListTagsForResource", "AccessDeniedException"),
     "rds-public-access": ("rds", "ListTagsForResource", "AccessDenied"),
+    "ecr-scan-on-push": ("ecr", "ListTagsForResource", "AccessDeniedException"),
 }
 
 

@@ -177,6 +177,7 @@ EXPECTED_COUNTS = {
     "ec2-imdsv2": (1, 4),
     "log-group-retention": (1, 4),
     "rds-public-access": (1, 4),
+    "ecr-scan-on-push": (1, 4),
 }
 
 

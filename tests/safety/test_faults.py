@@ -47,6 +47,9 @@ SERVER_ERROR = {
 }
 ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
 ACCESS_DENIED["rds"], THROTTLING["rds"], SERVER_ERROR["rds"] = "AccessDenied", ("Throttling", 400), ("InternalFailure", 500)
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "ecr": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "ecr": ("ThrottlingException", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "ecr": ("ServerException", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -152,6 +155,11 @@ KEY_DELETION = Deletion(
     lambda key_id: boto3.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] != "PendingDeletion",
 )
 
+REPOSITORY_DELETION = Deletion(
+    lambda repository: boto3.client("ecr").delete_repository(repositoryName=repository),
+    lambda repository: _exists(lambda: boto3.client("ecr").describe_repositories(repositoryNames=[repository])),
+)
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -187,6 +195,7 @@ SUBJECTS = [
     Subject("ec2-imdsv2", SCENARIO["ec2-imdsv2"].make_non_compliant, ("ec2", "DescribeInstances"), None, ("ec2", "ModifyInstanceMetadataOptions"), INSTANCE_DELETION),
     Subject("log-group-retention", SCENARIO["log-group-retention"].make_non_compliant, ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "PutRetentionPolicy"), LOG_GROUP_DELETION),
     Subject("rds-public-access", SCENARIO["rds-public-access"].make_non_compliant, ("rds", "DescribeDBInstances"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBInstance"), DB_DELETION),
+    Subject("ecr-scan-on-push", SCENARIO["ecr-scan-on-push"].make_non_compliant, ("ecr", "DescribeRepositories"), ("ecr", "ListTagsForResource"), ("ecr", "PutImageScanningConfiguration"), REPOSITORY_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -35,6 +35,7 @@ MODULE_NAMES: dict[str, str] = {
     "ec2-imdsv2": "ec2_imdsv2",
     "log-group-retention": "log_group_retention",
     "rds-public-access": "rds_public_access",
+    "ecr-scan-on-push": "ecr_scan_on_push",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         kms_key_rotation,
         log_group_retention,
         rds_public_access,
+        ecr_scan_on_push,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
         ec2_imdsv2,
         log_group_retention,
         rds_public_access,
+        ecr_scan_on_push,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
