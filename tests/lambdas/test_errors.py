@@ -47,8 +47,8 @@ ACCESS_DENIED = {
     "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException", "logs": "AccessDeniedException",
 }
 THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "ecr": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "ecr": "AccessDeniedException"}
+THROTTLING["ecr"] = ("ThrottlingException", 400)
+ACCESS_DENIED["ecr"] = "AccessDeniedException"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:

@@ -47,9 +47,9 @@ SERVER_ERROR = {
 }
 ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
 ACCESS_DENIED["rds"], THROTTLING["rds"], SERVER_ERROR["rds"] = "AccessDenied", ("Throttling", 400), ("InternalFailure", 500)
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "ecr": "AccessDeniedException"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "ecr": ("ThrottlingException", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "ecr": ("ServerException", 500)}
+ACCESS_DENIED["ecr"] = "AccessDeniedException"
+THROTTLING["ecr"] = ("ThrottlingException", 400)
+SERVER_ERROR["ecr"] = ("ServerException", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
