@@ -1,7 +1,9 @@
 """``demo``: the whole flow on the embedded emulator, with no AWS account, in well under a minute.
 
-1. Start the emulator (moto's server on 127.0.0.1, a free port) and seed misconfigured resources for
-   every rule in the dev stack's two accounts.
+1. Start the emulator (moto's server on 127.0.0.1, a free port) and seed misconfigured resources in
+   the dev stack's two accounts: buckets, security groups and VPCs, and for four of the Foundational
+   Security Best Practices rules a KMS key without rotation, a log group with a short retention, a
+   queue anyone may send to (manual mode: a dry run) and a public EBS snapshot.
 2. Run the Pulumi program for ``Pulumi.dev.yaml`` under mocks, and take from what it registers the
    remediation Lambda's configuration and its EventBridge pattern for one account-region.
 3. Put real-shaped "Config Rules Compliance Change" events on that account's event bus, where an
@@ -124,6 +126,57 @@ def kms_stack_file(settings: Any, sessions: AccountSessions, workdir: Path) -> P
 def _flow_logs(ec2: Any, vpc: str) -> str:
     logs = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])["FlowLogs"]
     return f"{len(logs)} flow log(s)" + (f" ({logs[0]['TrafficType']})" if logs else "")
+
+
+def _rotation(kms: Any, key_id: str) -> str:
+    return "rotation " + ("on" if kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] else "off")
+
+
+def _retention(logs: Any, name: str) -> str:
+    (group,) = [g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name]
+    return f"retention {group['retentionInDays']} days" if "retentionInDays" in group else "never expires"
+
+
+def _queue_policy(sqs: Any, url: str) -> str:
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"].get("Policy", "{}"))
+    sids = [str(statement.get("Sid")) for statement in policy.get("Statement", [])]
+    return "policy statements: " + (", ".join(sids) or "none")
+
+
+def _snapshot_shares(ec2: Any, snapshot: str) -> str:
+    shares = ec2.describe_snapshot_attribute(SnapshotId=snapshot, Attribute="createVolumePermission")["CreateVolumePermissions"]
+    return f"{snapshot} restorable by: " + (", ".join(share.get("Group") or share.get("UserId", "?") for share in shares) or "owner only")
+
+
+def seed_new_rules(session: boto3.Session, tag: str) -> list[Seeded]:
+    """Misconfigured resources for four of the newer rules the dev stack enables.
+
+    A key without rotation, a log group with a short retention, a queue policy anyone may send through
+    (manual mode: a dry run) and a public EBS snapshot (an account-level evaluation).
+    """
+    kms, logs, sqs, ec2 = session.client("kms"), session.client("logs"), session.client("sqs"), session.client("ec2")
+    account = session.client("sts").get_caller_identity()["Account"]
+    key_id = kms.create_key(Description=f"demo {tag} key without rotation")["KeyMetadata"]["KeyId"]
+    group = f"/demo/{tag}/short-retention"
+    logs.create_log_group(logGroupName=group)
+    logs.put_retention_policy(logGroupName=group, retentionInDays=30)
+    url = sqs.create_queue(QueueName=f"demo-{tag}-orders")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AnyoneMaySend", "Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn},
+        {"Sid": "OrdersServiceReads", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sqs:ReceiveMessage", "Resource": arn},
+    ]}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    volume = ec2.create_volume(AvailabilityZone=f"{session.region_name}a", Size=1)["VolumeId"]
+    snapshot = ec2.create_snapshot(VolumeId=volume, Description=f"demo {tag} public snapshot")["SnapshotId"]
+    ec2.modify_snapshot_attribute(SnapshotId=snapshot, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"])
+    return [
+        Seeded("kms-key-rotation", "AWS::KMS::Key", key_id, lambda: _rotation(kms, key_id)),
+        Seeded("log-group-retention", "AWS::Logs::LogGroup", group, lambda: _retention(logs, group)),
+        # Named by its ARN: the emulator's queue URLs are not AWS's (which form Config sends is not documented).
+        Seeded("sqs-queue-public", "AWS::SQS::Queue", arn, lambda: _queue_policy(sqs, url)),
+        Seeded("ebs-snapshot-public", "AWS::::Account", account, lambda: _snapshot_shares(ec2, snapshot)),
+    ]
 
 
 def seed(session: boto3.Session, region: str, tag: str) -> list[Seeded]:
@@ -256,10 +309,10 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         sessions = AccountSessions()
         accounts = {account.id: account for account in settings.accounts}
         lambda_session = sessions.regional(accounts[LAMBDA_ACCOUNT], LAMBDA_REGION)
-        seeded = seed(lambda_session, LAMBDA_REGION, "events")
+        seeded = seed(lambda_session, LAMBDA_REGION, "events") + seed_new_rules(lambda_session, "events")
         other = settings.accounts[1]
         seed(sessions.regional(other, other.regions[-1]), other.regions[-1], "backlog")
-        _say(out, f"Seeded misconfigured buckets, security groups and VPCs in {LAMBDA_ACCOUNT}/{LAMBDA_REGION} and {other.id}/{other.regions[-1]}.")
+        _say(out, f"Seeded misconfigured buckets, security groups, VPCs, a KMS key, a log group, a queue and a snapshot in {LAMBDA_ACCOUNT}/{LAMBDA_REGION}, and a backlog in {other.id}/{other.regions[-1]}.")
 
         _heading(out, "What the program deploys (Pulumi program under mocks)")
         config, pattern = deployed_lambda(LAMBDA_ACCOUNT, LAMBDA_REGION)
@@ -299,7 +352,7 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
                 os.environ["GOVERNANCE_CONFIG"] = previous
         _heading(out, "Audit records (one JSON line each in the function's log group; here summarised)")
         for record in records:
-            _say(out, f"  {record['decision']:18} {record['ruleKey']:26} {record['resourceId']}: {record['reason']}")
+            _say(out, f"  {record['decision']:18} {record.get('ruleKey') or '-':26} {record.get('resourceId') or '-'}: {record['reason']}")
             _say(out, f"  {'':18} calls: {', '.join(call['operation'] for call in record['apiCalls'])}")
 
         _heading(out, "Metrics CloudWatch Logs extracts from those lines (Embedded Metric Format: no extra request)")
