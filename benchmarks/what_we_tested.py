@@ -52,6 +52,7 @@ FIXERS = [
     "cloudtrail-log-validation",
     "sqs-queue-public",
     "sns-topic-public",
+    "lambda-public-access",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

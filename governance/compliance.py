@@ -133,7 +133,7 @@ def log_file_validation(state: State, _params: Params) -> Verdict:
 
 
 def no_public_statement(state: State, _params: Params) -> Verdict:
-    """SQS_QUEUE_NO_PUBLIC_ACCESS and SNS_TOPIC_NO_PUBLIC_ACCESS: no statement allows everyone without a fixed-value restriction.
+    """SQS_QUEUE_NO_PUBLIC_ACCESS, SNS_TOPIC_NO_PUBLIC_ACCESS and LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED: no statement allows everyone without a fixed-value restriction.
 
     "To be considered non-public, an ... policy must grant access only to fixed values" (rule page).
     Which condition keys restrict is UNVERIFIED; the test is the one the fixers use
@@ -161,6 +161,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-log-validation": log_file_validation,
     "sqs-queue-public": no_public_statement,
     "sns-topic-public": no_public_statement,
+    "lambda-public-access": no_public_statement,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

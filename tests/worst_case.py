@@ -93,6 +93,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-log-validation": {},
         "sqs-queue-public": {},
         "sns-topic-public": {},
+        "lambda-public-access": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -29,6 +29,7 @@ TAGGING_TYPES = {
     "cloudtrail-log-validation": "cloudtrail:trail",
     "sqs-queue-public": "sqs",
     "sns-topic-public": "sns",
+    "lambda-public-access": "lambda:function",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -128,6 +129,14 @@ def _topics(session: boto3.Session, account: Account, region: str) -> list[Found
     ]
 
 
+def _functions(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # Lambda has no batch read of function policies: ListFunctions gives the names, the fixer reads each policy.
+    return [
+        Found(_target(account, region, "AWS::Lambda::Function", function["FunctionName"]), None, function["FunctionArn"])
+        for function in _pages(session, "lambda", "list_functions", "Functions")
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -142,6 +151,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-log-validation": _trails,
     "sqs-queue-public": _queues,
     "sns-topic-public": _topics,
+    "lambda-public-access": _functions,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

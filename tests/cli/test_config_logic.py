@@ -10,6 +10,7 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
+    lambda_public_access,
     load_fixer,
     restricted_admin_ports,
     s3_account_public_access,
@@ -104,6 +105,15 @@ def topic(*statements: dict[str, Any]) -> Any:
     return sns_topic_public.TopicState(TOPIC_ARN, json.dumps({"Version": "2008-10-17", "Statement": [DEFAULT_TOPIC_STATEMENT, *statements]}))
 
 
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:api"
+
+
+def function(*statements: dict[str, Any]) -> Any:
+    listed = [{"Sid": f"s{index}", **statement, "Action": "lambda:InvokeFunction", "Resource": FUNCTION_ARN} for index, statement in enumerate(statements)]
+    policy = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": listed}) if statements else None
+    return lambda_public_access.FunctionState("api", FUNCTION_ARN, policy, "rev-1" if statements else None)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -148,6 +158,11 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("sns-topic-public", "* from one bucket", topic(grant("*", {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::logs"}})), {}, "COMPLIANT"),
     ("sns-topic-public", "* with a variable", topic(grant("*", {"StringEquals": {"aws:SourceAccount": "${aws:PrincipalAccount}"}})), {}, "NON_COMPLIANT"),
     ("sns-topic-public", "a service principal", topic(grant({"Service": "cloudwatch.amazonaws.com"})), {}, "COMPLIANT"),
+    ("lambda-public-access", "no policy", function(), {}, "COMPLIANT"),
+    ("lambda-public-access", "anyone may invoke", function({"Effect": "Allow", "Principal": "*"}), {}, "NON_COMPLIANT"),
+    ("lambda-public-access", "public function URL", function({"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}), {}, "NON_COMPLIANT"),
+    ("lambda-public-access", "* from one account", function({"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"AWS:SourceAccount": "123456789012"}}}), {}, "COMPLIANT"),
+    ("lambda-public-access", "another account", function({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}), {}, "COMPLIANT"),
 ]
 
 

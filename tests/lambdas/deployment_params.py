@@ -28,4 +28,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "sqs-queue-public": {},
     "sns-topic-public": {},
+    "lambda-public-access": {},
 }

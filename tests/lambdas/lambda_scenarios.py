@@ -3,7 +3,9 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -290,6 +292,50 @@ def _topic_not_public(arn: str) -> bool:
     return [s.get("Sid") for s in policy["Statement"]] == ["__default_statement_ID"]
 
 
+# --- Lambda -------------------------------------------------------------------------------------
+
+FUNCTION = "governance-test-function"
+
+
+def function_arn(name: str = FUNCTION) -> str:
+    return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+
+
+def new_function(name: str = FUNCTION, *permissions: dict) -> str:
+    """A new function with one AddPermission per ``permissions`` entry (FunctionName filled in); returns its name."""
+    iam = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    try:
+        role = iam.get_role(RoleName="function-role")["Role"]["Arn"]
+    except ClientError:
+        role = iam.create_role(RoleName="function-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    lambda_client = boto3.client("lambda")
+    if name in [function["FunctionName"] for function in lambda_client.list_functions()["Functions"]]:
+        lambda_client.delete_function(FunctionName=name)  # a scenario's second resource replaces the first
+    lambda_client.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": code.getvalue()})
+    for permission in permissions:
+        lambda_client.add_permission(FunctionName=name, **permission)
+    return name
+
+
+PUBLIC_INVOKE = {"StatementId": "PublicInvoke", "Action": "lambda:InvokeFunction", "Principal": "*"}
+"""Everyone may invoke the function."""
+BUCKET_INVOKE = {"StatementId": "FromBucket", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com", "SourceArn": "arn:aws:s3:::uploads", "SourceAccount": ACCOUNT}
+"""S3 may invoke it for one bucket of the account: not public."""
+
+
+def _tag_function(name: str) -> None:
+    boto3.client("lambda").tag_resource(Resource=function_arn(name), Tags={EXEMPTION_TAG: "true"})
+
+
+def _function_not_public(name: str) -> bool:
+    policy = json.loads(boto3.client("lambda").get_policy(FunctionName=name)["Policy"])
+    return [s["Sid"] for s in policy["Statement"]] == ["FromBucket"]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -302,5 +348,9 @@ SCENARIOS = [
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("sqs-queue-public", "AWS::SQS::Queue", _public_queue, _private_queue, _tag_queue, _queue_not_public),
     Scenario("sns-topic-public", "AWS::SNS::Topic", lambda: new_topic(TOPIC, public_publish()), lambda: new_topic(TOPIC), _tag_topic, _topic_not_public),
+    Scenario(
+        "lambda-public-access", "AWS::Lambda::Function",
+        lambda: new_function(FUNCTION, BUCKET_INVOKE, PUBLIC_INVOKE), lambda: new_function(FUNCTION, BUCKET_INVOKE), _tag_function, _function_not_public,
+    ),
 ]
 """Every fixer, in catalog order."""

@@ -27,9 +27,10 @@ FIRST_WRITE = {
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "sqs-queue-public": ("sqs", "SetQueueAttributes"),
     "sns-topic-public": ("sns", "SetTopicAttributes"),
+    "lambda-public-access": ("lambda", "RemovePermission"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "lambda": ("TooManyRequestsException", 429)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -95,6 +96,7 @@ TAG_READS = {
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "sqs-queue-public": ("sqs", "ListQueueTags", "AccessDenied"),
     "sns-topic-public": ("sns", "ListTagsForResource", "AuthorizationError"),
+    "lambda-public-access": ("lambda", "ListTags", "AccessDeniedException"),
 }
 
 

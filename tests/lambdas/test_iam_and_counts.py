@@ -154,6 +154,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "sqs-queue-public": (1, 4),
     "sns-topic-public": (1, 4),
+    "lambda-public-access": (1, 4),
 }
 
 

@@ -33,9 +33,9 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "sqs": ("InternalError", 500), "sns": ("InternalError", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "lambda": ("TooManyRequestsException", 429)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "sqs": ("InternalError", 500), "sns": ("InternalError", 500), "lambda": ("ServiceException", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -95,6 +95,10 @@ TOPIC_DELETION = Deletion(
     lambda arn: boto3.client("sns").delete_topic(TopicArn=arn),
     lambda arn: _exists(lambda: boto3.client("sns").get_topic_attributes(TopicArn=arn)),
 )
+FUNCTION_DELETION = Deletion(
+    lambda name: boto3.client("lambda").delete_function(FunctionName=name),
+    lambda name: _exists(lambda: boto3.client("lambda").get_function(FunctionName=name)),
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ SUBJECTS = [
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("sqs-queue-public", SCENARIO["sqs-queue-public"].make_non_compliant, ("sqs", "GetQueueAttributes"), ("sqs", "ListQueueTags"), ("sqs", "SetQueueAttributes"), QUEUE_DELETION),
     Subject("sns-topic-public", SCENARIO["sns-topic-public"].make_non_compliant, ("sns", "GetTopicAttributes"), ("sns", "ListTagsForResource"), ("sns", "SetTopicAttributes"), TOPIC_DELETION),
+    Subject("lambda-public-access", SCENARIO["lambda-public-access"].make_non_compliant, ("lambda", "GetPolicy"), ("lambda", "ListTags"), ("lambda", "RemovePermission"), FUNCTION_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -26,6 +26,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "sqs-queue-public": "sqs_queue_public",
     "sns-topic-public": "sns_topic_public",
+    "lambda-public-access": "lambda_public_access",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        lambda_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     _CHECKED: tuple[Fixer, ...] = (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        lambda_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
