@@ -62,6 +62,7 @@ FIXERS = [
     "log-group-retention",
     "rds-public-access",
     "ecr-scan-on-push",
+    "lambda-public-access",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -1141,6 +1141,43 @@ ECR_SCAN_ON_PUSH = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-ecr-private-image-scanning-enabled-",),
 )
 
+# --- lambda-public-access ------------------------------------------------------------------------
+#
+# LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED [V] — CFG/lambda-function-public-access-prohibited.html
+# (current copy; CFG-UG@3193df7): Identifier LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED; Resource Types
+# AWS::Lambda::Function; Trigger type Configuration changes; Parameters: none. "A lambda function policy
+# is considered to allow public access if the principal element is empty or contains a wildcard."
+# Security Hub Lambda.1 (FSBP, Critical) "Lambda function policies should prohibit public access"; it
+# "doesn't evaluate policy conditions that use wildcard characters or variables". No AWS-owned runbook
+# changes a function policy (runbook reference, Lambda section), so the Lambda engine only. UNVERIFIED:
+# the condition keys Config counts as restricting (fixers/public_policy.py), whether policies of
+# versions and aliases are evaluated, and Security Hub's further failure of S3-invoked functions
+# without AWS:SourceAccount (neither flagged by scan nor fixed here: narrowing needs the bucket
+# owner's account).
+
+LAMBDA_PUBLIC_ACCESS_NOTE = (
+    "removing a function's public statements stops every caller that relied on them (public function URLs with "
+    "auth type NONE, API Gateway, S3, SNS or EventBridge integrations granted to \"*\", other accounts), so the "
+    "default mode is manual: narrow such statements with SourceArn/SourceAccount, then review the dry runs"
+)
+
+LAMBDA_PUBLIC_ACCESS = RuleEntry(
+    key="lambda-public-access",
+    title="Lambda function policies do not allow public access",
+    config_rule=ConfigRuleSpec(
+        identifier="LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED",
+        scope_resource_types=("AWS::Lambda::Function",),
+        evaluated_resource_types=("AWS::Lambda::Function",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
+    securityhub_rule_prefixes=lambda _p: ("securityhub-lambda-function-public-access-prohibited-",),
+    setting_defaults=lambda _raw: {"mode": "manual"},
+    note=lambda _p: LAMBDA_PUBLIC_ACCESS_NOTE,
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1163,6 +1200,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         LOG_GROUP_RETENTION,
         RDS_PUBLIC_ACCESS,
         ECR_SCAN_ON_PUSH,
+        LAMBDA_PUBLIC_ACCESS,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -181,7 +181,7 @@ def _denies_http(statement: Any, bucket: str) -> bool:
 
 
 def no_public_statement(state: State, _params: Params) -> Verdict:
-    """SQS_QUEUE_NO_PUBLIC_ACCESS and SNS_TOPIC_NO_PUBLIC_ACCESS: no statement allows everyone without a fixed-value restriction.
+    """SQS_QUEUE_NO_PUBLIC_ACCESS, SNS_TOPIC_NO_PUBLIC_ACCESS and LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED: no statement allows everyone without a fixed-value restriction.
 
     "To be considered non-public, an ... policy must grant access only to fixed values" (rule page).
     Which condition keys restrict is UNVERIFIED; the test is the one the fixers use
@@ -313,6 +313,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "log-group-retention": log_group_retention,
     "rds-public-access": rds_public_access,
     "ecr-scan-on-push": repository_scanning,
+    "lambda-public-access": no_public_statement,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -219,10 +219,11 @@ def test_lambda_role_actions_are_the_union_of_enabled_fixers(dev: ProgramRun) ->
     plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", *PLUMBING_ACTIONS}
     plumbing |= set(handler_iam_actions(audits_ssm=True, updates_securityhub=False))
     account_a = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("vpc-flow-logs")}
-    account_a |= {*fixer_iam_actions("sqs-queue-public"), *fixer_iam_actions("sns-topic-public")}
+    account_a |= {*fixer_iam_actions("sqs-queue-public"), *fixer_iam_actions("sns-topic-public"), *fixer_iam_actions("lambda-public-access")}
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-remediation-lambda")) == account_a | plumbing
     # Account B turns vpc-flow-logs off: its fixer's rights (and iam:PassRole) are not granted there.
     account_b = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("sqs-queue-public"), *fixer_iam_actions("sns-topic-public")}
+    account_b |= set(fixer_iam_actions("lambda-public-access"))
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_B}-remediation-lambda")) == account_b | plumbing
 
 
@@ -271,7 +272,7 @@ def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
     assert config_branch["source"] == ["aws.config"]
     assert config_branch["detail"]["newEvaluationResult"] == {"complianceType": ["NON_COMPLIANT"]}
     assert config_branch["detail"]["configRuleName"] == [
-        "governance-restricted-admin-ports", "governance-s3-bucket-public-access", "governance-sns-topic-public", "governance-sqs-queue-public",
+        "governance-lambda-public-access", "governance-restricted-admin-ports", "governance-s3-bucket-public-access", "governance-sns-topic-public", "governance-sqs-queue-public",
         "governance-vpc-flow-logs",
     ]
     assert ssm_branch["source"] == ["aws.ssm"]
@@ -285,6 +286,7 @@ def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
 def test_event_pattern_matches_security_hub_rules_by_prefix(dev: ProgramRun) -> None:
     config_branch = event_pattern(dev, ACCOUNT_B, "eu-west-1")["$or"][0]
     assert config_branch["detail"]["configRuleName"] == [
+        "governance-lambda-public-access",
         "governance-s3-bucket-public-access",
         "governance-sns-topic-public",
         "governance-sqs-queue-public",

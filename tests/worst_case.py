@@ -110,6 +110,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "log-group-retention": {"params": {"minRetentionDays": 3653, "logGroupNames": [f"/aws/lambda/team-{index:02d}-" for index in range(20)]}},
         "rds-public-access": {},
         "ecr-scan-on-push": {},
+        "lambda-public-access": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -36,6 +36,7 @@ TAGGING_TYPES = {
     "ec2-imdsv2": "ec2:instance",
     "rds-public-access": "rds:db",
     "ecr-scan-on-push": "ecr:repository",
+    "lambda-public-access": "lambda:function",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -219,6 +220,14 @@ def _log_groups(session: boto3.Session, account: Account, region: str) -> list[F
     return found
 
 
+def _functions(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # Lambda has no batch read of function policies: ListFunctions gives the names, the fixer reads each policy.
+    return [
+        Found(_target(account, region, "AWS::Lambda::Function", function["FunctionName"]), None, function["FunctionArn"])
+        for function in _pages(session, "lambda", "list_functions", "Functions")
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -251,6 +260,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "log-group-retention": _log_groups,
     "rds-public-access": _db_instances,
     "ecr-scan-on-push": _repositories,
+    "lambda-public-access": _functions,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

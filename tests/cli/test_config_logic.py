@@ -15,6 +15,7 @@ from remediation.fixers import (
     ec2_imdsv2,
     ecr_scan_on_push,
     kms_key_rotation,
+    lambda_public_access,
     load_fixer,
     log_group_retention,
     rds_public_access,
@@ -164,6 +165,15 @@ def db(public: bool | None, **extra: Any) -> Any:
     return rds_public_access.instance_state(instance)
 
 
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:api"
+
+
+def function(*statements: dict[str, Any]) -> Any:
+    listed = [{"Sid": f"s{index}", **statement, "Action": "lambda:InvokeFunction", "Resource": FUNCTION_ARN} for index, statement in enumerate(statements)]
+    policy = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": listed}) if statements else None
+    return lambda_public_access.FunctionState("api", FUNCTION_ARN, policy, "rev-1" if statements else None)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -255,6 +265,11 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("log-group-retention", "short, set by an account-level policy", retention(7, policy="org-default"), {}, "NON_COMPLIANT"),
     ("ecr-scan-on-push", "scan on push off", ecr_scan_on_push.RepositoryState("repo", "arn:aws:ecr:us-east-1:123456789012:repository/repo", False), {}, "NON_COMPLIANT"),
     ("ecr-scan-on-push", "scan on push on", ecr_scan_on_push.RepositoryState("repo", "arn:aws:ecr:us-east-1:123456789012:repository/repo", True), {}, "COMPLIANT"),
+    ("lambda-public-access", "no policy", function(), {}, "COMPLIANT"),
+    ("lambda-public-access", "anyone may invoke", function({"Effect": "Allow", "Principal": "*"}), {}, "NON_COMPLIANT"),
+    ("lambda-public-access", "public function URL", function({"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}), {}, "NON_COMPLIANT"),
+    ("lambda-public-access", "* from one account", function({"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"AWS:SourceAccount": "123456789012"}}}), {}, "COMPLIANT"),
+    ("lambda-public-access", "another account", function({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}), {}, "COMPLIANT"),
 ]
 
 

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from cloudtrail_model import model_cloudtrail
 from deployment_params import ACCOUNT, DEFAULT_PARAMS
+from lambda_model import model_lambda
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from remediation import clients, config, engine
@@ -83,6 +84,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[RequestLog]:
     monkeypatch.setattr(BotocoreStubber, "__call__", moto_unless_faulted)
     monkeypatch.setattr(engine, "sleep", lambda _seconds: None)
     model_cloudtrail(monkeypatch)
+    model_lambda(monkeypatch)
     clients.forget_clients()
     config._LOADED.clear()
     with mock_aws():

@@ -38,4 +38,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
     "rds-public-access": {},
     "ecr-scan-on-push": {},
+    "lambda-public-access": {},
 }

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -540,6 +542,50 @@ def _scans_on_push(name: str) -> bool:
     return repository["imageScanningConfiguration"]["scanOnPush"] is True
 
 
+# --- Lambda -------------------------------------------------------------------------------------
+
+FUNCTION = "governance-test-function"
+
+
+def function_arn(name: str = FUNCTION) -> str:
+    return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+
+
+def new_function(name: str = FUNCTION, *permissions: dict) -> str:
+    """A new function with one AddPermission per ``permissions`` entry (FunctionName filled in); returns its name."""
+    iam = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    try:
+        role = iam.get_role(RoleName="function-role")["Role"]["Arn"]
+    except ClientError:
+        role = iam.create_role(RoleName="function-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    lambda_client = boto3.client("lambda")
+    if name in [function["FunctionName"] for function in lambda_client.list_functions()["Functions"]]:
+        lambda_client.delete_function(FunctionName=name)  # a scenario's second resource replaces the first
+    lambda_client.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": code.getvalue()})
+    for permission in permissions:
+        lambda_client.add_permission(FunctionName=name, **permission)
+    return name
+
+
+PUBLIC_INVOKE = {"StatementId": "PublicInvoke", "Action": "lambda:InvokeFunction", "Principal": "*"}
+"""Everyone may invoke the function."""
+BUCKET_INVOKE = {"StatementId": "FromBucket", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com", "SourceArn": "arn:aws:s3:::uploads", "SourceAccount": ACCOUNT}
+"""S3 may invoke it for one bucket of the account: not public."""
+
+
+def _tag_function(name: str) -> None:
+    boto3.client("lambda").tag_resource(Resource=function_arn(name), Tags={EXEMPTION_TAG: "true"})
+
+
+def _function_not_public(name: str) -> bool:
+    policy = json.loads(boto3.client("lambda").get_policy(FunctionName=name)["Policy"])
+    return [s["Sid"] for s in policy["Statement"]] == ["FromBucket"]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -563,5 +609,9 @@ SCENARIOS = [
     Scenario("log-group-retention", "AWS::Logs::LogGroup", lambda: log_group(30), lambda: log_group(731, "/app/long-lived"), _tag_log_group, _retention_raised),
     Scenario("rds-public-access", "AWS::RDS::DBInstance", db_instance, lambda: db_instance(public=False, name="private-db"), _tag_db, _db_private),
     Scenario("ecr-scan-on-push", "AWS::ECR::Repository", _repository, lambda: _repository(scan_on_push=True), _tag_repository, _scans_on_push),
+    Scenario(
+        "lambda-public-access", "AWS::Lambda::Function",
+        lambda: new_function(FUNCTION, BUCKET_INVOKE, PUBLIC_INVOKE), lambda: new_function(FUNCTION, BUCKET_INVOKE), _tag_function, _function_not_public,
+    ),
 ]
 """Every fixer, in catalog order."""

@@ -37,6 +37,7 @@ FIRST_WRITE = {
     "log-group-retention": ("logs", "PutRetentionPolicy"),
     "rds-public-access": ("rds", "ModifyDBInstance"),
     "ecr-scan-on-push": ("ecr", "PutImageScanningConfiguration"),
+    "lambda-public-access": ("lambda", "RemovePermission"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -49,6 +50,8 @@ ACCESS_DENIED = {
 THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
 THROTTLING["ecr"] = ("ThrottlingException", 400)
 ACCESS_DENIED["ecr"] = "AccessDeniedException"
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "lambda": ("TooManyRequestsException", 429)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -121,6 +124,7 @@ TAG_READS = {
     "log-group-retention": ("logs", "ListTagsForResource", "AccessDeniedException"),
     "rds-public-access": ("rds", "ListTagsForResource", "AccessDenied"),
     "ecr-scan-on-push": ("ecr", "ListTagsForResource", "AccessDeniedException"),
+    "lambda-public-access": ("lambda", "ListTags", "AccessDeniedException"),
 }
 
 

@@ -178,6 +178,7 @@ EXPECTED_COUNTS = {
     "log-group-retention": (1, 4),
     "rds-public-access": (1, 4),
     "ecr-scan-on-push": (1, 4),
+    "lambda-public-access": (1, 4),
 }
 
 

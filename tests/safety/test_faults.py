@@ -50,6 +50,9 @@ ACCESS_DENIED["rds"], THROTTLING["rds"], SERVER_ERROR["rds"] = "AccessDenied", (
 ACCESS_DENIED["ecr"] = "AccessDeniedException"
 THROTTLING["ecr"] = ("ThrottlingException", 400)
 SERVER_ERROR["ecr"] = ("ServerException", 500)
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "lambda": ("TooManyRequestsException", 429)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "sqs": ("InternalError", 500), "sns": ("InternalError", 500), "lambda": ("ServiceException", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -133,6 +136,10 @@ TOPIC_DELETION = Deletion(
     lambda arn: boto3.client("sns").delete_topic(TopicArn=arn),
     lambda arn: _exists(lambda: boto3.client("sns").get_topic_attributes(TopicArn=arn)),
 )
+FUNCTION_DELETION = Deletion(
+    lambda name: boto3.client("lambda").delete_function(FunctionName=name),
+    lambda name: _exists(lambda: boto3.client("lambda").get_function(FunctionName=name)),
+)
 
 
 
@@ -196,6 +203,7 @@ SUBJECTS = [
     Subject("log-group-retention", SCENARIO["log-group-retention"].make_non_compliant, ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "PutRetentionPolicy"), LOG_GROUP_DELETION),
     Subject("rds-public-access", SCENARIO["rds-public-access"].make_non_compliant, ("rds", "DescribeDBInstances"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBInstance"), DB_DELETION),
     Subject("ecr-scan-on-push", SCENARIO["ecr-scan-on-push"].make_non_compliant, ("ecr", "DescribeRepositories"), ("ecr", "ListTagsForResource"), ("ecr", "PutImageScanningConfiguration"), REPOSITORY_DELETION),
+    Subject("lambda-public-access", SCENARIO["lambda-public-access"].make_non_compliant, ("lambda", "GetPolicy"), ("lambda", "ListTags"), ("lambda", "RemovePermission"), FUNCTION_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

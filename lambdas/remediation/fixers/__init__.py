@@ -36,6 +36,7 @@ MODULE_NAMES: dict[str, str] = {
     "log-group-retention": "log_group_retention",
     "rds-public-access": "rds_public_access",
     "ecr-scan-on-push": "ecr_scan_on_push",
+    "lambda-public-access": "lambda_public_access",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         kms_key_rotation,
         log_group_retention,
         rds_public_access,
+        lambda_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
         log_group_retention,
         rds_public_access,
         ecr_scan_on_push,
+        lambda_public_access,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
