@@ -51,6 +51,7 @@ FIXERS = [
     "cloudtrail-multi-region",
     "cloudtrail-log-validation",
     "ebs-snapshot-public",
+    "rds-snapshot-public",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

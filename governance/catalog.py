@@ -592,6 +592,31 @@ EBS_SNAPSHOT_PUBLIC = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-ebs-snapshot-public-restorable-check-",),
 )
 
+# --- rds-snapshot-public -------------------------------------------------------------------------
+#
+# RDS_SNAPSHOTS_PUBLIC_PROHIBITED [V] — CFG/rds-snapshots-public-prohibited.html (current copy):
+# Parameters None; Trigger type Configuration changes; Resource Types AWS::RDS::DBClusterSnapshot,
+# AWS::RDS::DBSnapshot; "NON_COMPLIANT if any existing and new Amazon RDS snapshots are public" (public:
+# the restore attribute lists all); "It can take up to 12 hours for compliance results to be captured".
+# FSBP RDS.1 "RDS snapshot should be private" (Critical). AWSSupport-ModifyRDSSnapshotPermission
+# (SnapshotIdentifiers, Private=Yes) covers DB snapshots only and its treatment of account shares is not
+# documented, so only the lambda engine is offered. UNVERIFIED: the form of the evaluation's resourceId
+# (identifier or ARN; the fixer accepts both).
+
+RDS_SNAPSHOT_PUBLIC = RuleEntry(
+    key="rds-snapshot-public",
+    title="RDS DB snapshots and DB cluster snapshots are not public",
+    config_rule=ConfigRuleSpec(
+        identifier="RDS_SNAPSHOTS_PUBLIC_PROHIBITED",
+        scope_resource_types=("AWS::RDS::DBClusterSnapshot", "AWS::RDS::DBSnapshot"),
+        evaluated_resource_types=("AWS::RDS::DBClusterSnapshot", "AWS::RDS::DBSnapshot"),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-rds-snapshots-public-prohibited-",),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -603,6 +628,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_MULTI_REGION,
         CLOUDTRAIL_LOG_VALIDATION,
         EBS_SNAPSHOT_PUBLIC,
+        RDS_SNAPSHOT_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -139,6 +139,11 @@ def ebs_snapshot_public(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if public else "COMPLIANT"
 
 
+def rds_snapshot_public(state: State, _params: Params) -> Verdict:
+    """RDS_SNAPSHOTS_PUBLIC_PROHIBITED: the snapshot's restore attribute does not list ``all``."""
+    return "NON_COMPLIANT" if any(str(value).lower() == "all" for value in state.get("restore", [])) else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -148,6 +153,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-multi-region": multi_region_trail,
     "cloudtrail-log-validation": log_file_validation,
     "ebs-snapshot-public": ebs_snapshot_public,
+    "rds-snapshot-public": rds_snapshot_public,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

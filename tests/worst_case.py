@@ -92,6 +92,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-multi-region": {"params": {"s3BucketName": BUCKET, "trailName": TRAIL_NAME}},
         "cloudtrail-log-validation": {},
         "ebs-snapshot-public": {},
+        "rds-snapshot-public": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

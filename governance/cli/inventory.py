@@ -27,6 +27,7 @@ TAGGING_TYPES = {
     "vpc-flow-logs": "ec2:vpc",
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
+    "rds-snapshot-public": "rds",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -109,6 +110,18 @@ def _trails(session: boto3.Session, account: Account, region: str) -> list[Found
     ]
 
 
+def _rds_snapshots(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # Only manual snapshots can be shared, so only they can be public; the attributes are read per snapshot.
+    found = []
+    for resource_type, operation, key, id_key, arn_key in (
+        ("AWS::RDS::DBSnapshot", "describe_db_snapshots", "DBSnapshots", "DBSnapshotIdentifier", "DBSnapshotArn"),
+        ("AWS::RDS::DBClusterSnapshot", "describe_db_cluster_snapshots", "DBClusterSnapshots", "DBClusterSnapshotIdentifier", "DBClusterSnapshotArn"),
+    ):
+        for snapshot in _pages(session, "rds", operation, key, SnapshotType="manual"):
+            found.append(Found(_target(account, region, resource_type, snapshot[id_key]), None, snapshot.get(arn_key)))
+    return found
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -122,6 +135,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
     "ebs-snapshot-public": _account,
+    "rds-snapshot-public": _rds_snapshots,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

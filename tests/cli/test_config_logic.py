@@ -17,6 +17,7 @@ from remediation.fixers import (
     vpc_flow_logs,
 )
 from remediation.fixers import ebs_snapshot_public as ebs
+from remediation.fixers import rds_snapshot_public as rds
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -113,6 +114,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ebs-snapshot-public", "shared with one account only", snapshots(("111122223333",)), {}, "COMPLIANT"),
     ("ebs-snapshot-public", "one public snapshot", snapshots(("all",)), {}, "NON_COMPLIANT"),
     ("ebs-snapshot-public", "public and shared with an account", snapshots(("111122223333",), ("all", "111122223333")), {}, "NON_COMPLIANT"),
+    ("rds-snapshot-public", "not shared", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ()), {}, "COMPLIANT"),
+    ("rds-snapshot-public", "shared with an account", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ("111122223333",)), {}, "COMPLIANT"),
+    ("rds-snapshot-public", "public", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ("all",)), {}, "NON_COMPLIANT"),
+    ("rds-snapshot-public", "public cluster snapshot with a share", rds.SnapshotState(rds.CLUSTER_SNAPSHOT, "snap", ("111122223333", "all")), {}, "NON_COMPLIANT"),
 ]
 
 

@@ -27,4 +27,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-multi-region": {"s3BucketName": "governance-trail-bucket", "trailName": "governance-multi-region"},
     "cloudtrail-log-validation": {},
     "ebs-snapshot-public": {},
+    "rds-snapshot-public": {},
 }

@@ -3,6 +3,7 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -247,6 +248,50 @@ def _no_public_snapshot(_account: str) -> bool:
     return all({"Group": "all"} not in entries and {"UserId": SHARED_WITH} in entries for entries in permissions)
 
 
+# --- RDS snapshots ------------------------------------------------------------------------------
+
+
+_NAMES = itertools.count(1)
+
+
+def db_snapshot(name: str = "", restore: tuple[str, ...] = ("all", SHARED_WITH)) -> str:
+    name = name or f"governance-db-snapshot-{next(_NAMES)}"
+    rds = boto3.client("rds")
+    instance = f"{name}-db"
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance, Engine="postgres", DBInstanceClass="db.t3.micro", MasterUsername="admin1", MasterUserPassword="password123", AllocatedStorage=20
+    )
+    rds.create_db_snapshot(DBInstanceIdentifier=instance, DBSnapshotIdentifier=name)
+    if restore:
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=name, AttributeName="restore", ValuesToAdd=list(restore))
+    return name
+
+
+def cluster_snapshot(name: str = "", restore: tuple[str, ...] = ("all", SHARED_WITH)) -> str:
+    name = name or f"governance-cluster-snapshot-{next(_NAMES)}"
+    rds = boto3.client("rds")
+    cluster = f"{name}-cluster"
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", MasterUsername="admin1", MasterUserPassword="password123")
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=name)
+    if restore:
+        rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier=name, AttributeName="restore", ValuesToAdd=list(restore))
+    return name
+
+
+def db_snapshot_restore(name: str) -> list[str]:
+    result = boto3.client("rds").describe_db_snapshot_attributes(DBSnapshotIdentifier=name)["DBSnapshotAttributesResult"]
+    return [value for attribute in result["DBSnapshotAttributes"] if attribute["AttributeName"] == "restore" for value in attribute["AttributeValues"]]
+
+
+def _tag_db_snapshot(name: str) -> None:
+    arn = f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{name}"
+    boto3.client("rds").add_tags_to_resource(ResourceName=arn, Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _db_snapshot_private(name: str) -> bool:
+    return db_snapshot_restore(name) == [SHARED_WITH]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -258,5 +303,6 @@ SCENARIOS = [
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("ebs-snapshot-public", "AWS::::Account", _public_snapshot_account, _private_snapshot_account, _tag_account_snapshots, _no_public_snapshot),
+    Scenario("rds-snapshot-public", "AWS::RDS::DBSnapshot", db_snapshot, lambda: db_snapshot(restore=(SHARED_WITH,)), _tag_db_snapshot, _db_snapshot_private),
 ]
 """Every fixer, in catalog order."""

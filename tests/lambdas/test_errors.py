@@ -26,9 +26,10 @@ FIRST_WRITE = {
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "ebs-snapshot-public": ("ec2", "ModifySnapshotAttribute"),
+    "rds-snapshot-public": ("rds", "ModifyDBSnapshotAttribute"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -93,6 +94,7 @@ TAG_READS = {
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "ebs-snapshot-public": ("ec2", "DescribeTags", "UnauthorizedOperation"),
+    "rds-snapshot-public": ("rds", "ListTagsForResource", "AccessDenied"),
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
-from lambda_scenarios import SCENARIOS, Scenario, new_group, new_vpc, trail
+from lambda_scenarios import SCENARIOS, Scenario, cluster_snapshot, new_group, new_vpc, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
 
@@ -98,17 +98,24 @@ def _sse_s3_bucket_to_kms(deploy) -> str:
     return "sse-s3-bucket"
 
 
+def _public_cluster_snapshot(_deploy) -> tuple[str, str]:
+    return "AWS::RDS::DBClusterSnapshot", cluster_snapshot()
+
+
 # Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
-EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
+EXTRA_PATHS: dict[str, list[Callable[[Any], str | tuple[str, str]]]] = {
     "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
     "vpc-flow-logs": [_s3_flow_logs],
     "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all, _trail_without_management_events, _trail_homed_in_another_region],
+    "rds-snapshot-public": [_public_cluster_snapshot],
 }
 
 
-def _run(scenario: Scenario, resource_id: str) -> dict:
-    return lambda_handler(compliance_event(rule_name(scenario.key), scenario.resource_type, resource_id), FakeContext())
+def _run(scenario: Scenario, resource: str | tuple[str, str]) -> dict:
+    # A path may name another resource type of the rule as (resource type, id).
+    resource_type, resource_id = resource if isinstance(resource, tuple) else (scenario.resource_type, resource)
+    return lambda_handler(compliance_event(rule_name(scenario.key), resource_type, resource_id), FakeContext())
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
@@ -146,6 +153,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
     "ebs-snapshot-public": (2, 6),
+    "rds-snapshot-public": (1, 4),
 }
 
 

@@ -24,7 +24,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
 from faults import inject_error
-from lambda_scenarios import SCENARIOS, new_group, own_snapshots, trail
+from lambda_scenarios import SCENARIOS, db_snapshot_restore, new_group, own_snapshots, trail
 from remediation import clients
 from remediation.clients import RETRY_ATTEMPTS
 from remediation.fixers import load_fixer
@@ -33,9 +33,9 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "rds": ("InternalFailure", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -98,6 +98,13 @@ def _delete_own_snapshots(_account: str) -> None:
 SNAPSHOT_DELETION = Deletion(_delete_own_snapshots, lambda _account: bool(own_snapshots()))
 
 
+def _delete_db_snapshot(name: str) -> None:
+    boto3.client("rds").delete_db_snapshot(DBSnapshotIdentifier=name)
+
+
+DB_SNAPSHOT_DELETION = Deletion(_delete_db_snapshot, lambda name: _exists(lambda: db_snapshot_restore(name)))
+
+
 @dataclass(frozen=True)
 class Subject:
     """How to fault one fixer: its calls, and how to make and delete its resource."""
@@ -122,6 +129,7 @@ SUBJECTS = [
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("ebs-snapshot-public", SCENARIO["ebs-snapshot-public"].make_non_compliant, ("ec2", "DescribeSnapshots"), ("ec2", "DescribeTags"), ("ec2", "ModifySnapshotAttribute"), SNAPSHOT_DELETION),
+    Subject("rds-snapshot-public", SCENARIO["rds-snapshot-public"].make_non_compliant, ("rds", "DescribeDBSnapshotAttributes"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBSnapshotAttribute"), DB_SNAPSHOT_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -25,6 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "ebs-snapshot-public": "ebs_snapshot_public",
+    "rds-snapshot-public": "rds_snapshot_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_snapshot_public,
+        rds_snapshot_public,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -77,4 +79,5 @@ if TYPE_CHECKING:
         s3_bucket_public_access,
         vpc_flow_logs,
         ebs_snapshot_public,
+        rds_snapshot_public,
     )
