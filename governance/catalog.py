@@ -617,6 +617,30 @@ RDS_SNAPSHOT_PUBLIC = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-rds-snapshots-public-prohibited-",),
 )
 
+# --- ssm-document-public -------------------------------------------------------------------------
+#
+# SSM_DOCUMENT_NOT_PUBLIC [V] — CFG/ssm-document-not-public.html (current copy): Parameters None;
+# Trigger type Periodic; Resource Types AWS::SSM::Document; "NON_COMPLIANT if Systems Manager documents
+# with the owner 'Self' are public". FSBP SSM.4 "SSM documents should not be public" (Critical). No
+# AWS-owned runbook changes document sharing, so only the lambda engine is offered. The account-wide
+# block-public-sharing setting (SSM.7) is not changed. UNVERIFIED: that the evaluation's resourceId
+# is the document name (the fixer also accepts a document ARN).
+
+SSM_DOCUMENT_PUBLIC = RuleEntry(
+    key="ssm-document-public",
+    title="Systems Manager documents of the account are not shared publicly",
+    config_rule=ConfigRuleSpec(
+        identifier="SSM_DOCUMENT_NOT_PUBLIC",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::SSM::Document",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ssm-document-not-public-",),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -629,6 +653,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         CLOUDTRAIL_LOG_VALIDATION,
         EBS_SNAPSHOT_PUBLIC,
         RDS_SNAPSHOT_PUBLIC,
+        SSM_DOCUMENT_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

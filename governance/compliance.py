@@ -144,6 +144,11 @@ def rds_snapshot_public(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if any(str(value).lower() == "all" for value in state.get("restore", [])) else "COMPLIANT"
 
 
+def ssm_document_public(state: State, _params: Params) -> Verdict:
+    """SSM_DOCUMENT_NOT_PUBLIC: a document owned by the account is not shared with ``All``."""
+    return "NON_COMPLIANT" if any(str(value).lower() == "all" for value in state.get("accountIds", [])) else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -154,6 +159,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "cloudtrail-log-validation": log_file_validation,
     "ebs-snapshot-public": ebs_snapshot_public,
     "rds-snapshot-public": rds_snapshot_public,
+    "ssm-document-public": ssm_document_public,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

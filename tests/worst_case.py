@@ -93,6 +93,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-log-validation": {},
         "ebs-snapshot-public": {},
         "rds-snapshot-public": {},
+        "ssm-document-public": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -28,6 +28,7 @@ TAGGING_TYPES = {
     "cloudtrail-multi-region": "cloudtrail:trail",
     "cloudtrail-log-validation": "cloudtrail:trail",
     "rds-snapshot-public": "rds",
+    "ssm-document-public": "ssm:document",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -122,6 +123,15 @@ def _rds_snapshots(session: boto3.Session, account: Account, region: str) -> lis
     return found
 
 
+def _documents(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # The rule evaluates documents owned by the account only; their sharing is read per document.
+    documents = _pages(session, "ssm", "list_documents", "DocumentIdentifiers", Filters=[{"Key": "Owner", "Values": ["Self"]}])
+    return [
+        Found(_target(account, region, "AWS::SSM::Document", document["Name"]), None, f"arn:{account.partition}:ssm:{region}:{account.id}:document/{document['Name']}")
+        for document in documents
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -136,6 +146,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-log-validation": _trails,
     "ebs-snapshot-public": _account,
     "rds-snapshot-public": _rds_snapshots,
+    "ssm-document-public": _documents,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

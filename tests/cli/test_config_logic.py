@@ -18,6 +18,7 @@ from remediation.fixers import (
 )
 from remediation.fixers import ebs_snapshot_public as ebs
 from remediation.fixers import rds_snapshot_public as rds
+from remediation.fixers import ssm_document_public as ssm
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -118,6 +119,10 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("rds-snapshot-public", "shared with an account", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ("111122223333",)), {}, "COMPLIANT"),
     ("rds-snapshot-public", "public", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ("all",)), {}, "NON_COMPLIANT"),
     ("rds-snapshot-public", "public cluster snapshot with a share", rds.SnapshotState(rds.CLUSTER_SNAPSHOT, "snap", ("111122223333", "all")), {}, "NON_COMPLIANT"),
+    ("ssm-document-public", "not shared", ssm.DocumentShares("runbook", (), {}), {}, "COMPLIANT"),
+    ("ssm-document-public", "shared with an account", ssm.DocumentShares("runbook", ("111122223333",), {}), {}, "COMPLIANT"),
+    ("ssm-document-public", "public", ssm.DocumentShares("runbook", ("all",), {}), {}, "NON_COMPLIANT"),
+    ("ssm-document-public", "public and shared with an account", ssm.DocumentShares("runbook", ("All", "111122223333"), {}), {}, "NON_COMPLIANT"),
 ]
 
 

@@ -28,4 +28,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "ebs-snapshot-public": {},
     "rds-snapshot-public": {},
+    "ssm-document-public": {},
 }

@@ -292,6 +292,41 @@ def _db_snapshot_private(name: str) -> bool:
     return db_snapshot_restore(name) == [SHARED_WITH]
 
 
+# --- SSM documents ------------------------------------------------------------------------------
+
+DOCUMENT_CONTENT = '{"schemaVersion": "2.2", "description": "test", "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}]}'
+
+
+def document(name: str = "", shared_with: tuple[str, ...] = ("All", SHARED_WITH)) -> str:
+    name = name or f"governance-document-{next(_NAMES)}"
+    ssm = boto3.client("ssm")
+    ssm.create_document(Name=name, Content=DOCUMENT_CONTENT, DocumentType="Command")
+    if shared_with:
+        ssm.modify_document_permission(Name=name, PermissionType="Share", AccountIdsToAdd=list(shared_with))
+    return name
+
+
+def document_shares(name: str) -> list[str]:
+    return list(boto3.client("ssm").describe_document_permission(Name=name, PermissionType="Share").get("AccountIds", []))
+
+
+def delete_document(name: str) -> None:
+    """Unshare, then delete (SSM refuses to delete a shared document)."""
+    ssm = boto3.client("ssm")
+    shares = document_shares(name)
+    if shares:
+        ssm.modify_document_permission(Name=name, PermissionType="Share", AccountIdsToRemove=shares)
+    ssm.delete_document(Name=name)
+
+
+def _tag_document(name: str) -> None:
+    boto3.client("ssm").add_tags_to_resource(ResourceType="Document", ResourceId=name, Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _document_private(name: str) -> bool:
+    return document_shares(name) == [SHARED_WITH]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -304,5 +339,6 @@ SCENARIOS = [
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("ebs-snapshot-public", "AWS::::Account", _public_snapshot_account, _private_snapshot_account, _tag_account_snapshots, _no_public_snapshot),
     Scenario("rds-snapshot-public", "AWS::RDS::DBSnapshot", db_snapshot, lambda: db_snapshot(restore=(SHARED_WITH,)), _tag_db_snapshot, _db_snapshot_private),
+    Scenario("ssm-document-public", "AWS::SSM::Document", document, lambda: document(shared_with=(SHARED_WITH,)), _tag_document, _document_private),
 ]
 """Every fixer, in catalog order."""

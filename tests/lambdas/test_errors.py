@@ -27,9 +27,10 @@ FIRST_WRITE = {
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "ebs-snapshot-public": ("ec2", "ModifySnapshotAttribute"),
     "rds-snapshot-public": ("rds", "ModifyDBSnapshotAttribute"),
+    "ssm-document-public": ("ssm", "ModifyDocumentPermission"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400), "ssm": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -95,6 +96,7 @@ TAG_READS = {
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "ebs-snapshot-public": ("ec2", "DescribeTags", "UnauthorizedOperation"),
     "rds-snapshot-public": ("rds", "ListTagsForResource", "AccessDenied"),
+    "ssm-document-public": ("ssm", "ListTagsForResource", "AccessDeniedException"),
 }
 
 

@@ -154,6 +154,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "ebs-snapshot-public": (2, 6),
     "rds-snapshot-public": (1, 4),
+    "ssm-document-public": (1, 4),
 }
 
 

@@ -24,7 +24,15 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
 from faults import inject_error
-from lambda_scenarios import SCENARIOS, db_snapshot_restore, new_group, own_snapshots, trail
+from lambda_scenarios import (
+    SCENARIOS,
+    db_snapshot_restore,
+    delete_document,
+    document_shares,
+    new_group,
+    own_snapshots,
+    trail,
+)
 from remediation import clients
 from remediation.clients import RETRY_ATTEMPTS
 from remediation.fixers import load_fixer
@@ -33,9 +41,9 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied"}
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400)}
-SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "rds": ("InternalFailure", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400), "ssm": ("ThrottlingException", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "rds": ("InternalFailure", 500), "ssm": ("InternalServerError", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -104,6 +112,8 @@ def _delete_db_snapshot(name: str) -> None:
 
 DB_SNAPSHOT_DELETION = Deletion(_delete_db_snapshot, lambda name: _exists(lambda: db_snapshot_restore(name)))
 
+DOCUMENT_DELETION = Deletion(delete_document, lambda name: _exists(lambda: document_shares(name)))
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -130,6 +140,7 @@ SUBJECTS = [
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("ebs-snapshot-public", SCENARIO["ebs-snapshot-public"].make_non_compliant, ("ec2", "DescribeSnapshots"), ("ec2", "DescribeTags"), ("ec2", "ModifySnapshotAttribute"), SNAPSHOT_DELETION),
     Subject("rds-snapshot-public", SCENARIO["rds-snapshot-public"].make_non_compliant, ("rds", "DescribeDBSnapshotAttributes"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBSnapshotAttribute"), DB_SNAPSHOT_DELETION),
+    Subject("ssm-document-public", SCENARIO["ssm-document-public"].make_non_compliant, ("ssm", "DescribeDocumentPermission"), ("ssm", "ListTagsForResource"), ("ssm", "ModifyDocumentPermission"), DOCUMENT_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

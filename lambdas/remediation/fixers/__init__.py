@@ -26,6 +26,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "ebs-snapshot-public": "ebs_snapshot_public",
     "rds-snapshot-public": "rds_snapshot_public",
+    "ssm-document-public": "ssm_document_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         s3_account_public_access,
         s3_bucket_encryption,
         s3_bucket_public_access,
+        ssm_document_public,
         vpc_flow_logs,
     )
 
@@ -80,4 +82,5 @@ if TYPE_CHECKING:
         vpc_flow_logs,
         ebs_snapshot_public,
         rds_snapshot_public,
+        ssm_document_public,
     )
