@@ -63,6 +63,8 @@ FIXERS = [
     "rds-public-access",
     "ecr-scan-on-push",
     "lambda-public-access",
+    "rds-snapshot-public",
+    "ssm-document-public",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -1178,6 +1178,55 @@ LAMBDA_PUBLIC_ACCESS = RuleEntry(
     note=lambda _p: LAMBDA_PUBLIC_ACCESS_NOTE,
 )
 
+# --- rds-snapshot-public -------------------------------------------------------------------------
+#
+# RDS_SNAPSHOTS_PUBLIC_PROHIBITED [V] — CFG/rds-snapshots-public-prohibited.html (current copy):
+# Parameters None; Trigger type Configuration changes; Resource Types AWS::RDS::DBClusterSnapshot,
+# AWS::RDS::DBSnapshot; "NON_COMPLIANT if any existing and new Amazon RDS snapshots are public" (public:
+# the restore attribute lists all); "It can take up to 12 hours for compliance results to be captured".
+# FSBP RDS.1 "RDS snapshot should be private" (Critical). AWSSupport-ModifyRDSSnapshotPermission
+# (SnapshotIdentifiers, Private=Yes) covers DB snapshots only and its treatment of account shares is not
+# documented, so only the lambda engine is offered. UNVERIFIED: the form of the evaluation's resourceId
+# (identifier or ARN; the fixer accepts both).
+
+RDS_SNAPSHOT_PUBLIC = RuleEntry(
+    key="rds-snapshot-public",
+    title="RDS DB snapshots and DB cluster snapshots are not public",
+    config_rule=ConfigRuleSpec(
+        identifier="RDS_SNAPSHOTS_PUBLIC_PROHIBITED",
+        scope_resource_types=("AWS::RDS::DBClusterSnapshot", "AWS::RDS::DBSnapshot"),
+        evaluated_resource_types=("AWS::RDS::DBClusterSnapshot", "AWS::RDS::DBSnapshot"),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-rds-snapshots-public-prohibited-",),
+)
+
+# --- ssm-document-public -------------------------------------------------------------------------
+#
+# SSM_DOCUMENT_NOT_PUBLIC [V] — CFG/ssm-document-not-public.html (current copy): Parameters None;
+# Trigger type Periodic; Resource Types AWS::SSM::Document; "NON_COMPLIANT if Systems Manager documents
+# with the owner 'Self' are public". FSBP SSM.4 "SSM documents should not be public" (Critical). No
+# AWS-owned runbook changes document sharing, so only the lambda engine is offered. The account-wide
+# block-public-sharing setting (SSM.7) is not changed. UNVERIFIED: that the evaluation's resourceId
+# is the document name (the fixer also accepts a document ARN).
+
+SSM_DOCUMENT_PUBLIC = RuleEntry(
+    key="ssm-document-public",
+    title="Systems Manager documents of the account are not shared publicly",
+    config_rule=ConfigRuleSpec(
+        identifier="SSM_DOCUMENT_NOT_PUBLIC",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::SSM::Document",),
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=None,
+    securityhub_rule_prefixes=lambda _p: ("securityhub-ssm-document-not-public-",),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1201,6 +1250,8 @@ CATALOG: Mapping[str, RuleEntry] = {
         RDS_PUBLIC_ACCESS,
         ECR_SCAN_ON_PUSH,
         LAMBDA_PUBLIC_ACCESS,
+        RDS_SNAPSHOT_PUBLIC,
+        SSM_DOCUMENT_PUBLIC,
     )
 }
 """Every rule, by key, in the order the README lists them."""

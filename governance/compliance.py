@@ -293,6 +293,16 @@ def repository_scanning(state: State, _params: Params) -> Verdict:
     return "COMPLIANT" if state.get("scanOnPush") is True else "NON_COMPLIANT"
 
 
+def rds_snapshot_public(state: State, _params: Params) -> Verdict:
+    """RDS_SNAPSHOTS_PUBLIC_PROHIBITED: the snapshot's restore attribute does not list ``all``."""
+    return "NON_COMPLIANT" if any(str(value).lower() == "all" for value in state.get("restore", [])) else "COMPLIANT"
+
+
+def ssm_document_public(state: State, _params: Params) -> Verdict:
+    """SSM_DOCUMENT_NOT_PUBLIC: a document owned by the account is not shared with ``All``."""
+    return "NON_COMPLIANT" if any(str(value).lower() == "all" for value in state.get("accountIds", [])) else "COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -314,6 +324,8 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "rds-public-access": rds_public_access,
     "ecr-scan-on-push": repository_scanning,
     "lambda-public-access": no_public_statement,
+    "rds-snapshot-public": rds_snapshot_public,
+    "ssm-document-public": ssm_document_public,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

@@ -111,6 +111,8 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "rds-public-access": {},
         "ecr-scan-on-push": {},
         "lambda-public-access": {},
+        "rds-snapshot-public": {},
+        "ssm-document-public": {},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -37,6 +37,8 @@ TAGGING_TYPES = {
     "rds-public-access": "rds:db",
     "ecr-scan-on-push": "ecr:repository",
     "lambda-public-access": "lambda:function",
+    "rds-snapshot-public": "rds",
+    "ssm-document-public": "ssm:document",
 }
 """Resource Groups Tagging API type of what each rule's fixer writes to (accounts carry no tags)."""
 
@@ -228,6 +230,27 @@ def _functions(session: boto3.Session, account: Account, region: str) -> list[Fo
     ]
 
 
+def _rds_snapshots(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # Only manual snapshots can be shared, so only they can be public; the attributes are read per snapshot.
+    found = []
+    for resource_type, operation, key, id_key, arn_key in (
+        ("AWS::RDS::DBSnapshot", "describe_db_snapshots", "DBSnapshots", "DBSnapshotIdentifier", "DBSnapshotArn"),
+        ("AWS::RDS::DBClusterSnapshot", "describe_db_cluster_snapshots", "DBClusterSnapshots", "DBClusterSnapshotIdentifier", "DBClusterSnapshotArn"),
+    ):
+        for snapshot in _pages(session, "rds", operation, key, SnapshotType="manual"):
+            found.append(Found(_target(account, region, resource_type, snapshot[id_key]), None, snapshot.get(arn_key)))
+    return found
+
+
+def _documents(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # The rule evaluates documents owned by the account only; their sharing is read per document.
+    documents = _pages(session, "ssm", "list_documents", "DocumentIdentifiers", Filters=[{"Key": "Owner", "Values": ["Self"]}])
+    return [
+        Found(_target(account, region, "AWS::SSM::Document", document["Name"]), None, f"arn:{account.partition}:ssm:{region}:{account.id}:document/{document['Name']}")
+        for document in documents
+    ]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -261,6 +284,8 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "rds-public-access": _db_instances,
     "ecr-scan-on-push": _repositories,
     "lambda-public-access": _functions,
+    "rds-snapshot-public": _rds_snapshots,
+    "ssm-document-public": _documents,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -30,6 +30,9 @@ from remediation.fixers import (
     vpc_flow_logs,
 )
 from remediation.fixers import ebs_snapshot_public as snapshot_fixer
+from remediation.fixers import ebs_snapshot_public as ebs
+from remediation.fixers import rds_snapshot_public as rds
+from remediation.fixers import ssm_document_public as ssm
 
 from governance.catalog import CATALOG
 from governance.compliance import config_verdict
@@ -270,6 +273,14 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("lambda-public-access", "public function URL", function({"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}), {}, "NON_COMPLIANT"),
     ("lambda-public-access", "* from one account", function({"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"AWS:SourceAccount": "123456789012"}}}), {}, "COMPLIANT"),
     ("lambda-public-access", "another account", function({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}), {}, "COMPLIANT"),
+    ("rds-snapshot-public", "not shared", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ()), {}, "COMPLIANT"),
+    ("rds-snapshot-public", "shared with an account", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ("111122223333",)), {}, "COMPLIANT"),
+    ("rds-snapshot-public", "public", rds.SnapshotState(rds.DB_SNAPSHOT, "snap", ("all",)), {}, "NON_COMPLIANT"),
+    ("rds-snapshot-public", "public cluster snapshot with a share", rds.SnapshotState(rds.CLUSTER_SNAPSHOT, "snap", ("111122223333", "all")), {}, "NON_COMPLIANT"),
+    ("ssm-document-public", "not shared", ssm.DocumentShares("runbook", (), {}), {}, "COMPLIANT"),
+    ("ssm-document-public", "shared with an account", ssm.DocumentShares("runbook", ("111122223333",), {}), {}, "COMPLIANT"),
+    ("ssm-document-public", "public", ssm.DocumentShares("runbook", ("all",), {}), {}, "NON_COMPLIANT"),
+    ("ssm-document-public", "public and shared with an account", ssm.DocumentShares("runbook", ("All", "111122223333"), {}), {}, "NON_COMPLIANT"),
 ]
 
 

@@ -39,4 +39,6 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "rds-public-access": {},
     "ecr-scan-on-push": {},
     "lambda-public-access": {},
+    "rds-snapshot-public": {},
+    "ssm-document-public": {},
 }

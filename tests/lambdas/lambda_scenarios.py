@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import zipfile
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -586,6 +587,85 @@ def _function_not_public(name: str) -> bool:
     return [s["Sid"] for s in policy["Statement"]] == ["FromBucket"]
 
 
+# --- RDS snapshots ------------------------------------------------------------------------------
+
+
+_NAMES = itertools.count(1)
+
+
+def db_snapshot(name: str = "", restore: tuple[str, ...] = ("all", SHARED_WITH)) -> str:
+    name = name or f"governance-db-snapshot-{next(_NAMES)}"
+    rds = boto3.client("rds")
+    instance = f"{name}-db"
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance, Engine="postgres", DBInstanceClass="db.t3.micro", MasterUsername="admin1", MasterUserPassword="password123", AllocatedStorage=20
+    )
+    rds.create_db_snapshot(DBInstanceIdentifier=instance, DBSnapshotIdentifier=name)
+    if restore:
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=name, AttributeName="restore", ValuesToAdd=list(restore))
+    return name
+
+
+def cluster_snapshot(name: str = "", restore: tuple[str, ...] = ("all", SHARED_WITH)) -> str:
+    name = name or f"governance-cluster-snapshot-{next(_NAMES)}"
+    rds = boto3.client("rds")
+    cluster = f"{name}-cluster"
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", MasterUsername="admin1", MasterUserPassword="password123")
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=name)
+    if restore:
+        rds.modify_db_cluster_snapshot_attribute(DBClusterSnapshotIdentifier=name, AttributeName="restore", ValuesToAdd=list(restore))
+    return name
+
+
+def db_snapshot_restore(name: str) -> list[str]:
+    result = boto3.client("rds").describe_db_snapshot_attributes(DBSnapshotIdentifier=name)["DBSnapshotAttributesResult"]
+    return [value for attribute in result["DBSnapshotAttributes"] if attribute["AttributeName"] == "restore" for value in attribute["AttributeValues"]]
+
+
+def _tag_db_snapshot(name: str) -> None:
+    arn = f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{name}"
+    boto3.client("rds").add_tags_to_resource(ResourceName=arn, Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _db_snapshot_private(name: str) -> bool:
+    return db_snapshot_restore(name) == [SHARED_WITH]
+
+
+# --- SSM documents ------------------------------------------------------------------------------
+
+DOCUMENT_CONTENT = '{"schemaVersion": "2.2", "description": "test", "mainSteps": [{"action": "aws:runShellScript", "name": "run", "inputs": {"runCommand": ["true"]}}]}'
+
+
+def document(name: str = "", shared_with: tuple[str, ...] = ("All", SHARED_WITH)) -> str:
+    name = name or f"governance-document-{next(_NAMES)}"
+    ssm = boto3.client("ssm")
+    ssm.create_document(Name=name, Content=DOCUMENT_CONTENT, DocumentType="Command")
+    if shared_with:
+        ssm.modify_document_permission(Name=name, PermissionType="Share", AccountIdsToAdd=list(shared_with))
+    return name
+
+
+def document_shares(name: str) -> list[str]:
+    return list(boto3.client("ssm").describe_document_permission(Name=name, PermissionType="Share").get("AccountIds", []))
+
+
+def delete_document(name: str) -> None:
+    """Unshare, then delete (SSM refuses to delete a shared document)."""
+    ssm = boto3.client("ssm")
+    shares = document_shares(name)
+    if shares:
+        ssm.modify_document_permission(Name=name, PermissionType="Share", AccountIdsToRemove=shares)
+    ssm.delete_document(Name=name)
+
+
+def _tag_document(name: str) -> None:
+    boto3.client("ssm").add_tags_to_resource(ResourceType="Document", ResourceId=name, Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _document_private(name: str) -> bool:
+    return document_shares(name) == [SHARED_WITH]
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -613,5 +693,7 @@ SCENARIOS = [
         "lambda-public-access", "AWS::Lambda::Function",
         lambda: new_function(FUNCTION, BUCKET_INVOKE, PUBLIC_INVOKE), lambda: new_function(FUNCTION, BUCKET_INVOKE), _tag_function, _function_not_public,
     ),
+    Scenario("rds-snapshot-public", "AWS::RDS::DBSnapshot", db_snapshot, lambda: db_snapshot(restore=(SHARED_WITH,)), _tag_db_snapshot, _db_snapshot_private),
+    Scenario("ssm-document-public", "AWS::SSM::Document", document, lambda: document(shared_with=(SHARED_WITH,)), _tag_document, _document_private),
 ]
 """Every fixer, in catalog order."""

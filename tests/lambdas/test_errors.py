@@ -38,6 +38,8 @@ FIRST_WRITE = {
     "rds-public-access": ("rds", "ModifyDBInstance"),
     "ecr-scan-on-push": ("ecr", "PutImageScanningConfiguration"),
     "lambda-public-access": ("lambda", "RemovePermission"),
+    "rds-snapshot-public": ("rds", "ModifyDBSnapshotAttribute"),
+    "ssm-document-public": ("ssm", "ModifyDocumentPermission"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -52,6 +54,8 @@ THROTTLING["ecr"] = ("ThrottlingException", 400)
 ACCESS_DENIED["ecr"] = "AccessDeniedException"
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "lambda": ("TooManyRequestsException", 429)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400), "ssm": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -125,6 +129,8 @@ TAG_READS = {
     "rds-public-access": ("rds", "ListTagsForResource", "AccessDenied"),
     "ecr-scan-on-push": ("ecr", "ListTagsForResource", "AccessDeniedException"),
     "lambda-public-access": ("lambda", "ListTags", "AccessDeniedException"),
+    "rds-snapshot-public": ("rds", "ListTagsForResource", "AccessDenied"),
+    "ssm-document-public": ("ssm", "ListTagsForResource", "AccessDeniedException"),
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
 from ebs_default_key_stub import stub_default_key
 from lambda_scenarios import SCENARIOS, Scenario, new_group, new_queue, new_vpc, public_send, trail
+from lambda_scenarios import SCENARIOS, Scenario, cluster_snapshot, new_group, new_vpc, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
 
@@ -111,6 +112,10 @@ def _ebs_off_with_a_key_and_the_aws_managed_default(deploy) -> str:
     return ACCOUNT
 
 
+def _public_cluster_snapshot(_deploy) -> tuple[str, str]:
+    return "AWS::RDS::DBClusterSnapshot", cluster_snapshot()
+
+
 # Extra paths that exercise calls the main scenario does not (the IAM test must see every action).
 def _queue_named_by_name(_deploy) -> str:
     # Config's resourceId form of a queue is unverified: a name costs one GetQueueUrl more.
@@ -119,17 +124,21 @@ def _queue_named_by_name(_deploy) -> str:
 
 
 EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
+EXTRA_PATHS: dict[str, list[Callable[[Any], str | tuple[str, str]]]] = {
     "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
     "vpc-flow-logs": [_s3_flow_logs],
     "cloudtrail-multi-region": [_idle_multi_region_trail, _no_trail_at_all, _trail_without_management_events, _trail_homed_in_another_region],
     "sqs-queue-public": [_queue_named_by_name],
     "ebs-default-encryption": [_ebs_off_with_a_key_and_the_aws_managed_default],
+    "rds-snapshot-public": [_public_cluster_snapshot],
 }
 
 
-def _run(scenario: Scenario, resource_id: str) -> dict:
-    return lambda_handler(compliance_event(rule_name(scenario.key), scenario.resource_type, resource_id), FakeContext())
+def _run(scenario: Scenario, resource: str | tuple[str, str]) -> dict:
+    # A path may name another resource type of the rule as (resource type, id).
+    resource_type, resource_id = resource if isinstance(resource, tuple) else (scenario.resource_type, resource)
+    return lambda_handler(compliance_event(rule_name(scenario.key), resource_type, resource_id), FakeContext())
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
@@ -179,6 +188,8 @@ EXPECTED_COUNTS = {
     "rds-public-access": (1, 4),
     "ecr-scan-on-push": (1, 4),
     "lambda-public-access": (1, 4),
+    "rds-snapshot-public": (1, 4),
+    "ssm-document-public": (1, 4),
 }
 
 

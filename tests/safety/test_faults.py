@@ -24,7 +24,15 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
 from faults import inject_error
-from lambda_scenarios import SCENARIOS, new_group, own_snapshots, trail
+from lambda_scenarios import (
+    SCENARIOS,
+    db_snapshot_restore,
+    delete_document,
+    document_shares,
+    new_group,
+    own_snapshots,
+    trail,
+)
 from remediation import clients
 from remediation.clients import RETRY_ATTEMPTS
 from remediation.fixers import load_fixer
@@ -53,6 +61,9 @@ SERVER_ERROR["ecr"] = ("ServerException", 500)
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "lambda": ("TooManyRequestsException", 429)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "sqs": ("InternalError", 500), "sns": ("InternalError", 500), "lambda": ("ServiceException", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400), "ssm": ("ThrottlingException", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "rds": ("InternalFailure", 500), "ssm": ("InternalServerError", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -168,6 +179,15 @@ REPOSITORY_DELETION = Deletion(
 )
 
 
+def _delete_db_snapshot(name: str) -> None:
+    boto3.client("rds").delete_db_snapshot(DBSnapshotIdentifier=name)
+
+
+DB_SNAPSHOT_DELETION = Deletion(_delete_db_snapshot, lambda name: _exists(lambda: db_snapshot_restore(name)))
+
+DOCUMENT_DELETION = Deletion(delete_document, lambda name: _exists(lambda: document_shares(name)))
+
+
 @dataclass(frozen=True)
 class Subject:
     """How to fault one fixer: its calls, and how to make and delete its resource."""
@@ -204,6 +224,8 @@ SUBJECTS = [
     Subject("rds-public-access", SCENARIO["rds-public-access"].make_non_compliant, ("rds", "DescribeDBInstances"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBInstance"), DB_DELETION),
     Subject("ecr-scan-on-push", SCENARIO["ecr-scan-on-push"].make_non_compliant, ("ecr", "DescribeRepositories"), ("ecr", "ListTagsForResource"), ("ecr", "PutImageScanningConfiguration"), REPOSITORY_DELETION),
     Subject("lambda-public-access", SCENARIO["lambda-public-access"].make_non_compliant, ("lambda", "GetPolicy"), ("lambda", "ListTags"), ("lambda", "RemovePermission"), FUNCTION_DELETION),
+    Subject("rds-snapshot-public", SCENARIO["rds-snapshot-public"].make_non_compliant, ("rds", "DescribeDBSnapshotAttributes"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBSnapshotAttribute"), DB_SNAPSHOT_DELETION),
+    Subject("ssm-document-public", SCENARIO["ssm-document-public"].make_non_compliant, ("ssm", "DescribeDocumentPermission"), ("ssm", "ListTagsForResource"), ("ssm", "ModifyDocumentPermission"), DOCUMENT_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -37,6 +37,8 @@ MODULE_NAMES: dict[str, str] = {
     "rds-public-access": "rds_public_access",
     "ecr-scan-on-push": "ecr_scan_on_push",
     "lambda-public-access": "lambda_public_access",
+    "rds-snapshot-public": "rds_snapshot_public",
+    "ssm-document-public": "ssm_document_public",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
         log_group_retention,
         rds_public_access,
         lambda_public_access,
+        rds_snapshot_public,
         restricted_admin_ports,
         s3_account_public_access,
         s3_bucket_encryption,
@@ -85,6 +88,7 @@ if TYPE_CHECKING:
         s3_ssl_only,
         sns_topic_public,
         sqs_queue_public,
+        ssm_document_public,
         vpc_flow_logs,
     )
 
@@ -113,4 +117,6 @@ if TYPE_CHECKING:
         sqs_queue_public,
         vpc_flow_logs,
         ebs_snapshot_public,
+        rds_snapshot_public,
+        ssm_document_public,
     )
