@@ -52,6 +52,7 @@ FIXERS = [
     "cloudtrail-log-validation",
     "ebs-default-encryption",
     "kms-key-rotation",
+    "iam-password-policy",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

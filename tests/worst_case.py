@@ -100,6 +100,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-log-validation": {},
         "ebs-default-encryption": {"params": _ebs_params(engine)},
         "kms-key-rotation": {},
+        "iam-password-policy": {"params": {"MinimumPasswordLength": 128, "PasswordReusePrevention": 24, "MaxPasswordAge": 1095, "RequireSymbols": False}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -132,6 +132,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-log-validation": _trails,
     "ebs-default-encryption": _account,
     "kms-key-rotation": _keys,
+    "iam-password-policy": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -10,6 +10,7 @@ from remediation.fixers import (
     cloudtrail_log_validation,
     cloudtrail_multi_region,
     ebs_default_encryption,
+    iam_password_policy,
     kms_key_rotation,
     load_fixer,
     restricted_admin_ports,
@@ -85,6 +86,18 @@ def kms_key(manager: str = "CUSTOMER", spec: str = "SYMMETRIC_DEFAULT", origin: 
     return kms_key_rotation.KeyState(key_id, arn, manager, spec, origin, key_state, None, rotation)
 
 
+def password(overrides: dict[str, Any] | None) -> Any:
+    if overrides is None:
+        return iam_password_policy.PasswordPolicyState("123456789012", None)
+    policy: dict[str, Any] = {
+        "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
+        "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90, "AllowUsersToChangePassword": True,
+        "ExpirePasswords": True, "HardExpiry": False,
+    }
+    policy.update(overrides)
+    return iam_password_policy.PasswordPolicyState("123456789012", {name: value for name, value in policy.items() if value is not None})
+
+
 def encryption(*algorithms: str) -> Any:
     return s3_bucket_encryption.EncryptionState("some-bucket", tuple({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms))
 
@@ -127,6 +140,16 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("kms-key-rotation", "asymmetric key", kms_key(spec="RSA_2048", rotation=None), {}, "NOT_APPLICABLE"),
     ("kms-key-rotation", "imported key material", kms_key(origin="EXTERNAL", rotation=None), {}, "NOT_APPLICABLE"),
     ("kms-key-rotation", "pending deletion", kms_key(key_state="PendingDeletion", rotation=None), {}, "NOT_APPLICABLE"),
+    ("iam-password-policy", "no policy", password(None), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "meets every default", password({}), {}, "COMPLIANT"),
+    ("iam-password-policy", "stricter than every default", password({"MinimumPasswordLength": 30, "MaxPasswordAge": 30}), {}, "COMPLIANT"),
+    ("iam-password-policy", "too short", password({"MinimumPasswordLength": 8}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "8 is enough when configured", password({"MinimumPasswordLength": 8}), {"MinimumPasswordLength": 8}, "COMPLIANT"),
+    ("iam-password-policy", "passwords never expire", password({"MaxPasswordAge": None}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "expire too late", password({"MaxPasswordAge": 180}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "too few remembered", password({"PasswordReusePrevention": 5}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "no symbols", password({"RequireSymbols": False}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "no symbols, not required", password({"RequireSymbols": False}), {"RequireSymbols": False}, "COMPLIANT"),
 ]
 
 

@@ -28,4 +28,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "ebs-default-encryption": {"kmsKeyArn": None},
     "kms-key-rotation": {},
+    "iam-password-policy": {
+        "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
+        "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90,
+    },
 }

@@ -237,6 +237,29 @@ def _key_rotates(key_id: str) -> bool:
     return bool(boto3.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
 
 
+# --- IAM password policy --------------------------------------------------------------------------
+
+PASSWORD_MINIMUMS = {
+    "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
+    "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90,
+}
+
+
+def _weak_password_policy() -> str:
+    boto3.client("iam").update_account_password_policy(MinimumPasswordLength=8, AllowUsersToChangePassword=True)
+    return ACCOUNT
+
+
+def _strong_password_policy() -> str:
+    boto3.client("iam").update_account_password_policy(**PASSWORD_MINIMUMS, AllowUsersToChangePassword=True)
+    return ACCOUNT
+
+
+def _password_policy_meets_minimums(_account: str) -> bool:
+    policy = boto3.client("iam").get_account_password_policy()["PasswordPolicy"]
+    return all(policy.get(name) == value for name, value in PASSWORD_MINIMUMS.items()) and policy["AllowUsersToChangePassword"] is True
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -250,5 +273,6 @@ SCENARIOS = [
     # No key in the generic tests: moto has no GetEbsDefaultKmsKeyId (the key path is in test_ebs_default_encryption.py).
     Scenario("ebs-default-encryption", "AWS::::Account", _ebs_default_off, _ebs_default_on, None, _ebs_default_is_on),
     Scenario("kms-key-rotation", "AWS::KMS::Key", _key_without_rotation, _key_with_rotation, _tag_key, _key_rotates),
+    Scenario("iam-password-policy", "AWS::::Account", _weak_password_policy, _strong_password_policy, None, _password_policy_meets_minimums),
 ]
 """Every fixer, in catalog order."""

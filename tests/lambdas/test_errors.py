@@ -27,9 +27,10 @@ FIRST_WRITE = {
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "ebs-default-encryption": ("ec2", "EnableEbsEncryptionByDefault"),
     "kms-key-rotation": ("kms", "EnableKeyRotation"),
+    "iam-password-policy": ("iam", "UpdateAccountPasswordPolicy"),
 }
-THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400)}
-ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400), "iam": ("Throttling", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException", "iam": "AccessDenied"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:

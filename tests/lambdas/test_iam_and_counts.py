@@ -157,6 +157,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "ebs-default-encryption": (1, 3),
     "kms-key-rotation": (2, 6),
+    "iam-password-policy": (1, 3),
 }
 
 

@@ -26,6 +26,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "ebs-default-encryption": "ebs_default_encryption",
     "kms-key-rotation": "kms_key_rotation",
+    "iam-password-policy": "iam_password_policy",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_default_encryption,
+        iam_password_policy,
         kms_key_rotation,
         restricted_admin_ports,
         s3_account_public_access,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_default_encryption,
+        iam_password_policy,
         kms_key_rotation,
         restricted_admin_ports,
         s3_account_public_access,
