@@ -65,6 +65,7 @@ FIXERS = [
     "lambda-public-access",
     "rds-snapshot-public",
     "ssm-document-public",
+    "iam-password-policy",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

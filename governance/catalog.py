@@ -1227,6 +1227,79 @@ SSM_DOCUMENT_PUBLIC = RuleEntry(
     securityhub_rule_prefixes=lambda _p: ("securityhub-ssm-document-not-public-",),
 )
 
+# --- iam-password-policy -------------------------------------------------------------------------
+#
+# IAM_PASSWORD_POLICY [V] — CFG/iam-password-policy (current copy; same parameter table in the 2023 guide):
+# Periodic; all seven parameters optional, defaults RequireUppercaseCharacters/RequireLowercaseCharacters/
+# RequireSymbols/RequireNumbers true, MinimumPasswordLength 14, PasswordReusePrevention 24, MaxPasswordAge 90;
+# "The true and false values for the rule parameters are case-sensitive. If true is not provided in lowercase,
+# it will be treated as false." NON_COMPLIANT when the policy "does not meet the specified requirements", and
+# when the default IAM password policy is used (none set). Security Hub IAM.7 (FSBP) names AWS::::Account.
+# The password policy is global: periodic rules on global IAM resources should be deployed in one region only
+# (the page's note), hence scope account. Every parameter is always sent, so the rule checks exactly what the
+# fixer raises to. UNVERIFIED: the comparison per field (>= length and reuse, <= maximum age).
+#
+# No SSM engine: AWSConfigRemediation-SetIAMPasswordPolicy (SSM user guide, 2021 copy) calls
+# UpdateAccountPasswordPolicy with its own parameters only, whose defaults are the weakest values, and that API
+# "does not support partial updates": even with all seven values passed statically it would lower any stricter
+# existing setting (e.g. length 20 to 14) and reset AllowUsersToChangePassword and HardExpiry, which a fix must
+# never do. The lambda engine merges instead.
+
+
+def _password_policy_inputs(params: RuleParams) -> dict[str, str]:
+    # Config's InputParameters are strings; the rule reads booleans only in lowercase.
+    return {name: (str(params[name]).lower() if isinstance(params[name], bool) else str(params[name])) for name in PASSWORD_POLICY_PARAMS}
+
+
+def _whole_number(low: int, high: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+PASSWORD_POLICY_PARAMS = (
+    "RequireUppercaseCharacters", "RequireLowercaseCharacters", "RequireSymbols", "RequireNumbers",
+    "MinimumPasswordLength", "PasswordReusePrevention", "MaxPasswordAge",
+)
+
+IAM_PASSWORD_POLICY = RuleEntry(
+    key="iam-password-policy",
+    title="The account password policy meets the configured minimums (raised, never lowered)",
+    config_rule=ConfigRuleSpec(
+        identifier="IAM_PASSWORD_POLICY",
+        # Periodic-only: no scope (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::::Account",),
+        input_parameters=_password_policy_inputs,
+    ),
+    scope="account",
+    default_engine="lambda",
+    ssm=None,
+    params=(
+        ParamSpec("RequireUppercaseCharacters", "Require at least one uppercase letter (A-Z).", True, _boolean),
+        ParamSpec("RequireLowercaseCharacters", "Require at least one lowercase letter (a-z).", True, _boolean),
+        ParamSpec("RequireSymbols", "Require at least one symbol.", True, _boolean),
+        ParamSpec("RequireNumbers", "Require at least one number (0-9).", True, _boolean),
+        ParamSpec("MinimumPasswordLength", "Minimum password length (6-128); a longer existing minimum is kept.", 14, _whole_number(6, 128)),
+        ParamSpec("PasswordReusePrevention", "Previous passwords that cannot be reused (1-24); a larger existing value is kept.", 24, _whole_number(1, 24)),
+        ParamSpec("MaxPasswordAge", "Days before a password expires (1-1095); a shorter existing maximum is kept.", 90, _whole_number(1, 1095)),
+    ),
+    # Security Hub's IAM.7 rule (named like every Security Hub rule, facts §7.3; UNVERIFIED in a live account)
+    # checks Security Hub's own parameters (length 8 by default, no reuse or age check).
+    securityhub_rule_prefixes=lambda _p: ("securityhub-iam-password-policy-",),
+    note=lambda _p: (
+        "a new maximum password age makes older passwords expire at the next sign-in (users then set a new one); "
+        "the other settings apply when a password is next changed"
+    ),
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1252,6 +1325,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         LAMBDA_PUBLIC_ACCESS,
         RDS_SNAPSHOT_PUBLIC,
         SSM_DOCUMENT_PUBLIC,
+        IAM_PASSWORD_POLICY,
     )
 }
 """Every rule, by key, in the order the README lists them."""

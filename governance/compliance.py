@@ -303,6 +303,29 @@ def ssm_document_public(state: State, _params: Params) -> Verdict:
     return "NON_COMPLIANT" if any(str(value).lower() == "all" for value in state.get("accountIds", [])) else "COMPLIANT"
 
 
+PASSWORD_CLASSES = ("RequireUppercaseCharacters", "RequireLowercaseCharacters", "RequireSymbols", "RequireNumbers")
+
+
+def password_policy(state: State, params: Params) -> Verdict:
+    """IAM_PASSWORD_POLICY with all seven parameters: a policy is set and meets each of them.
+
+    A required character class must be required; the minimum length and the number of remembered
+    passwords must be at least the parameter; passwords must expire after at most MaxPasswordAge days.
+    UNVERIFIED: the exact comparison per field (the rule's page says "meet the specified requirements").
+    """
+    policy = state.get("passwordPolicy")
+    if not policy:
+        return "NON_COMPLIANT"
+    if any(params.get(name, True) and policy.get(name) is not True for name in PASSWORD_CLASSES):
+        return "NON_COMPLIANT"
+    if (policy.get("MinimumPasswordLength") or 0) < params.get("MinimumPasswordLength", 14):
+        return "NON_COMPLIANT"
+    if (policy.get("PasswordReusePrevention") or 0) < params.get("PasswordReusePrevention", 24):
+        return "NON_COMPLIANT"
+    age = policy.get("MaxPasswordAge") or 0
+    return "COMPLIANT" if 0 < age <= params.get("MaxPasswordAge", 90) else "NON_COMPLIANT"
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -326,6 +349,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "lambda-public-access": no_public_statement,
     "rds-snapshot-public": rds_snapshot_public,
     "ssm-document-public": ssm_document_public,
+    "iam-password-policy": password_policy,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

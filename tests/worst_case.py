@@ -113,6 +113,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "lambda-public-access": {},
         "rds-snapshot-public": {},
         "ssm-document-public": {},
+        "iam-password-policy": {"params": {"MinimumPasswordLength": 128, "PasswordReusePrevention": 24, "MaxPasswordAge": 1095, "RequireSymbols": False}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -286,6 +286,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "lambda-public-access": _functions,
     "rds-snapshot-public": _rds_snapshots,
     "ssm-document-public": _documents,
+    "iam-password-policy": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -14,6 +14,7 @@ from remediation.fixers import (
     ebs_default_encryption,
     ec2_imdsv2,
     ecr_scan_on_push,
+    iam_password_policy,
     kms_key_rotation,
     lambda_public_access,
     load_fixer,
@@ -98,6 +99,18 @@ def kms_key(manager: str = "CUSTOMER", spec: str = "SYMMETRIC_DEFAULT", origin: 
     key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
     arn = f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"
     return kms_key_rotation.KeyState(key_id, arn, manager, spec, origin, key_state, None, rotation)
+
+
+def password(overrides: dict[str, Any] | None) -> Any:
+    if overrides is None:
+        return iam_password_policy.PasswordPolicyState("123456789012", None)
+    policy: dict[str, Any] = {
+        "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
+        "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90, "AllowUsersToChangePassword": True,
+        "ExpirePasswords": True, "HardExpiry": False,
+    }
+    policy.update(overrides)
+    return iam_password_policy.PasswordPolicyState("123456789012", {name: value for name, value in policy.items() if value is not None})
 
 
 def encryption(*algorithms: str) -> Any:
@@ -281,6 +294,16 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("ssm-document-public", "shared with an account", ssm.DocumentShares("runbook", ("111122223333",), {}), {}, "COMPLIANT"),
     ("ssm-document-public", "public", ssm.DocumentShares("runbook", ("all",), {}), {}, "NON_COMPLIANT"),
     ("ssm-document-public", "public and shared with an account", ssm.DocumentShares("runbook", ("All", "111122223333"), {}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "no policy", password(None), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "meets every default", password({}), {}, "COMPLIANT"),
+    ("iam-password-policy", "stricter than every default", password({"MinimumPasswordLength": 30, "MaxPasswordAge": 30}), {}, "COMPLIANT"),
+    ("iam-password-policy", "too short", password({"MinimumPasswordLength": 8}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "8 is enough when configured", password({"MinimumPasswordLength": 8}), {"MinimumPasswordLength": 8}, "COMPLIANT"),
+    ("iam-password-policy", "passwords never expire", password({"MaxPasswordAge": None}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "expire too late", password({"MaxPasswordAge": 180}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "too few remembered", password({"PasswordReusePrevention": 5}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "no symbols", password({"RequireSymbols": False}), {}, "NON_COMPLIANT"),
+    ("iam-password-policy", "no symbols, not required", password({"RequireSymbols": False}), {"RequireSymbols": False}, "COMPLIANT"),
 ]
 
 

@@ -41,4 +41,8 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "lambda-public-access": {},
     "rds-snapshot-public": {},
     "ssm-document-public": {},
+    "iam-password-policy": {
+        "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
+        "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90,
+    },
 }

@@ -666,6 +666,29 @@ def _document_private(name: str) -> bool:
     return document_shares(name) == [SHARED_WITH]
 
 
+# --- IAM password policy --------------------------------------------------------------------------
+
+PASSWORD_MINIMUMS = {
+    "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
+    "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90,
+}
+
+
+def _weak_password_policy() -> str:
+    boto3.client("iam").update_account_password_policy(MinimumPasswordLength=8, AllowUsersToChangePassword=True)
+    return ACCOUNT
+
+
+def _strong_password_policy() -> str:
+    boto3.client("iam").update_account_password_policy(**PASSWORD_MINIMUMS, AllowUsersToChangePassword=True)
+    return ACCOUNT
+
+
+def _password_policy_meets_minimums(_account: str) -> bool:
+    policy = boto3.client("iam").get_account_password_policy()["PasswordPolicy"]
+    return all(policy.get(name) == value for name, value in PASSWORD_MINIMUMS.items()) and policy["AllowUsersToChangePassword"] is True
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -695,5 +718,6 @@ SCENARIOS = [
     ),
     Scenario("rds-snapshot-public", "AWS::RDS::DBSnapshot", db_snapshot, lambda: db_snapshot(restore=(SHARED_WITH,)), _tag_db_snapshot, _db_snapshot_private),
     Scenario("ssm-document-public", "AWS::SSM::Document", document, lambda: document(shared_with=(SHARED_WITH,)), _tag_document, _document_private),
+    Scenario("iam-password-policy", "AWS::::Account", _weak_password_policy, _strong_password_policy, None, _password_policy_meets_minimums),
 ]
 """Every fixer, in catalog order."""

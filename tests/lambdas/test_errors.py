@@ -40,6 +40,7 @@ FIRST_WRITE = {
     "lambda-public-access": ("lambda", "RemovePermission"),
     "rds-snapshot-public": ("rds", "ModifyDBSnapshotAttribute"),
     "ssm-document-public": ("ssm", "ModifyDocumentPermission"),
+    "iam-password-policy": ("iam", "UpdateAccountPasswordPolicy"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -56,6 +57,8 @@ THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "sqs": "AccessDenied", "sns": "AuthorizationError", "lambda": "AccessDeniedException"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400), "ssm": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400), "iam": ("Throttling", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException", "iam": "AccessDenied"}
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:

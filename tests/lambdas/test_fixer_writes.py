@@ -26,7 +26,10 @@ from tests.safety.reach import permissions_of
 from tests.safety.test_security_group_properties import admin_ports, group_entries
 
 FORBIDDEN_PREFIXES = ("Delete", "Stop", "Remove", "Deregister", "Disable")
-UNDO_ONLY = frozenset({"StopLogging", "DeleteTrail", "DeleteFlowLogs", "DeleteBucketEncryption", "DeletePublicAccessBlock"})
+UNDO_ONLY = frozenset({
+    "StopLogging", "DeleteTrail", "DeleteFlowLogs", "DeleteBucketEncryption", "DeletePublicAccessBlock",
+    "DisableEbsEncryptionByDefault", "DisableKeyRotation", "DeleteAccountPasswordPolicy",
+})
 """Destructive operations a fixer may name in ``undo`` (to take back what it created or turned on)."""
 ACCESS_REMOVALS = frozenset({"RemovePermission"})
 """Operations named like removals that only take access away, as RevokeSecurityGroupIngress does (lambda-public-access)."""

@@ -190,6 +190,7 @@ EXPECTED_COUNTS = {
     "lambda-public-access": (1, 4),
     "rds-snapshot-public": (1, 4),
     "ssm-document-public": (1, 4),
+    "iam-password-policy": (1, 3),
 }
 
 

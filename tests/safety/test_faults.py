@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,9 @@ SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "rds": ("Throttling", 400), "ssm": ("ThrottlingException", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "rds": ("InternalFailure", 500), "ssm": ("InternalServerError", 500)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException", "iam": "AccessDenied"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400), "iam": ("Throttling", 400)}
+SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "kms": ("KMSInternalException", 500), "iam": ("ServiceFailure", 500)}
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -226,6 +230,7 @@ SUBJECTS = [
     Subject("lambda-public-access", SCENARIO["lambda-public-access"].make_non_compliant, ("lambda", "GetPolicy"), ("lambda", "ListTags"), ("lambda", "RemovePermission"), FUNCTION_DELETION),
     Subject("rds-snapshot-public", SCENARIO["rds-snapshot-public"].make_non_compliant, ("rds", "DescribeDBSnapshotAttributes"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBSnapshotAttribute"), DB_SNAPSHOT_DELETION),
     Subject("ssm-document-public", SCENARIO["ssm-document-public"].make_non_compliant, ("ssm", "DescribeDocumentPermission"), ("ssm", "ListTagsForResource"), ("ssm", "ModifyDocumentPermission"), DOCUMENT_DELETION),
+    Subject("iam-password-policy", SCENARIO["iam-password-policy"].make_non_compliant, ("iam", "GetAccountPasswordPolicy"), None, ("iam", "UpdateAccountPasswordPolicy"), None),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
@@ -237,6 +242,8 @@ NOT_APPLICABLE = {
     ("s3-account-public-access", "deleted before write"),
     ("ebs-default-encryption", "AccessDenied on tag read"),
     ("ebs-default-encryption", "deleted before write"),
+    ("iam-password-policy", "AccessDenied on tag read"),
+    ("iam-password-policy", "deleted before write"),
 }
 """Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
 GONE_IS_CLOSED = {"default-security-group-closed"}
@@ -348,13 +355,14 @@ def _observe_not_applicable(subject: Subject, fault: str, sent: list[dict[str, A
         reason = f"no tag read among the calls ({', '.join(dict.fromkeys(operations))})"
     else:
         calls = [call for call in sent if call["operation"] != "PutEvents"]
-        # A call without parameters (an account's regional setting, e.g. EBS encryption by default) addresses the caller's account.
-        accounts = {call["params"].get("AccountId", ACCOUNT if not call["params"] else None) for call in calls}
-        assert accounts == {ACCOUNT}, f"every call addresses the account and nothing that could be deleted: {sent}"
-        if all(not call["params"] for call in calls):
-            reason = "every call addresses only the account's setting in the region (no parameters), which cannot be deleted"
-        else:
+        # An account-level API that names no resource (EBS encryption by default, the IAM password policy) addresses the caller's account.
+        accounts = {call["params"].get("AccountId", ACCOUNT) for call in calls}
+        named = [name for call in calls for name in call["params"] if name != "AccountId" and re.search(r"(Id|Ids|Name|Names|Arn|ARN)$", name)]
+        assert accounts == {ACCOUNT} and not named, f"every call addresses the account and nothing that could be deleted: {sent}"
+        if any("AccountId" in call["params"] for call in calls):
             reason = "every call addresses only the account (AccountId), which cannot be deleted"
+        else:
+            reason = "every call is an account-level API that names no resource, so there is nothing to delete"
     return {"not_applicable": reason, "records": _chain([result]), "writes": sum(map(_is_write, sent))}
 
 

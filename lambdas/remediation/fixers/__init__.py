@@ -39,6 +39,7 @@ MODULE_NAMES: dict[str, str] = {
     "lambda-public-access": "lambda_public_access",
     "rds-snapshot-public": "rds_snapshot_public",
     "ssm-document-public": "ssm_document_public",
+    "iam-password-policy": "iam_password_policy",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         ebs_snapshot_public,
         ec2_imdsv2,
         ecr_scan_on_push,
+        iam_password_policy,
         kms_key_rotation,
         log_group_retention,
         rds_public_access,
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
         cloudtrail_log_validation,
         cloudtrail_multi_region,
         ebs_default_encryption,
+        iam_password_policy,
         kms_key_rotation,
         default_security_group_closed,
         ec2_imdsv2,
