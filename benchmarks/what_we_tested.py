@@ -51,6 +51,7 @@ FIXERS = [
     "cloudtrail-multi-region",
     "cloudtrail-log-validation",
     "log-group-retention",
+    "iam-unused-credentials",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -566,6 +566,9 @@ class _Loader:
         rules: list[RuleSettings] = []
         before = len(self.problems)
         for key, entry in CATALOG.items():
+            if key not in stack_rules and key not in overrides:
+                # A rule that is not listed is off, even one whose default mode (when listed without one) is manual.
+                continue
             base = stack_rules.get(key, {})
             override = overrides.get(key, {})
             merged = {**base, **override}

@@ -92,6 +92,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "cloudtrail-multi-region": {"params": {"s3BucketName": BUCKET, "trailName": TRAIL_NAME}},
         "cloudtrail-log-validation": {},
         "log-group-retention": {"params": {"minRetentionDays": 3653, "logGroupNames": [f"/aws/lambda/team-{index:02d}-" for index in range(20)]}},
+        "iam-unused-credentials": {"params": {"maxCredentialUsageAge": 3650}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

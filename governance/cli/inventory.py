@@ -123,6 +123,13 @@ def _log_groups(session: boto3.Session, account: Account, region: str) -> list[F
     return found
 
 
+def _iam_users(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # One paginated ListUsers names every user; the fixer reads each one's password and keys. The users
+    # carry tags, but the Resource Groups Tagging API does not list IAM users (UNVERIFIED whether it does
+    # today), so the fixer reads ListUserTags itself for the users it would change (fails closed).
+    return [Found(_target(account, region, "AWS::IAM::User", user["UserId"]), None, None) for user in _pages(session, "iam", "list_users", "Users")]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -136,6 +143,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-multi-region": _account,
     "cloudtrail-log-validation": _trails,
     "log-group-retention": _log_groups,
+    "iam-unused-credentials": _iam_users,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from remediation.fixers import (
     base,
     cloudtrail_log_validation,
     cloudtrail_multi_region,
+    iam_unused_credentials,
     load_fixer,
     log_group_retention,
     restricted_admin_ports,
@@ -84,6 +86,22 @@ def retention(days: int | None, name: str = "/app/api", policy: str | None = Non
     return log_group_retention.LogGroupState(name, group, TARGET)
 
 
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def credentials(*keys: tuple[str, int | None, int], password: tuple[int | None, int] | None = None) -> Any:
+    """A user's credentials: keys (status, days since last use or None, age in days), password (days since use, age)."""
+    access_keys = tuple(
+        iam_unused_credentials.AccessKey(f"AKIA{index:016d}", status, NOW - timedelta(days=age), NOW - timedelta(days=used) if used is not None else None)
+        for index, (status, used, age) in enumerate(keys)
+    )
+    created = last = None
+    if password is not None:
+        created = NOW - timedelta(days=password[1])
+        last = NOW - timedelta(days=password[0]) if password[0] is not None else None
+    return iam_unused_credentials.CredentialsState("AIDA0123456789ABCDEF0", "alice", "arn:aws:iam::123456789012:user/alice", NOW, created, last, access_keys)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -119,6 +137,15 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("log-group-retention", "short, outside the prefixes", retention(1), {"logGroupNames": ["/prod/"]}, "NOT_APPLICABLE"),
     ("log-group-retention", "short, inside the prefixes", retention(1, "/prod/db"), {"logGroupNames": ["/prod/"]}, "NON_COMPLIANT"),
     ("log-group-retention", "short, set by an account-level policy", retention(7, policy="org-default"), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "no credentials", credentials(), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "key used yesterday", credentials(("Active", 1, 400)), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "key unused for 200 days", credentials(("Active", 200, 400)), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "key never used, created 100 days ago", credentials(("Active", None, 100)), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "key never used, created 10 days ago", credentials(("Active", None, 10)), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "inactive key unused for years", credentials(("Inactive", None, 2000)), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "key unused for 50 days, age 45", credentials(("Active", 50, 400)), {"maxCredentialUsageAge": 45}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "password unused for 200 days", credentials(password=(200, 900)), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "password never used, created 5 days ago", credentials(password=(None, 5)), {}, "COMPLIANT"),
 ]
 
 

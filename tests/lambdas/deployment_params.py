@@ -27,4 +27,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-multi-region": {"s3BucketName": "governance-trail-bucket", "trailName": "governance-multi-region"},
     "cloudtrail-log-validation": {},
     "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
+    "iam-unused-credentials": {"maxCredentialUsageAge": 90},
 }

@@ -3,8 +3,11 @@ and how to check, independently of the fixer, that the resource is fixed."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -223,6 +226,54 @@ def _retention_raised(name: str) -> bool:
     return bool(group.get("retentionInDays") == DEFAULT_PARAMS["log-group-retention"]["minRetentionDays"])
 
 
+# --- IAM users ----------------------------------------------------------------------------------
+# moto 5.2.5 gives users random lower-case ids (AWS: AIDA…) and cannot set when a key or password was last
+# used (it records a use only when a request signed with that key reaches it, always "now"): the scenarios
+# set both on moto's backend objects, which is what the fixer then reads through the API.
+
+LONG_AGO = timedelta(days=200)
+
+
+def _iam_user(name: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[ACCOUNT]["global"].users[name]
+
+
+def iam_user(name: str, key_age: timedelta | None = None, key_last_used: timedelta | None = None, password_age: timedelta | None = None) -> str:
+    """A user with an AIDA… id, optionally one active access key and a console password, dated ``age`` ago."""
+    from moto.iam.models import AccessKeyLastUsed
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName=name)
+    user = _iam_user(name)
+    user.id = "AIDA" + hashlib.sha1(name.encode()).hexdigest().upper()[:17]
+    now = datetime.now(UTC)
+    if key_age is not None:
+        iam.create_access_key(UserName=name)
+        (key,) = user.access_keys
+        key.create_date = (now - key_age).replace(tzinfo=None)
+        if key_last_used is not None:
+            key.last_used = AccessKeyLastUsed(now - key_last_used, "s3", "us-east-1")
+    if password_age is not None:
+        iam.create_login_profile(UserName=name, Password="Governance-test-1")
+        user.create_date = (now - password_age).replace(tzinfo=None)  # moto dates the login profile with the user
+    return str(user.id)
+
+
+def user_name(user_id: str) -> str:
+    return next(user["UserName"] for user in boto3.client("iam").list_users()["Users"] if user["UserId"] == user_id)
+
+
+def _tag_user(user_id: str) -> None:
+    boto3.client("iam").tag_user(UserName=user_name(user_id), Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _keys_inactive(user_id: str) -> bool:
+    keys = boto3.client("iam").list_access_keys(UserName=user_name(user_id))["AccessKeyMetadata"]
+    return bool(keys) and all(key["Status"] == "Inactive" for key in keys)
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -234,5 +285,10 @@ SCENARIOS = [
     ),
     Scenario("cloudtrail-log-validation", "AWS::CloudTrail::Trail", lambda: trail(), lambda: trail(validation=True), _tag_trail, _validation_on),
     Scenario("log-group-retention", "AWS::Logs::LogGroup", lambda: log_group(30), lambda: log_group(731, "/app/long-lived"), _tag_log_group, _retention_raised),
+    Scenario(
+        "iam-unused-credentials", "AWS::IAM::User",
+        lambda: iam_user("stale-user", key_age=LONG_AGO, key_last_used=LONG_AGO), lambda: iam_user("busy-user", key_age=LONG_AGO, key_last_used=timedelta(days=1)),
+        _tag_user, _keys_inactive,
+    ),
 ]
 """Every fixer, in catalog order."""

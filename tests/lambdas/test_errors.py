@@ -26,11 +26,14 @@ FIRST_WRITE = {
     "cloudtrail-multi-region": ("cloudtrail", "UpdateTrail"),
     "cloudtrail-log-validation": ("cloudtrail", "UpdateTrail"),
     "log-group-retention": ("logs", "PutRetentionPolicy"),
+    "iam-unused-credentials": ("iam", "UpdateAccessKey"),
 }
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
 THROTTLING["logs"] = ("ThrottlingException", 400)
 ACCESS_DENIED["logs"] = "AccessDeniedException"
+THROTTLING["iam"] = ("Throttling", 400)
+ACCESS_DENIED["iam"] = "AccessDenied"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -95,6 +98,7 @@ TAG_READS = {
     "cloudtrail-multi-region": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "cloudtrail-log-validation": ("cloudtrail", "ListTags", "AccessDeniedException"),
     "log-group-retention": ("logs", "ListTagsForResource", "AccessDeniedException"),
+    "iam-unused-credentials": ("iam", "ListUserTags", "AccessDenied"),
 }
 
 

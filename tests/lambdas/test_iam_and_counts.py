@@ -146,6 +146,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-multi-region": (2, 6),
     "cloudtrail-log-validation": (1, 4),
     "log-group-retention": (1, 4),
+    "iam-unused-credentials": (4, 9),
 }
 
 

@@ -37,6 +37,7 @@ ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "Unau
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
 ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
+ACCESS_DENIED["iam"], THROTTLING["iam"], SERVER_ERROR["iam"] = "AccessDenied", ("Throttling", 400), ("ServiceFailure", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -88,6 +89,20 @@ LOG_GROUP_DELETION = Deletion(
     lambda name: boto3.client("logs").delete_log_group(logGroupName=name),
     lambda name: any(g["logGroupName"] == name for g in boto3.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]),
 )
+USER_DELETION = Deletion(
+    lambda user_id: _delete_user(user_id),
+    lambda user_id: any(user["UserId"] == user_id for user in boto3.client("iam").list_users()["Users"]),
+)
+
+
+def _delete_user(user_id: str) -> None:
+    iam = boto3.client("iam")
+    name = next(user["UserName"] for user in iam.list_users()["Users"] if user["UserId"] == user_id)
+    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=name)
+
+
 VPC_DELETION = Deletion(
     lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
@@ -118,6 +133,7 @@ SUBJECTS = [
     Subject("cloudtrail-multi-region", _idle_single_region_trail, ("cloudtrail", "DescribeTrails"), ("cloudtrail", "ListTags"), ("cloudtrail", "StartLogging"), TRAIL_DELETION),
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("log-group-retention", SCENARIO["log-group-retention"].make_non_compliant, ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "PutRetentionPolicy"), LOG_GROUP_DELETION),
+    Subject("iam-unused-credentials", SCENARIO["iam-unused-credentials"].make_non_compliant, ("iam", "ListUsers"), ("iam", "ListUserTags"), ("iam", "UpdateAccessKey"), USER_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

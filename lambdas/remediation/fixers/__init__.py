@@ -25,6 +25,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-multi-region": "cloudtrail_multi_region",
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "log-group-retention": "log_group_retention",
+    "iam-unused-credentials": "iam_unused_credentials",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        iam_unused_credentials,
         log_group_retention,
         restricted_admin_ports,
         s3_account_public_access,
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     _CHECKED: tuple[Fixer, ...] = (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        iam_unused_credentials,
         log_group_retention,
         restricted_admin_ports,
         s3_account_public_access,
