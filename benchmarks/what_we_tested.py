@@ -66,6 +66,7 @@ FIXERS = [
     "rds-snapshot-public",
     "ssm-document-public",
     "iam-password-policy",
+    "iam-unused-credentials",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -1300,6 +1300,62 @@ IAM_PASSWORD_POLICY = RuleEntry(
     ),
 )
 
+# --- iam-unused-credentials ----------------------------------------------------------------------
+#
+# IAM_USER_UNUSED_CREDENTIALS_CHECK [V] (research R17: CFG/iam-user-unused-credentials-check.html, current
+# copy): Periodic, AWS::IAM::User (one evaluation per user; resourceId is the user id AIDA…, facts §4).
+# Parameter maxCredentialUsageAge, int, default 90, "Maximum number of days a credential cannot be used"
+# (moto's managed-rule list marks it required, so it is always sent). "NON_COMPLIANT if there are inactive
+# accounts not recently used": a console password or an active access key unused within the age; never-used
+# credentials counted from creation and inactive keys ignored are inferred from the AWS runbook and ASR
+# (UNVERIFIED on the rule page). IAM is global: deployed once per account (its note; scope account).
+# FSBP IAM.8 "Unused IAM user credentials should be removed" (90 days, not customizable); CIS IAM.22 runs the
+# same rule with 45 days.
+# No ssm engine: AWSConfigRemediation-RevokeUnusedIAMUserCredentials "deletes expired login profiles"
+# (DeleteLoginProfile: the console password is deleted and cannot be recovered), which this project never does.
+# The default mode is manual: deactivating a key breaks every job that still uses it (quarterly jobs,
+# disaster-recovery scripts, break-glass users) the next time it runs.
+
+def _unused_age_check(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+        return "must be a whole number of days from 1 to 3650"
+    return None
+
+
+def _unused_securityhub_check(params: RuleParams) -> str | None:
+    # IAM.8's rule uses 90 days, not customizable; IAM.22 (CIS) runs a rule of the same name with 45 days,
+    # so events of both may reach the function, each then judged with this stack's age (UNVERIFIED naming).
+    if params["maxCredentialUsageAge"] != 90:
+        return "can be securityhub only with params.maxCredentialUsageAge 90 (Security Hub's IAM.8 value)"
+    return None
+
+
+IAM_UNUSED_CREDENTIALS = RuleEntry(
+    key="iam-unused-credentials",
+    title="IAM users have no access key or console password unused for maxCredentialUsageAge days",
+    config_rule=ConfigRuleSpec(
+        identifier="IAM_USER_UNUSED_CREDENTIALS_CHECK",
+        # Periodic-only: no scope, as in AWS's conformance-pack templates (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::IAM::User",),
+        input_parameters=lambda params: {"maxCredentialUsageAge": str(params["maxCredentialUsageAge"])},
+    ),
+    scope="account",
+    default_engine="lambda",
+    ssm=None,
+    params=(
+        ParamSpec(
+            "maxCredentialUsageAge",
+            "Days a credential may go unused (the rule's maxCredentialUsageAge; Security Hub IAM.8 uses 90).",
+            90,
+            _unused_age_check,
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-iam-user-unused-credentials-check-",),
+    securityhub_check=_unused_securityhub_check,
+    setting_defaults=lambda _raw: {"mode": "manual"},
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1326,6 +1382,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         RDS_SNAPSHOT_PUBLIC,
         SSM_DOCUMENT_PUBLIC,
         IAM_PASSWORD_POLICY,
+        IAM_UNUSED_CREDENTIALS,
     )
 }
 """Every rule, by key, in the order the README lists them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from governance.lambda_code import lambda_module
@@ -326,6 +327,35 @@ def password_policy(state: State, params: Params) -> Verdict:
     return "COMPLIANT" if 0 < age <= params.get("MaxPasswordAge", 90) else "NON_COMPLIANT"
 
 
+def unused_credentials(state: State, params: Params) -> Verdict:
+    """IAM_USER_UNUSED_CREDENTIALS_CHECK with maxCredentialUsageAge: a credential unused for more than the age.
+
+    NON_COMPLIANT when a console password or an active access key is unused for more than the age (last use,
+    or creation when never used). Inactive keys do not count, and never-used credentials count from their creation: both inferred from the
+    AWS runbook and ASR (UNVERIFIED on the rule page), as is whether exactly the age counts as unused.
+    """
+    if not state.get("userName"):
+        return "NOT_APPLICABLE"
+    read_at = _time(state["readAt"])
+    age = timedelta(days=params.get("maxCredentialUsageAge", 90))
+
+    def stale(last_used: Any, created: Any) -> bool:
+        return bool(read_at - _time(last_used or created) > age)
+
+    password = state.get("consolePassword")
+    if password and stale(password.get("lastUsed"), password.get("createDate")):
+        return "NON_COMPLIANT"
+    for key in state.get("accessKeys", []):
+        if key.get("Status") == "Active" and stale(key.get("LastUsedDate"), key.get("CreateDate")):
+            return "NON_COMPLIANT"
+    return "COMPLIANT"
+
+
+def _time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "s3-bucket-encryption": bucket_encryption,
     "s3-bucket-public-access": bucket_public_access,
@@ -350,6 +380,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "rds-snapshot-public": rds_snapshot_public,
     "ssm-document-public": ssm_document_public,
     "iam-password-policy": password_policy,
+    "iam-unused-credentials": unused_credentials,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

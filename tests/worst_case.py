@@ -114,6 +114,7 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "rds-snapshot-public": {},
         "ssm-document-public": {},
         "iam-password-policy": {"params": {"MinimumPasswordLength": 128, "PasswordReusePrevention": 24, "MaxPasswordAge": 1095, "RequireSymbols": False}},
+        "iam-unused-credentials": {"params": {"maxCredentialUsageAge": 3650}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

@@ -251,6 +251,13 @@ def _documents(session: boto3.Session, account: Account, region: str) -> list[Fo
     ]
 
 
+def _iam_users(session: boto3.Session, account: Account, region: str) -> list[Found]:
+    # One paginated ListUsers names every user; the fixer reads each one's password and keys. The users
+    # carry tags, but the Resource Groups Tagging API does not list IAM users (UNVERIFIED whether it does
+    # today), so the fixer reads ListUserTags itself for the users it would change (fails closed).
+    return [Found(_target(account, region, "AWS::IAM::User", user["UserId"]), None, None) for user in _pages(session, "iam", "list_users", "Users")]
+
+
 def _account(_session: boto3.Session, account: Account, region: str) -> list[Found]:
     return [Found(_target(account, region, "AWS::::Account", account.id), None, None)]
 
@@ -287,6 +294,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "rds-snapshot-public": _rds_snapshots,
     "ssm-document-public": _documents,
     "iam-password-policy": _account,
+    "iam-unused-credentials": _iam_users,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

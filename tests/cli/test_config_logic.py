@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from remediation.fixers import (
     iam_password_policy,
     kms_key_rotation,
     lambda_public_access,
+    iam_unused_credentials,
     load_fixer,
     log_group_retention,
     rds_public_access,
@@ -190,6 +192,22 @@ def function(*statements: dict[str, Any]) -> Any:
     return lambda_public_access.FunctionState("api", FUNCTION_ARN, policy, "rev-1" if statements else None)
 
 
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def credentials(*keys: tuple[str, int | None, int], password: tuple[int | None, int] | None = None) -> Any:
+    """A user's credentials: keys (status, days since last use or None, age in days), password (days since use, age)."""
+    access_keys = tuple(
+        iam_unused_credentials.AccessKey(f"AKIA{index:016d}", status, NOW - timedelta(days=age), NOW - timedelta(days=used) if used is not None else None)
+        for index, (status, used, age) in enumerate(keys)
+    )
+    created = last = None
+    if password is not None:
+        created = NOW - timedelta(days=password[1])
+        last = NOW - timedelta(days=password[0]) if password[0] is not None else None
+    return iam_unused_credentials.CredentialsState("AIDA0123456789ABCDEF0", "alice", "arn:aws:iam::123456789012:user/alice", NOW, created, last, access_keys)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -304,6 +322,15 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("iam-password-policy", "too few remembered", password({"PasswordReusePrevention": 5}), {}, "NON_COMPLIANT"),
     ("iam-password-policy", "no symbols", password({"RequireSymbols": False}), {}, "NON_COMPLIANT"),
     ("iam-password-policy", "no symbols, not required", password({"RequireSymbols": False}), {"RequireSymbols": False}, "COMPLIANT"),
+    ("iam-unused-credentials", "no credentials", credentials(), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "key used yesterday", credentials(("Active", 1, 400)), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "key unused for 200 days", credentials(("Active", 200, 400)), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "key never used, created 100 days ago", credentials(("Active", None, 100)), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "key never used, created 10 days ago", credentials(("Active", None, 10)), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "inactive key unused for years", credentials(("Inactive", None, 2000)), {}, "COMPLIANT"),
+    ("iam-unused-credentials", "key unused for 50 days, age 45", credentials(("Active", 50, 400)), {"maxCredentialUsageAge": 45}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "password unused for 200 days", credentials(password=(200, 900)), {}, "NON_COMPLIANT"),
+    ("iam-unused-credentials", "password never used, created 5 days ago", credentials(password=(None, 5)), {}, "COMPLIANT"),
 ]
 
 

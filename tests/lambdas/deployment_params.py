@@ -45,4 +45,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True, "RequireNumbers": True,
         "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90,
     },
+    "iam-unused-credentials": {"maxCredentialUsageAge": 90},
 }

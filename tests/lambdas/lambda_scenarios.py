@@ -9,8 +9,11 @@ import io
 import json
 import zipfile
 import itertools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -689,6 +692,54 @@ def _password_policy_meets_minimums(_account: str) -> bool:
     return all(policy.get(name) == value for name, value in PASSWORD_MINIMUMS.items()) and policy["AllowUsersToChangePassword"] is True
 
 
+# --- IAM users ----------------------------------------------------------------------------------
+# moto 5.2.5 gives users random lower-case ids (AWS: AIDA…) and cannot set when a key or password was last
+# used (it records a use only when a request signed with that key reaches it, always "now"): the scenarios
+# set both on moto's backend objects, which is what the fixer then reads through the API.
+
+LONG_AGO = timedelta(days=200)
+
+
+def _iam_user(name: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[ACCOUNT]["global"].users[name]
+
+
+def iam_user(name: str, key_age: timedelta | None = None, key_last_used: timedelta | None = None, password_age: timedelta | None = None) -> str:
+    """A user with an AIDA… id, optionally one active access key and a console password, dated ``age`` ago."""
+    from moto.iam.models import AccessKeyLastUsed
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName=name)
+    user = _iam_user(name)
+    user.id = "AIDA" + hashlib.sha1(name.encode()).hexdigest().upper()[:17]
+    now = datetime.now(UTC)
+    if key_age is not None:
+        iam.create_access_key(UserName=name)
+        (key,) = user.access_keys
+        key.create_date = (now - key_age).replace(tzinfo=None)
+        if key_last_used is not None:
+            key.last_used = AccessKeyLastUsed(now - key_last_used, "s3", "us-east-1")
+    if password_age is not None:
+        iam.create_login_profile(UserName=name, Password="Governance-test-1")
+        user.create_date = (now - password_age).replace(tzinfo=None)  # moto dates the login profile with the user
+    return str(user.id)
+
+
+def user_name(user_id: str) -> str:
+    return next(user["UserName"] for user in boto3.client("iam").list_users()["Users"] if user["UserId"] == user_id)
+
+
+def _tag_user(user_id: str) -> None:
+    boto3.client("iam").tag_user(UserName=user_name(user_id), Tags=[{"Key": EXEMPTION_TAG, "Value": "true"}])
+
+
+def _keys_inactive(user_id: str) -> bool:
+    keys = boto3.client("iam").list_access_keys(UserName=user_name(user_id))["AccessKeyMetadata"]
+    return bool(keys) and all(key["Status"] == "Inactive" for key in keys)
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -719,5 +770,10 @@ SCENARIOS = [
     Scenario("rds-snapshot-public", "AWS::RDS::DBSnapshot", db_snapshot, lambda: db_snapshot(restore=(SHARED_WITH,)), _tag_db_snapshot, _db_snapshot_private),
     Scenario("ssm-document-public", "AWS::SSM::Document", document, lambda: document(shared_with=(SHARED_WITH,)), _tag_document, _document_private),
     Scenario("iam-password-policy", "AWS::::Account", _weak_password_policy, _strong_password_policy, None, _password_policy_meets_minimums),
+    Scenario(
+        "iam-unused-credentials", "AWS::IAM::User",
+        lambda: iam_user("stale-user", key_age=LONG_AGO, key_last_used=LONG_AGO), lambda: iam_user("busy-user", key_age=LONG_AGO, key_last_used=timedelta(days=1)),
+        _tag_user, _keys_inactive,
+    ),
 ]
 """Every fixer, in catalog order."""

@@ -41,6 +41,7 @@ FIRST_WRITE = {
     "rds-snapshot-public": ("rds", "ModifyDBSnapshotAttribute"),
     "ssm-document-public": ("ssm", "ModifyDocumentPermission"),
     "iam-password-policy": ("iam", "UpdateAccountPasswordPolicy"),
+    "iam-unused-credentials": ("iam", "UpdateAccessKey"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -59,6 +60,12 @@ THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "rds": "AccessDenied", "ssm": "AccessDeniedException"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400), "iam": ("Throttling", 400)}
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException", "iam": "AccessDenied"}
+THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400)}
+ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException"}
+THROTTLING["logs"] = ("ThrottlingException", 400)
+ACCESS_DENIED["logs"] = "AccessDeniedException"
+THROTTLING["iam"] = ("Throttling", 400)
+ACCESS_DENIED["iam"] = "AccessDenied"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:
@@ -134,6 +141,7 @@ TAG_READS = {
     "lambda-public-access": ("lambda", "ListTags", "AccessDeniedException"),
     "rds-snapshot-public": ("rds", "ListTagsForResource", "AccessDenied"),
     "ssm-document-public": ("ssm", "ListTagsForResource", "AccessDeniedException"),
+    "iam-unused-credentials": ("iam", "ListUserTags", "AccessDenied"),
 }
 
 

@@ -156,7 +156,8 @@ def test_config_errors_name_the_field(monkeypatch) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
 def test_each_fixer_rejects_a_resource_type_it_does_not_evaluate(scenario, requests) -> None:
-    event = compliance_event(rule_name(scenario.key), "AWS::IAM::User", "AIDAW6MN5QPJPMC7R4QBE")
+    foreign = "AWS::IAM::User" if scenario.resource_type != "AWS::IAM::User" else "AWS::IAM::Role"
+    event = compliance_event(rule_name(scenario.key), foreign, "AIDAW6MN5QPJPMC7R4QBE")
     record = lambda_handler(event, FakeContext())
     assert (record["decision"], record["level"]) == ("ignored", "warning")
     assert requests.operations() == []

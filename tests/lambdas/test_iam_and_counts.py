@@ -191,6 +191,7 @@ EXPECTED_COUNTS = {
     "rds-snapshot-public": (1, 4),
     "ssm-document-public": (1, 4),
     "iam-password-policy": (1, 3),
+    "iam-unused-credentials": (4, 9),
 }
 
 

@@ -68,6 +68,7 @@ SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500
 ACCESS_DENIED = {"s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException", "kms": "AccessDeniedException", "iam": "AccessDenied"}
 THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400), "kms": ("ThrottlingException", 400), "iam": ("Throttling", 400)}
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500), "kms": ("KMSInternalException", 500), "iam": ("ServiceFailure", 500)}
+ACCESS_DENIED["iam"], THROTTLING["iam"], SERVER_ERROR["iam"] = "AccessDenied", ("Throttling", 400), ("ServiceFailure", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -139,6 +140,20 @@ DB_DELETION = Deletion(
     lambda resource_id: boto3.client("rds").delete_db_instance(DBInstanceIdentifier="orders-db", SkipFinalSnapshot=True),
     lambda resource_id: bool(boto3.client("rds").describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [resource_id]}])["DBInstances"]),
 )
+USER_DELETION = Deletion(
+    lambda user_id: _delete_user(user_id),
+    lambda user_id: any(user["UserId"] == user_id for user in boto3.client("iam").list_users()["Users"]),
+)
+
+
+def _delete_user(user_id: str) -> None:
+    iam = boto3.client("iam")
+    name = next(user["UserName"] for user in iam.list_users()["Users"] if user["UserId"] == user_id)
+    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=name)
+
+
 VPC_DELETION = Deletion(
     lambda vpc: boto3.client("ec2").delete_vpc(VpcId=vpc),
     lambda vpc: bool(boto3.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"]),
@@ -231,6 +246,7 @@ SUBJECTS = [
     Subject("rds-snapshot-public", SCENARIO["rds-snapshot-public"].make_non_compliant, ("rds", "DescribeDBSnapshotAttributes"), ("rds", "ListTagsForResource"), ("rds", "ModifyDBSnapshotAttribute"), DB_SNAPSHOT_DELETION),
     Subject("ssm-document-public", SCENARIO["ssm-document-public"].make_non_compliant, ("ssm", "DescribeDocumentPermission"), ("ssm", "ListTagsForResource"), ("ssm", "ModifyDocumentPermission"), DOCUMENT_DELETION),
     Subject("iam-password-policy", SCENARIO["iam-password-policy"].make_non_compliant, ("iam", "GetAccountPasswordPolicy"), None, ("iam", "UpdateAccountPasswordPolicy"), None),
+    Subject("iam-unused-credentials", SCENARIO["iam-unused-credentials"].make_non_compliant, ("iam", "ListUsers"), ("iam", "ListUserTags"), ("iam", "UpdateAccessKey"), USER_DELETION),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")

@@ -40,6 +40,7 @@ MODULE_NAMES: dict[str, str] = {
     "rds-snapshot-public": "rds_snapshot_public",
     "ssm-document-public": "ssm_document_public",
     "iam-password-policy": "iam_password_policy",
+    "iam-unused-credentials": "iam_unused_credentials",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
         ecr_scan_on_push,
         iam_password_policy,
         kms_key_rotation,
+        iam_unused_credentials,
         log_group_retention,
         rds_public_access,
         lambda_public_access,
@@ -106,6 +108,7 @@ if TYPE_CHECKING:
         kms_key_rotation,
         default_security_group_closed,
         ec2_imdsv2,
+        iam_unused_credentials,
         log_group_retention,
         rds_public_access,
         ecr_scan_on_push,
