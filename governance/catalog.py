@@ -1260,10 +1260,6 @@ def _whole_number(low: int, high: int) -> Callable[[Any], str | None]:
     return check
 
 
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
 PASSWORD_POLICY_PARAMS = (
     "RequireUppercaseCharacters", "RequireLowercaseCharacters", "RequireSymbols", "RequireNumbers",
     "MinimumPasswordLength", "PasswordReusePrevention", "MaxPasswordAge",

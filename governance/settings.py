@@ -572,9 +572,6 @@ class _Loader:
             override = overrides.get(key, {})
             merged = {**base, **override}
             merged["params"] = {**base.get("params", {}), **override.get("params", {})}
-            if key not in stack_rules and key not in overrides:
-                # A rule that is not listed is off, also when its default mode once listed is manual or detect.
-                merged["mode"] = "off"
             origin = f"{where}.rules.{key}" if key in overrides else f"{_key('rules')}.{key}"
             param_keys = {
                 name: f"{where}.rules.{key}.params{_member(name)}" if name in override.get("params", {})

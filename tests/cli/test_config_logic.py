@@ -16,9 +16,9 @@ from remediation.fixers import (
     ec2_imdsv2,
     ecr_scan_on_push,
     iam_password_policy,
+    iam_unused_credentials,
     kms_key_rotation,
     lambda_public_access,
-    iam_unused_credentials,
     load_fixer,
     log_group_retention,
     rds_public_access,
@@ -33,7 +33,6 @@ from remediation.fixers import (
     vpc_flow_logs,
 )
 from remediation.fixers import ebs_snapshot_public as snapshot_fixer
-from remediation.fixers import ebs_snapshot_public as ebs
 from remediation.fixers import rds_snapshot_public as rds
 from remediation.fixers import ssm_document_public as ssm
 

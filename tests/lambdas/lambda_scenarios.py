@@ -6,10 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import zipfile
-import itertools
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

@@ -12,8 +12,7 @@ import boto3
 import pytest
 from conftest import ACCOUNT, DEFAULT_PARAMS, FakeContext, compliance_event, rule_entry, rule_name
 from ebs_default_key_stub import stub_default_key
-from lambda_scenarios import SCENARIOS, Scenario, new_group, new_queue, new_vpc, public_send, trail
-from lambda_scenarios import SCENARIOS, Scenario, cluster_snapshot, new_group, new_vpc, trail
+from lambda_scenarios import SCENARIOS, Scenario, cluster_snapshot, new_group, new_queue, new_vpc, public_send, trail
 from remediation.fixers import FIXER_MODULES, iam_actions
 from remediation.handler import lambda_handler
 
@@ -123,7 +122,6 @@ def _queue_named_by_name(_deploy) -> str:
     return "by-name"
 
 
-EXTRA_PATHS: dict[str, list[Callable[[Any], str]]] = {
 EXTRA_PATHS: dict[str, list[Callable[[Any], str | tuple[str, str]]]] = {
     "s3-bucket-encryption": [_sse_s3_bucket_to_kms],
     "restricted-admin-ports": [_ranged_group],
