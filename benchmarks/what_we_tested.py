@@ -52,6 +52,7 @@ FIXERS = [
     "cloudtrail-log-validation",
     "log-group-retention",
     "iam-unused-credentials",
+    "guardduty-enabled",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

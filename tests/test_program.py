@@ -70,12 +70,12 @@ def statement_actions(policy: dict[str, Any]) -> set[str]:
 
 def test_dev_stack_counts_per_account_region(dev: ProgramRun) -> None:
     expected = {
-        # account A: all 9 rules in the home region, the 6 regional ones in eu-west-1
-        (ACCOUNT_A, "us-east-1"): {RULE: 9, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
-        (ACCOUNT_A, "eu-west-1"): {RULE: 6, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        # account A: all 10 rules in the home region, the 7 regional ones in eu-west-1
+        (ACCOUNT_A, "us-east-1"): {RULE: 10, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "eu-west-1"): {RULE: 7, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
         # account B: restricted-admin-ports acts on Security Hub's rule, vpc-flow-logs is off
-        (ACCOUNT_B, "us-east-1"): {RULE: 7, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
-        (ACCOUNT_B, "eu-west-1"): {RULE: 4, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "us-east-1"): {RULE: 8, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "eu-west-1"): {RULE: 5, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
     }
     for (account, region), counts in expected.items():
         actual = {type_token: len(in_bundle(dev, account, region, type_token)) for type_token in counts}
@@ -218,11 +218,11 @@ def test_lambda_role_actions_are_the_union_of_enabled_fixers(dev: ProgramRun) ->
     plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", *PLUMBING_ACTIONS}
     plumbing |= set(handler_iam_actions(audits_ssm=True, updates_securityhub=False))
     account_a = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("vpc-flow-logs")}
-    account_a |= {*fixer_iam_actions("log-group-retention"), *fixer_iam_actions("iam-unused-credentials")}
+    account_a |= {*fixer_iam_actions("log-group-retention"), *fixer_iam_actions("iam-unused-credentials"), *fixer_iam_actions("guardduty-enabled")}
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-remediation-lambda")) == account_a | plumbing
     # Account B turns vpc-flow-logs off: its fixer's rights (and iam:PassRole) are not granted there.
     account_b = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports")}
-    account_b |= {*fixer_iam_actions("log-group-retention"), *fixer_iam_actions("iam-unused-credentials")}
+    account_b |= {*fixer_iam_actions("log-group-retention"), *fixer_iam_actions("iam-unused-credentials"), *fixer_iam_actions("guardduty-enabled")}
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_B}-remediation-lambda")) == account_b | plumbing
 
 
@@ -271,7 +271,7 @@ def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
     assert config_branch["source"] == ["aws.config"]
     assert config_branch["detail"]["newEvaluationResult"] == {"complianceType": ["NON_COMPLIANT"]}
     assert config_branch["detail"]["configRuleName"] == [
-        "governance-iam-unused-credentials", "governance-log-group-retention", "governance-restricted-admin-ports",
+        "governance-guardduty-enabled", "governance-iam-unused-credentials", "governance-log-group-retention", "governance-restricted-admin-ports",
         "governance-s3-bucket-public-access", "governance-vpc-flow-logs",
     ]
     assert ssm_branch["source"] == ["aws.ssm"]
@@ -285,6 +285,7 @@ def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
 def test_event_pattern_matches_security_hub_rules_by_prefix(dev: ProgramRun) -> None:
     config_branch = event_pattern(dev, ACCOUNT_B, "eu-west-1")["$or"][0]
     assert config_branch["detail"]["configRuleName"] == [
+        "governance-guardduty-enabled",
         "governance-log-group-retention",
         "governance-s3-bucket-public-access",
         {"prefix": "securityhub-restricted-rdp-"},

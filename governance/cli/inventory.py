@@ -144,6 +144,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "cloudtrail-log-validation": _trails,
     "log-group-retention": _log_groups,
     "iam-unused-credentials": _iam_users,
+    "guardduty-enabled": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -28,4 +28,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "cloudtrail-log-validation": {},
     "log-group-retention": {"minRetentionDays": 365, "logGroupNames": []},
     "iam-unused-credentials": {"maxCredentialUsageAge": 90},
+    "guardduty-enabled": {"centralMonitoringAccount": []},
 }

@@ -147,6 +147,7 @@ EXPECTED_COUNTS = {
     "cloudtrail-log-validation": (1, 4),
     "log-group-retention": (1, 4),
     "iam-unused-credentials": (4, 9),
+    "guardduty-enabled": (3, 5),
 }
 
 

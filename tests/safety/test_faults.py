@@ -38,6 +38,7 @@ THROTTLING = {"s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("
 SERVER_ERROR = {"s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500)}
 ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
 ACCESS_DENIED["iam"], THROTTLING["iam"], SERVER_ERROR["iam"] = "AccessDenied", ("Throttling", 400), ("ServiceFailure", 500)
+ACCESS_DENIED["guardduty"], THROTTLING["guardduty"], SERVER_ERROR["guardduty"] = "AccessDeniedException", ("TooManyRequestsException", 429), ("InternalServerErrorException", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -134,6 +135,7 @@ SUBJECTS = [
     Subject("cloudtrail-log-validation", SCENARIO["cloudtrail-log-validation"].make_non_compliant, ("cloudtrail", "GetTrail"), ("cloudtrail", "ListTags"), ("cloudtrail", "UpdateTrail"), TRAIL_DELETION),
     Subject("log-group-retention", SCENARIO["log-group-retention"].make_non_compliant, ("logs", "DescribeLogGroups"), ("logs", "ListTagsForResource"), ("logs", "PutRetentionPolicy"), LOG_GROUP_DELETION),
     Subject("iam-unused-credentials", SCENARIO["iam-unused-credentials"].make_non_compliant, ("iam", "ListUsers"), ("iam", "ListUserTags"), ("iam", "UpdateAccessKey"), USER_DELETION),
+    Subject("guardduty-enabled", SCENARIO["guardduty-enabled"].make_non_compliant, ("guardduty", "ListDetectors"), None, ("guardduty", "CreateDetector"), None),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
@@ -141,6 +143,8 @@ NOT_APPLICABLE = {
     ("s3-account-public-access", "AccessDenied on tag read"),
     ("restricted-admin-ports", "AccessDenied on tag read"),
     ("s3-account-public-access", "deleted before write"),
+    ("guardduty-enabled", "AccessDenied on tag read"),
+    ("guardduty-enabled", "deleted before write"),
 }
 """Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
 
@@ -242,6 +246,11 @@ def _observe_not_applicable(subject: Subject, fault: str, sent: list[dict[str, A
     elif fault == "AccessDenied on tag read":
         assert not [operation for operation in operations if "Tag" in operation], f"the fixer reads tags: {operations}"
         reason = f"no tag read among the calls ({', '.join(dict.fromkeys(operations))})"
+    elif subject.key == "guardduty-enabled":
+        # GuardDuty's calls name no resource but the region's detector, which the fix itself creates.
+        names = {name for call in sent if call["operation"] != "PutEvents" for name in call["params"]}
+        assert names <= {"DetectorId", "Enable", "ClientToken"}, f"a call names something that could be deleted: {sent}"
+        reason = "every call addresses the region's GuardDuty; the only resource named is the detector the fix creates"
     else:
         accounts = {call["params"].get("AccountId") for call in sent if call["operation"] != "PutEvents"}
         assert accounts == {ACCOUNT}, f"every call addresses the account and nothing that could be deleted: {sent}"

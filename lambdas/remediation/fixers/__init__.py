@@ -26,6 +26,7 @@ MODULE_NAMES: dict[str, str] = {
     "cloudtrail-log-validation": "cloudtrail_log_validation",
     "log-group-retention": "log_group_retention",
     "iam-unused-credentials": "iam_unused_credentials",
+    "guardduty-enabled": "guardduty_enabled",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from . import (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        guardduty_enabled,
         iam_unused_credentials,
         log_group_retention,
         restricted_admin_ports,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     _CHECKED: tuple[Fixer, ...] = (
         cloudtrail_log_validation,
         cloudtrail_multi_region,
+        guardduty_enabled,
         iam_unused_credentials,
         log_group_retention,
         restricted_admin_ports,
