@@ -67,6 +67,7 @@ FIXERS = [
     "ssm-document-public",
     "iam-password-policy",
     "iam-unused-credentials",
+    "guardduty-enabled",
 ]
 FAULTS = ["throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always"]
 SIZES = {

@@ -1352,6 +1352,71 @@ IAM_UNUSED_CREDENTIALS = RuleEntry(
     setting_defaults=lambda _raw: {"mode": "manual"},
 )
 
+# --- guardduty-enabled ---------------------------------------------------------------------------
+#
+# GUARDDUTY_ENABLED_CENTRALIZED [V] (research R10: CFG/guardduty-enabled-centralized.html, current copy and
+# CFG-UG@3193df7): "Checks if Amazon GuardDuty is enabled in your AWS account and AWS Region. If you provide an
+# AWS account for centralization, the rule evaluates the GuardDuty results in the centralized account. The rule
+# is COMPLIANT when GuardDuty is enabled." Periodic; parameter CentralMonitoringAccount (Optional, String, comma
+# separated 12-digit accounts). Evaluations are of AWS::::Account (Security Hub GuardDuty.1, FSBP; [P]).
+# UNVERIFIED: that a suspended detector counts as not enabled, and that with CentralMonitoringAccount a member
+# whose administrator is not listed is NON_COMPLIANT (this project assumes both).
+# AWSConfigRemediation-CreateGuardDutyDetector (AutomationAssumeRole only; IAM ssm:Start/GetAutomationExecution,
+# guardduty:CreateDetector, guardduty:GetDetector; [V-old] SSM-UG@2b00deb, name current in RB-LLMS) creates a
+# detector with the service's defaults; with a suspended detector present it fails (one detector per Region,
+# botocore CreateDetector), so it never resumes one either.
+# Default mode manual: GuardDuty is billed per analysed event and GB in every region it runs, and a new detector
+# turns on every optional protection plan except runtime monitoring (botocore CreateDetector).
+
+CENTRAL_ACCOUNT_ID = matches(r"\d{12}", "a 12-digit account id string")
+
+
+def _central_inputs(params: RuleParams) -> dict[str, str]:
+    accounts = params["centralMonitoringAccount"]
+    return {"CentralMonitoringAccount": ",".join(accounts)} if accounts else {}
+
+
+def _guardduty_securityhub_check(params: RuleParams) -> str | None:
+    # Security Hub's GuardDuty.1 rule has no parameters.
+    if params["centralMonitoringAccount"]:
+        return "can be securityhub only without params.centralMonitoringAccount (Security Hub's GuardDuty.1 rule has no parameters)"
+    return None
+
+
+GUARDDUTY_ENABLED = RuleEntry(
+    key="guardduty-enabled",
+    title="GuardDuty is enabled in every region (a detector exists and is not suspended)",
+    config_rule=ConfigRuleSpec(
+        identifier="GUARDDUTY_ENABLED_CENTRALIZED",
+        # Periodic-only: no scope, as in AWS's conformance-pack templates (facts section 9).
+        scope_resource_types=(),
+        evaluated_resource_types=("AWS::::Account",),
+        input_parameters=_central_inputs,
+    ),
+    scope="region",
+    default_engine="lambda",
+    ssm=SsmRunbook(
+        document="AWSConfigRemediation-CreateGuardDutyDetector",
+        resource_id_parameter=None,
+        iam_actions=("guardduty:CreateDetector", "guardduty:GetDetector"),
+        caveat=(
+            "AWSConfigRemediation-CreateGuardDutyDetector fails while a suspended detector exists and creates a billed "
+            "detector with GuardDuty's default protection plans; it has no client token, so a retried execution may fail"
+        ),
+    ),
+    params=(
+        ParamSpec(
+            "centralMonitoringAccount",
+            "Accounts allowed to administer this account's GuardDuty (the rule's CentralMonitoringAccount); empty: any.",
+            [],
+            string_list(CENTRAL_ACCOUNT_ID, max_items=20),
+        ),
+    ),
+    securityhub_rule_prefixes=lambda _p: ("securityhub-guardduty-enabled-centralized-",),
+    securityhub_check=_guardduty_securityhub_check,
+    setting_defaults=lambda _raw: {"mode": "manual"},
+)
+
 CATALOG: Mapping[str, RuleEntry] = {
     entry.key: entry
     for entry in (
@@ -1379,6 +1444,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         SSM_DOCUMENT_PUBLIC,
         IAM_PASSWORD_POLICY,
         IAM_UNUSED_CREDENTIALS,
+        GUARDDUTY_ENABLED,
     )
 }
 """Every rule, by key, in the order the README lists them."""

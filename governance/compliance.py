@@ -351,6 +351,21 @@ def unused_credentials(state: State, params: Params) -> Verdict:
     return "COMPLIANT"
 
 
+def guardduty_enabled(state: State, params: Params) -> Verdict:
+    """GUARDDUTY_ENABLED_CENTRALIZED: an enabled detector in the region.
+
+    With CentralMonitoringAccount, the account must also be, or be administered by, one of those accounts.
+    UNVERIFIED: that a suspended detector counts as not enabled, and the CentralMonitoringAccount logic (the rule
+    page says only that it "evaluates the GuardDuty results in the centralized account").
+    """
+    if not any(detector.get("status") == "ENABLED" for detector in state.get("detectors", [])):
+        return "NON_COMPLIANT"
+    central = params.get("centralMonitoringAccount") or []
+    if central and state.get("account") not in central and state.get("administratorAccount") not in central:
+        return "NON_COMPLIANT"
+    return "COMPLIANT"
+
+
 def _time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -381,6 +396,7 @@ EVALUATORS: dict[str, Callable[..., Verdict]] = {
     "ssm-document-public": ssm_document_public,
     "iam-password-policy": password_policy,
     "iam-unused-credentials": unused_credentials,
+    "guardduty-enabled": guardduty_enabled,
 }
 """The Config verdict function of each rule (one per catalog key)."""
 

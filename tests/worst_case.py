@@ -115,6 +115,10 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         "ssm-document-public": {},
         "iam-password-policy": {"params": {"MinimumPasswordLength": 128, "PasswordReusePrevention": 24, "MaxPasswordAge": 1095, "RequireSymbols": False}},
         "iam-unused-credentials": {"params": {"maxCredentialUsageAge": 3650}},
+        # With source securityhub, only the params Security Hub's own rules use (their defaults).
+        "log-group-retention": {"params": {} if source == "securityhub" else {"minRetentionDays": 3653, "logGroupNames": [f"/aws/lambda/team-{index:02d}-" for index in range(5)]}},
+        "iam-unused-credentials": {"params": {} if source == "securityhub" else {"maxCredentialUsageAge": 3650}},
+        "guardduty-enabled": {"params": {} if source == "securityhub" else {"centralMonitoringAccount": [account_id(index) for index in range(5)]}},
     }
     for key, settings in rules.items():
         entry = CATALOG[key]

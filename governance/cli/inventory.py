@@ -295,6 +295,7 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "ssm-document-public": _documents,
     "iam-password-policy": _account,
     "iam-unused-credentials": _iam_users,
+    "guardduty-enabled": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
 

@@ -16,6 +16,7 @@ from remediation.fixers import (
     ec2_imdsv2,
     ecr_scan_on_push,
     iam_password_policy,
+    guardduty_enabled,
     iam_unused_credentials,
     kms_key_rotation,
     lambda_public_access,
@@ -207,6 +208,11 @@ def credentials(*keys: tuple[str, int | None, int], password: tuple[int | None, 
     return iam_unused_credentials.CredentialsState("AIDA0123456789ABCDEF0", "alice", "arn:aws:iam::123456789012:user/alice", NOW, created, last, access_keys)
 
 
+def detectors(*statuses: str, administrator: str | None = None) -> Any:
+    found = tuple({"detectorId": f"{index:032x}", "status": status} for index, status in enumerate(statuses))
+    return guardduty_enabled.DetectorState("123456789012", found, administrator)
+
+
 CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     # rule, case, state, params, Config's verdict
     ("s3-bucket-encryption", "no default encryption", encryption(), {}, "NON_COMPLIANT"),
@@ -330,6 +336,13 @@ CASES: list[tuple[str, str, Any, dict[str, Any], str]] = [
     ("iam-unused-credentials", "key unused for 50 days, age 45", credentials(("Active", 50, 400)), {"maxCredentialUsageAge": 45}, "NON_COMPLIANT"),
     ("iam-unused-credentials", "password unused for 200 days", credentials(password=(200, 900)), {}, "NON_COMPLIANT"),
     ("iam-unused-credentials", "password never used, created 5 days ago", credentials(password=(None, 5)), {}, "COMPLIANT"),
+    ("guardduty-enabled", "no detector", detectors(), {}, "NON_COMPLIANT"),
+    ("guardduty-enabled", "enabled detector", detectors("ENABLED"), {}, "COMPLIANT"),
+    ("guardduty-enabled", "suspended detector", detectors("DISABLED"), {}, "NON_COMPLIANT"),
+    ("guardduty-enabled", "administered by the central account", detectors("ENABLED", administrator="111111111111"), {"centralMonitoringAccount": ["111111111111"]}, "COMPLIANT"),
+    ("guardduty-enabled", "administered by another account", detectors("ENABLED", administrator="999999999999"), {"centralMonitoringAccount": ["111111111111"]}, "NON_COMPLIANT"),
+    ("guardduty-enabled", "not administered, central set", detectors("ENABLED"), {"centralMonitoringAccount": ["111111111111"]}, "NON_COMPLIANT"),
+    ("guardduty-enabled", "the central account itself", detectors("ENABLED"), {"centralMonitoringAccount": ["123456789012"]}, "COMPLIANT"),
 ]
 
 

@@ -46,4 +46,5 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "MinimumPasswordLength": 14, "PasswordReusePrevention": 24, "MaxPasswordAge": 90,
     },
     "iam-unused-credentials": {"maxCredentialUsageAge": 90},
+    "guardduty-enabled": {"centralMonitoringAccount": []},
 }

@@ -739,6 +739,24 @@ def _keys_inactive(user_id: str) -> bool:
     return bool(keys) and all(key["Status"] == "Inactive" for key in keys)
 
 
+# --- GuardDuty ----------------------------------------------------------------------------------
+
+
+def _no_detector() -> str:
+    return ACCOUNT
+
+
+def _enabled_detector() -> str:
+    boto3.client("guardduty").create_detector(Enable=True)
+    return ACCOUNT
+
+
+def _detector_enabled(_account: str) -> bool:
+    guardduty = boto3.client("guardduty")
+    ids = guardduty.list_detectors()["DetectorIds"]
+    return any(guardduty.get_detector(DetectorId=detector)["Status"] == "ENABLED" for detector in ids)
+
+
 SCENARIOS = [
     Scenario("s3-bucket-encryption", "AWS::S3::Bucket", _bucket, _kms_bucket, _tag_bucket, _bucket_on_test_key),
     Scenario("s3-bucket-public-access", "AWS::S3::Bucket", _partly_blocked_bucket, _blocked_bucket, _tag_bucket, _bucket_blocked),
@@ -774,5 +792,6 @@ SCENARIOS = [
         lambda: iam_user("stale-user", key_age=LONG_AGO, key_last_used=LONG_AGO), lambda: iam_user("busy-user", key_age=LONG_AGO, key_last_used=timedelta(days=1)),
         _tag_user, _keys_inactive,
     ),
+    Scenario("guardduty-enabled", "AWS::::Account", _no_detector, _enabled_detector, None, _detector_enabled),
 ]
 """Every fixer, in catalog order."""

@@ -42,6 +42,7 @@ FIRST_WRITE = {
     "ssm-document-public": ("ssm", "ModifyDocumentPermission"),
     "iam-password-policy": ("iam", "UpdateAccountPasswordPolicy"),
     "iam-unused-credentials": ("iam", "UpdateAccessKey"),
+    "guardduty-enabled": ("guardduty", "CreateDetector"),
 }
 THROTTLING = {
     "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
@@ -72,6 +73,8 @@ THROTTLING["logs"] = ("ThrottlingException", 400)
 ACCESS_DENIED["logs"] = "AccessDeniedException"
 THROTTLING["iam"] = ("Throttling", 400)
 ACCESS_DENIED["iam"] = "AccessDenied"
+THROTTLING["guardduty"] = ("TooManyRequestsException", 429)
+ACCESS_DENIED["guardduty"] = "AccessDeniedException"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:

@@ -190,6 +190,7 @@ EXPECTED_COUNTS = {
     "ssm-document-public": (1, 4),
     "iam-password-policy": (1, 3),
     "iam-unused-credentials": (4, 9),
+    "guardduty-enabled": (3, 5),
 }
 
 

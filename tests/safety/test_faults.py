@@ -81,6 +81,7 @@ THROTTLING["iam"] = ("Throttling", 400)
 SERVER_ERROR["kms"] = ("KMSInternalException", 500)
 SERVER_ERROR["iam"] = ("ServiceFailure", 500)
 ACCESS_DENIED["iam"], THROTTLING["iam"], SERVER_ERROR["iam"] = "AccessDenied", ("Throttling", 400), ("ServiceFailure", 500)
+ACCESS_DENIED["guardduty"], THROTTLING["guardduty"], SERVER_ERROR["guardduty"] = "AccessDeniedException", ("TooManyRequestsException", 429), ("InternalServerErrorException", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""
@@ -259,6 +260,7 @@ SUBJECTS = [
     Subject("ssm-document-public", SCENARIO["ssm-document-public"].make_non_compliant, ("ssm", "DescribeDocumentPermission"), ("ssm", "ListTagsForResource"), ("ssm", "ModifyDocumentPermission"), DOCUMENT_DELETION),
     Subject("iam-password-policy", SCENARIO["iam-password-policy"].make_non_compliant, ("iam", "GetAccountPasswordPolicy"), None, ("iam", "UpdateAccountPasswordPolicy"), None),
     Subject("iam-unused-credentials", SCENARIO["iam-unused-credentials"].make_non_compliant, ("iam", "ListUsers"), ("iam", "ListUserTags"), ("iam", "UpdateAccessKey"), USER_DELETION),
+    Subject("guardduty-enabled", SCENARIO["guardduty-enabled"].make_non_compliant, ("guardduty", "ListDetectors"), None, ("guardduty", "CreateDetector"), None),
 ]
 
 FAULTS = ("throttling", "5xx", "AccessDenied on read", "AccessDenied on tag read", "AccessDenied on write", "deleted before write", "stale read once", "stale read always")
@@ -272,6 +274,8 @@ NOT_APPLICABLE = {
     ("ebs-default-encryption", "deleted before write"),
     ("iam-password-policy", "AccessDenied on tag read"),
     ("iam-password-policy", "deleted before write"),
+    ("guardduty-enabled", "AccessDenied on tag read"),
+    ("guardduty-enabled", "deleted before write"),
 }
 """Faults that cannot happen to a fixer; each is shown not to apply by the calls the fixer makes."""
 GONE_IS_CLOSED = {"default-security-group-closed"}
@@ -381,6 +385,11 @@ def _observe_not_applicable(subject: Subject, fault: str, sent: list[dict[str, A
     elif fault == "AccessDenied on tag read":
         assert not [operation for operation in operations if "Tag" in operation], f"the fixer reads tags: {operations}"
         reason = f"no tag read among the calls ({', '.join(dict.fromkeys(operations))})"
+    elif subject.key == "guardduty-enabled":
+        # GuardDuty's calls name no resource but the region's detector, which the fix itself creates.
+        names = {name for call in sent if call["operation"] != "PutEvents" for name in call["params"]}
+        assert names <= {"DetectorId", "Enable", "ClientToken"}, f"a call names something that could be deleted: {sent}"
+        reason = "every call addresses the region's GuardDuty; the only resource named is the detector the fix creates"
     else:
         calls = [call for call in sent if call["operation"] != "PutEvents"]
         # An account-level API that names no resource (EBS encryption by default, the IAM password policy) addresses the caller's account.

@@ -41,6 +41,7 @@ MODULE_NAMES: dict[str, str] = {
     "ssm-document-public": "ssm_document_public",
     "iam-password-policy": "iam_password_policy",
     "iam-unused-credentials": "iam_unused_credentials",
+    "guardduty-enabled": "guardduty_enabled",
 }
 """Fixer module name by rule key (the keys of the catalog in governance/catalog.py)."""
 
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
         ec2_imdsv2,
         ecr_scan_on_push,
         iam_password_policy,
+        guardduty_enabled,
         iam_unused_credentials,
         kms_key_rotation,
         lambda_public_access,
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
         kms_key_rotation,
         default_security_group_closed,
         ec2_imdsv2,
+        guardduty_enabled,
         iam_unused_credentials,
         log_group_retention,
         rds_public_access,
