@@ -69,14 +69,29 @@ def statement_actions(policy: dict[str, Any]) -> set[str]:
 # --- counts and placement -------------------------------------------------------------------------
 
 
+ACCOUNT_RULES = ("s3-account-public-access", "cloudtrail-multi-region", "iam-password-policy", "iam-unused-credentials")
+"""The dev stack's account-level rules: in each account's first region only."""
+DEV_SSM_RULES = ("s3-bucket-encryption", "s3-account-public-access", "cloudtrail-log-validation", "ebs-default-encryption")
+"""The dev stack's rules that remediate through SSM (s3-account-public-access in the first region only)."""
+DEV_LAMBDA_RULES = (
+    "s3-bucket-public-access", "restricted-admin-ports", "vpc-flow-logs", "sqs-queue-public", "sns-topic-public", "ebs-snapshot-public",
+    "kms-key-rotation", "ec2-imdsv2", "log-group-retention", "rds-public-access", "lambda-public-access", "rds-snapshot-public",
+    "ssm-document-public", "iam-password-policy", "iam-unused-credentials", "guardduty-enabled",
+)
+"""The dev stack's rules that remediate (manual or auto) through the Lambda; the others detect only."""
+
+
 def test_dev_stack_counts_per_account_region(dev: ProgramRun) -> None:
+    assert set(DEV_SSM_RULES) | set(DEV_LAMBDA_RULES) | {"cloudtrail-multi-region", "s3-bucket-versioning", "s3-ssl-only",
+                                                         "default-security-group-closed", "ecr-scan-on-push"} == set(CATALOG)
+    everything, regional = len(CATALOG), len(CATALOG) - len(ACCOUNT_RULES)
     expected = {
-        # account A: all 10 rules in the home region, the 8 regional ones in eu-west-1
-        (ACCOUNT_A, "us-east-1"): {RULE: 10, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
-        (ACCOUNT_A, "eu-west-1"): {RULE: 8, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        # account A: every rule in the home region, the regional ones in eu-west-1
+        (ACCOUNT_A, "us-east-1"): {RULE: everything, REMEDIATION: 4, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
+        (ACCOUNT_A, "eu-west-1"): {RULE: regional, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 2},
         # account B: restricted-admin-ports acts on Security Hub's rule, vpc-flow-logs is off
-        (ACCOUNT_B, "us-east-1"): {RULE: 8, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
-        (ACCOUNT_B, "eu-west-1"): {RULE: 6, REMEDIATION: 2, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "us-east-1"): {RULE: everything - 2, REMEDIATION: 4, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
+        (ACCOUNT_B, "eu-west-1"): {RULE: regional - 2, REMEDIATION: 3, FUNCTION: 1, EVENT_RULE: 2, ALARM: 4, TOPIC: 1, QUEUE: 1, LOG_GROUP: 1},
     }
     for (account, region), counts in expected.items():
         actual = {type_token: len(in_bundle(dev, account, region, type_token)) for type_token in counts}
@@ -206,24 +221,18 @@ def test_roles_trust_only_their_service_in_their_account(dev: ProgramRun) -> Non
 
 
 def test_ssm_role_actions_are_the_union_of_enabled_ssm_runbooks(dev: ProgramRun) -> None:
-    # Account A: encryption (auto), account public access (manual), log validation (auto) use ssm.
-    expected = {
-        *CATALOG["s3-bucket-encryption"].ssm.iam_actions,  # type: ignore[union-attr]
-        *CATALOG["s3-account-public-access"].ssm.iam_actions,  # type: ignore[union-attr]
-        *CATALOG["cloudtrail-log-validation"].ssm.iam_actions,  # type: ignore[union-attr]
-    }
+    expected = {action for key in DEV_SSM_RULES for action in CATALOG[key].ssm.iam_actions}  # type: ignore[union-attr]
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-ssm-automation")) == expected
 
 
 def test_lambda_role_actions_are_the_union_of_enabled_fixers(dev: ProgramRun) -> None:
     plumbing = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", *PLUMBING_ACTIONS}
     plumbing |= set(handler_iam_actions(audits_ssm=True, updates_securityhub=False))
-    account_a = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("vpc-flow-logs")}
-    account_a |= {*fixer_iam_actions("sqs-queue-public"), *fixer_iam_actions("sns-topic-public"), *fixer_iam_actions("lambda-public-access")}
+    account_a = {action for key in DEV_LAMBDA_RULES for action in fixer_iam_actions(key)}
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_A}-remediation-lambda")) == account_a | plumbing
     # Account B turns vpc-flow-logs off: its fixer's rights (and iam:PassRole) are not granted there.
-    account_b = {*fixer_iam_actions("s3-bucket-public-access"), *fixer_iam_actions("restricted-admin-ports"), *fixer_iam_actions("sqs-queue-public"), *fixer_iam_actions("sns-topic-public")}
-    account_b |= set(fixer_iam_actions("lambda-public-access"))
+    account_b = {action for key in DEV_LAMBDA_RULES if key != "vpc-flow-logs" for action in fixer_iam_actions(key)}
+    assert "iam:PassRole" in account_a and "iam:PassRole" not in account_b
     assert statement_actions(policy_of(dev, f"gov-{ACCOUNT_B}-remediation-lambda")) == account_b | plumbing
 
 
@@ -271,25 +280,22 @@ def test_event_pattern_lists_exactly_the_lambda_rules(dev: ProgramRun) -> None:
     config_branch, ssm_branch = pattern["$or"]
     assert config_branch["source"] == ["aws.config"]
     assert config_branch["detail"]["newEvaluationResult"] == {"complianceType": ["NON_COMPLIANT"]}
-    assert config_branch["detail"]["configRuleName"] == [
-        "governance-lambda-public-access", "governance-restricted-admin-ports", "governance-s3-bucket-public-access", "governance-sns-topic-public", "governance-sqs-queue-public",
-        "governance-vpc-flow-logs",
-    ]
+    assert config_branch["detail"]["configRuleName"] == sorted(f"governance-{key}" for key in DEV_LAMBDA_RULES)
     assert ssm_branch["source"] == ["aws.ssm"]
     assert ssm_branch["detail"]["Definition"] == [
         "AWS-EnableS3BucketEncryption",
         "AWSConfigRemediation-ConfigureS3PublicAccessBlock",
         "AWSConfigRemediation-EnableCloudTrailLogFileValidation",
+        "AWSConfigRemediation-EnableEbsEncryptionByDefault",
     ]
 
 
 def test_event_pattern_matches_security_hub_rules_by_prefix(dev: ProgramRun) -> None:
     config_branch = event_pattern(dev, ACCOUNT_B, "eu-west-1")["$or"][0]
+    # The account-level rules live in the first region; vpc-flow-logs is off in this account.
+    regional = [key for key in DEV_LAMBDA_RULES if key not in ACCOUNT_RULES and key not in ("vpc-flow-logs", "restricted-admin-ports")]
     assert config_branch["detail"]["configRuleName"] == [
-        "governance-lambda-public-access",
-        "governance-s3-bucket-public-access",
-        "governance-sns-topic-public",
-        "governance-sqs-queue-public",
+        *sorted(f"governance-{key}" for key in regional),
         {"prefix": "securityhub-restricted-rdp-"},
         {"prefix": "securityhub-restricted-ssh-"},
     ]
