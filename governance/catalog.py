@@ -1447,7 +1447,7 @@ CATALOG: Mapping[str, RuleEntry] = {
         GUARDDUTY_ENABLED,
     )
 }
-"""Every rule, by key, in the order the README lists them."""
+"""Every rule, by key, in the order docs/rules.md lists them."""
 
 
 def rule_notes(rules: Iterable[tuple[str, RuleParams]]) -> list[str]:
