@@ -61,7 +61,13 @@ from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 from governance.catalog import CATALOG
 from governance.mock_program import ProgramRun, Registered, run_program, stack_config
 from tests.safety.figures import record as record_figure
-from tests.worst_case import LONGEST_PREFIX, LONGEST_TAG, as_stack_config, every_rule, named_worst_case_configs, trimmed
+from tests.worst_case import (
+    LONGEST_TAG,
+    as_stack_config,
+    fitting_lambda_rules,
+    named_worst_case_configs,
+    trimmed,
+)
 from tests.worst_case import accounts as worst_case_accounts
 
 PROVIDER = "pulumi:providers:aws"
@@ -505,19 +511,19 @@ def replay(run: ProgramRun) -> Replay:
 # --- the stacks ---------------------------------------------------------------------------------------
 
 
-LAMBDA_WORST_CASE = "lambda engine everywhere, longest prefix, in the KMS key's region"
+LAMBDA_WORST_CASE = "lambda engine everywhere, the largest Lambda configuration that fits, in the KMS key's region"
 
 
 def lambda_worst_case() -> dict[str, Any]:
-    """Every rule on the lambda engine with the longest prefix, longest tag and large params, in one region."""
+    """Every rule on the lambda engine, with the longest tag and as large a configuration as the Lambda's 4 KB
+    environment holds with all of them (the default prefix, no excluded buckets), in one region."""
     return {
-        "ruleNamePrefix": LONGEST_PREFIX,
         "exemptionTag": LONGEST_TAG,
         "securityHubUpdates": True,
-        "protectedRules": sorted(CATALOG),
+        "protectedRules": sorted(CATALOG)[:3],
         "regions": [KMS_KEY_REGION],
         "accounts": worst_case_accounts(2),
-        "rules": every_rule("lambda", buckets=10, log_group_length=300),
+        "rules": fitting_lambda_rules(),
     }
 
 

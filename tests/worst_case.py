@@ -122,6 +122,10 @@ def every_rule(engine: str, *, buckets: int, log_group_length: int, mode: str = 
         entry = CATALOG[key]
         settings["mode"] = mode
         settings["engine"] = engine if engine in entry.engines else "lambda"
+        if engine == "ssm" and settings["engine"] == "lambda":
+            # The ssm configs are about SSM's limits; a rule without a runbook still deploys its Config rule (whose
+            # limits are checked) but only detects, so the Lambda's 4 KB environment is measured by the lambda configs.
+            settings["mode"] = "detect"
         if source == "securityhub" and settings["engine"] == "lambda":
             settings["source"] = "securityhub"
     return rules
@@ -174,6 +178,23 @@ def _mixed_accounts(count: int) -> list[dict[str, Any]]:
     return result
 
 
+def fitting_lambda_rules() -> dict[str, Any]:
+    """Every rule on the lambda engine with params as large as the Lambda's 4 KB environment holds for all 25 together."""
+    rules = every_rule("lambda", buckets=0, log_group_length=40)
+    rules["cloudtrail-multi-region"]["params"] = {"s3BucketName": BUCKET}
+    rules["log-group-retention"]["params"] = {"minRetentionDays": 3653, "logGroupNames": ["/aws/lambda/team-00-"]}
+    return rules
+
+
+def _stack_rules_for_overrides() -> dict[str, Any]:
+    # Account overrides merge their params over the stack's: params that hold only on one engine or source
+    # (a KMS key for EBS, Security Hub's fixed values) stay in the accounts that choose it.
+    rules = every_rule("lambda", buckets=3, log_group_length=40)
+    for key in ("ebs-default-encryption", "log-group-retention", "iam-unused-credentials", "guardduty-enabled"):
+        rules[key].pop("params", None)
+    return rules
+
+
 def named_worst_case_configs() -> dict[str, dict[str, Any]]:
     """Worst-case configs by a name that says what is extreme about each."""
     fitting_log_group = flow_log_group_arn_room(LONGEST_REGIONS[0])
@@ -198,13 +219,15 @@ def named_worst_case_configs() -> dict[str, dict[str, Any]]:
         "lambda engine, moderate params, longest prefix": _stack(
             LONGEST_PREFIX, every_rule("lambda", buckets=10, log_group_length=300), accounts(3), ALL_REGIONS
         ),
+        "lambda engine, the largest configuration its environment holds": {
+            **_stack("", fitting_lambda_rules(), accounts(3), ALL_REGIONS),
+            "protectedRules": sorted(CATALOG)[:3],  # each protected key is in the environment too
+        },
         "security hub sources, longest prefix": _stack(
             LONGEST_PREFIX, every_rule("lambda", buckets=15, log_group_length=200, source="securityhub"), accounts(2), ALL_REGIONS
         ),
         "manual mode everywhere, empty prefix": _stack("", every_rule("ssm", buckets=15, log_group_length=150, mode="manual"), accounts(2), ALL_REGIONS),
-        "many accounts with their own overrides": _stack(
-            FITTING_PREFIX, every_rule("lambda", buckets=3, log_group_length=40), _mixed_accounts(12), ALL_REGIONS
-        ),
+        "many accounts with their own overrides": _stack(FITTING_PREFIX, _stack_rules_for_overrides(), _mixed_accounts(12), ALL_REGIONS),
     }
 
 

@@ -475,8 +475,12 @@ LOG_GROUP = "/app/short-lived"
 
 
 def log_group(retention_days: int | None, name: str = LOG_GROUP) -> str:
+    # A scenario may be made more than once in a test: the group then gets the asked-for retention again.
     logs = boto3.client("logs")
-    logs.create_log_group(logGroupName=name)
+    try:
+        logs.create_log_group(logGroupName=name)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        logs.delete_retention_policy(logGroupName=name)
     if retention_days is not None:
         logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
     return name
