@@ -276,16 +276,22 @@ class RegionPlan:
 
     @cached_property
     def lambda_config(self) -> dict[str, Any]:
-        """The JSON document the Lambda reads from ``GOVERNANCE_CONFIG``."""
+        """The JSON document the Lambda reads from ``GOVERNANCE_CONFIG``.
+
+        Rules are keyed by rule key. A rule taken from Security Hub lists the prefixes of the rule
+        names Security Hub gives it; any other rule is the program's own Config rule, whose name the
+        Lambda derives from ``ruleNamePrefix``. So the document grows with the params, not with the
+        prefix, and fits Lambda's 4 KB environment with every rule of the catalog.
+        """
         rules: dict[str, Any] = {}
-        prefixes: dict[str, Any] = {}
         for rule in self.lambda_rules:
-            settings = {"key": rule.key, "mode": rule.mode, "params": self.lambda_params(rule)}
-            if rule.source == "own":
-                rules[self.names.config_rule(rule)] = settings
-            else:
-                for prefix in rule.entry.securityhub_rule_prefixes(rule.params):
-                    prefixes[prefix] = settings
+            settings: dict[str, Any] = {"mode": rule.mode}
+            params = self.lambda_params(rule)
+            if params:
+                settings["params"] = params
+            if rule.source != "own":
+                settings["securityHubPrefixes"] = sorted(rule.entry.securityhub_rule_prefixes(rule.params))
+            rules[rule.key] = settings
         runbooks = {
             rule.entry.ssm.document: {
                 "key": rule.key,
@@ -296,12 +302,12 @@ class RegionPlan:
             if rule.entry.ssm
         }
         return {
-            "version": 1,
+            "version": 2,
             "exemptionTag": self.exemption_tag,
             "securityHubUpdates": self.securityhub_updates,
             "resultEventSource": RESULT_EVENT_SOURCE,
+            "ruleNamePrefix": self.names.prefix,
             "rules": rules,
-            "rulePrefixes": prefixes,
             "ssmRunbooks": runbooks,
             "protectedRules": sorted(self.protected_rules),
         }

@@ -491,21 +491,17 @@ def _check_lambda_modes(resource: PolicyResource, protected: frozenset[str], rep
     config = _lambda_config(resource)
     if config is None:
         return
-    for section in ("rules", "rulePrefixes"):
-        entries = config.get(section)
-        if not isinstance(entries, dict):
-            continue
-        for match, settings in sorted(entries.items()):
-            if not isinstance(settings, dict):
-                continue
-            key = settings.get("key")
-            if settings.get("mode") == "auto" and key in protected:
-                report_violation(
-                    f"Lambda function {resource.name} remediates protected rule {key} automatically "
-                    f"({LAMBDA_CONFIG_VARIABLE}.{section}[{match!r}].mode is auto). Set governance:rules.{key}.mode "
-                    "to manual in this stack.",
-                    resource.urn,
-                )
+    entries = config.get("rules")
+    if not isinstance(entries, dict):
+        return
+    for key, settings in sorted(entries.items()):
+        if isinstance(settings, dict) and settings.get("mode") == "auto" and key in protected:
+            report_violation(
+                f"Lambda function {resource.name} remediates protected rule {key} automatically "
+                f"({LAMBDA_CONFIG_VARIABLE}.rules[{key!r}].mode is auto). Set governance:rules.{key}.mode "
+                "to manual in this stack.",
+                resource.urn,
+            )
 
 
 # --- The policies --------------------------------------------------------------------------------

@@ -302,15 +302,19 @@ def test_event_pattern_matches_security_hub_rules_by_prefix(dev: ProgramRun) -> 
     # No Config rule of our own for a check taken from Security Hub.
     names = {rule.inputs["name"] for rule in in_bundle(dev, ACCOUNT_B, "eu-west-1", RULE)}
     assert "governance-restricted-admin-ports" not in names
+    # The Lambda matches that rule by the same prefixes only.
+    (function,) = in_bundle(dev, ACCOUNT_B, "eu-west-1", FUNCTION)
+    config = json.loads(function.inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
+    assert config["rules"]["restricted-admin-ports"]["securityHubPrefixes"] == ["securityhub-restricted-rdp-", "securityhub-restricted-ssh-"]
+    assert all("securityHubPrefixes" not in config["rules"][key] for key in config["rules"] if key != "restricted-admin-ports")
 
 
 def test_lambda_config_maps_rule_names_to_fixers_modes_and_params(dev: ProgramRun) -> None:
     (function,) = in_bundle(dev, ACCOUNT_A, "us-east-1", FUNCTION)
     config = json.loads(function.inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
-    assert config["rules"]["governance-restricted-admin-ports"] == {
-        "key": "restricted-admin-ports", "mode": "auto", "params": {"ports": [22, 3389]},
-    }
-    flow = config["rules"]["governance-vpc-flow-logs"]
+    assert config["ruleNamePrefix"] == "governance-"
+    assert config["rules"]["restricted-admin-ports"] == {"mode": "auto", "params": {"ports": [22, 3389]}}
+    flow = config["rules"]["vpc-flow-logs"]
     assert flow["mode"] == "manual"
     assert flow["params"]["deliverLogsRoleArn"] == f"arn:aws:iam::{ACCOUNT_A}:role/governance-flow-logs-delivery"
     assert config["ssmRunbooks"]["AWSConfigRemediation-EnableCloudTrailLogFileValidation"] == {

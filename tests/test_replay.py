@@ -62,6 +62,7 @@ from governance.catalog import CATALOG
 from governance.mock_program import ProgramRun, Registered, run_program, stack_config
 from tests.safety.figures import record as record_figure
 from tests.worst_case import (
+    FITTING_LAMBDA_LOG_GROUP,
     LONGEST_TAG,
     as_stack_config,
     fitting_lambda_rules,
@@ -516,14 +517,15 @@ LAMBDA_WORST_CASE = "lambda engine everywhere, the largest Lambda configuration 
 
 def lambda_worst_case() -> dict[str, Any]:
     """Every rule on the lambda engine, with the longest tag and as large a configuration as the Lambda's 4 KB
-    environment holds with all of them (the default prefix, no excluded buckets), in one region."""
+    environment holds with all of them, in one region: the longest tag and the default rule-name prefix take
+    30 bytes more than the worst case's, so its flow-log group name is 30 characters shorter."""
     return {
         "exemptionTag": LONGEST_TAG,
         "securityHubUpdates": True,
         "protectedRules": sorted(CATALOG)[:3],
         "regions": [KMS_KEY_REGION],
         "accounts": worst_case_accounts(2),
-        "rules": fitting_lambda_rules(),
+        "rules": fitting_lambda_rules(FITTING_LAMBDA_LOG_GROUP - 30),
     }
 
 

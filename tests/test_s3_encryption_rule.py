@@ -144,7 +144,9 @@ def test_the_lambda_acts_on_security_hubs_s3_17_rule_for_aws_kms() -> None:
     assert rule.entry.securityhub_rule_prefixes(rule.params) == ("securityhub-s3-default-encryption-kms-",)
     (plan,) = plan_stack(settings_with({"s3-bucket-encryption": {"source": "securityhub", "params": KMS}}))
     config = plan.regions[0].lambda_config
-    assert config["rulePrefixes"]["securityhub-s3-default-encryption-kms-"]["params"] == {"algorithm": "aws:kms", "kmsKeyArn": KEY_ARN}
+    assert config["rules"]["s3-bucket-encryption"] == {
+        "mode": "manual", "params": {"algorithm": "aws:kms", "kmsKeyArn": KEY_ARN}, "securityHubPrefixes": ["securityhub-s3-default-encryption-kms-"],
+    }
 
 
 def test_the_program_deploys_the_kms_rule() -> None:

@@ -21,7 +21,13 @@ from governance.mock_program import ProgramRun, RecordingMocks, run_program
 from governance.settings import ConfigError
 from tests.config_problems import assert_names_its_key, assert_one_sentence, validate
 from tests.safety.figures import record as record_figure
-from tests.worst_case import as_stack_config, named_worst_case_configs, trimmed
+from tests.worst_case import (
+    FITTING_LAMBDA_LOG_GROUP,
+    as_stack_config,
+    fitting_lambda_rules,
+    named_worst_case_configs,
+    trimmed,
+)
 
 CONFIGS = named_worst_case_configs()
 ACCOUNT_IN_NAME = re.compile(r"gov-([0-9]{12})-")
@@ -187,3 +193,13 @@ def test_the_oracle_sees_a_breach(real_arns: None) -> None:
     for remediation in run.of_type("aws:cfg/remediationConfiguration:RemediationConfiguration"):
         remediation.inputs["configRuleName"] = "x" + remediation.inputs["configRuleName"]
     assert any("65 characters, over the 64 allowed" in breach for breach in resource_breaches(run))
+
+
+def test_the_largest_lambda_configuration_is_the_largest_that_fits() -> None:
+    """Every rule on the Lambda engine fits its 4 KB environment; one more character is refused, naming why."""
+    fitting = CONFIGS["lambda engine, the largest configuration its environment holds"]
+    validate(fitting)
+    one_more = {**fitting, "rules": fitting_lambda_rules(FITTING_LAMBDA_LOG_GROUP + 1)}
+    with pytest.raises(ConfigError) as refused:
+        validate(one_more)
+    assert any("Lambda environment" in problem and "over the 4,096 allowed" in problem for problem in refused.value.problems), refused.value.problems

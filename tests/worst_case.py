@@ -178,9 +178,17 @@ def _mixed_accounts(count: int) -> list[dict[str, Any]]:
     return result
 
 
-def fitting_lambda_rules() -> dict[str, Any]:
-    """Every rule on the lambda engine with params as large as the Lambda's 4 KB environment holds for all 25 together."""
-    rules = every_rule("lambda", buckets=0, log_group_length=40)
+FITTING_LAMBDA_LOG_GROUP = 316
+"""Length of the flow-log group name that, beside every other rule, fills the Lambda's 4 KB environment."""
+
+
+def fitting_lambda_rules(log_group_length: int = FITTING_LAMBDA_LOG_GROUP) -> dict[str, Any]:
+    """Every rule on the lambda engine with params as large as the Lambda's 4 KB environment holds for all 25 together.
+
+    15 excluded buckets are as many as the Config rule's 1,024-character InputParameters hold; the
+    flow-log group name, which only the Lambda receives, takes the rest of the environment.
+    """
+    rules = every_rule("lambda", buckets=15, log_group_length=log_group_length)
     rules["cloudtrail-multi-region"]["params"] = {"s3BucketName": BUCKET}
     rules["log-group-retention"]["params"] = {"minRetentionDays": 3653, "logGroupNames": ["/aws/lambda/team-00-"]}
     return rules

@@ -316,15 +316,16 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
 
         _heading(out, "What the program deploys (Pulumi program under mocks)")
         config, pattern = deployed_lambda(LAMBDA_ACCOUNT, LAMBDA_REGION)
-        for rule_name, rule in sorted(config["rules"].items()):
-            _say(out, f"  Lambda rule {rule_name}: fixer {rule['key']}, mode {rule['mode']}")
+        for key, rule in sorted(config["rules"].items()):
+            matched = " or ".join(f"{prefix}*" for prefix in rule.get("securityHubPrefixes", [])) or f"{config['ruleNamePrefix']}{key}"
+            _say(out, f"  Lambda rule {matched}: fixer {key}, mode {rule['mode']}")
         _say(out, f"  EventBridge pattern routes {len(config['rules'])} rule name(s) and {len(config['ssmRunbooks'])} SSM runbook(s)")
 
         _heading(out, "Before")
         for item in seeded:
             _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
 
-        names = {rule["key"]: name for name, rule in config["rules"].items()}
+        names = {key: f"{config['ruleNamePrefix']}{key}" for key, rule in config["rules"].items() if "securityHubPrefixes" not in rule}
         events = [
             compliance_event(LAMBDA_ACCOUNT, LAMBDA_REGION, names.get(item.rule_key, f"governance-{item.rule_key}"), item.resource_type, item.resource_id, "NON_COMPLIANT")
             for item in seeded

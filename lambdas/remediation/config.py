@@ -1,8 +1,15 @@
 """The deployment config: which rules this function manages, how, and with which params.
 
 The Pulumi program writes it, already validated, as JSON into the ``GOVERNANCE_CONFIG``
-environment variable. It is parsed once per container; if it is invalid, every event becomes a
+environment variable (format in docs/lambda-engine.md: rules keyed by rule key, the program's own
+Config rules named by ``ruleNamePrefix``, so that it fits Lambda's 4 KB environment). It is parsed once per container; if it is invalid, every event becomes a
 warning-level "ignored" record naming the problem, and nothing is changed.
+
+A rule's params are checked by its fixer on the first event of that rule, not when the config is
+parsed: a cold start then imports only the fixer its event needs, whatever the number of rules
+the deployment configures. The program has validated the params before deploying them; if they
+are invalid all the same, that rule's events become warning-level "ignored" records naming the
+field, and the other rules work on.
 
 ``protectedRules`` lists rule keys that must never be remediated automatically in this stack (the
 stack's ``governance:protectedRules``; a person presses Remediate for them). The policy pack
@@ -16,7 +23,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 from .fixers import RULE_KEYS, load_fixer
@@ -40,10 +48,28 @@ class RuleSetting:
     """Rule key, which selects the fixer."""
     mode: Mode
     """``auto`` changes resources; ``manual`` records the planned change only."""
-    params: Any
-    """The fixer's typed params."""
+    raw_params: Mapping[str, Any] = field(default_factory=dict)
+    """The params as the config holds them; ``params`` types them."""
     auto_refused: bool = False
     """The config asked for ``auto`` but the key is protected, so ``mode`` was set to ``manual``."""
+    where: str = "rules"
+    """Where the setting is in the config, for messages (``rules.<name>``)."""
+
+    @cached_property
+    def params(self) -> Any:
+        """The fixer's typed params, parsed on first use; raises ConfigError naming the bad field."""
+        try:
+            return load_fixer(self.key).parse_params(self.raw_params)
+        except ValueError as error:
+            raise ConfigError(f"{self.where}.{error}") from error
+
+    def params_problem(self) -> ConfigError | None:
+        """Why the params are invalid, or None once they are parsed."""
+        try:
+            self.params  # noqa: B018  (the parse is the point)
+        except ConfigError as error:
+            return error
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,7 +90,7 @@ class DeploymentConfig:
     security_hub_updates: bool
     result_event_source: str
     rules: Mapping[str, RuleSetting]
-    """By exact Config rule name."""
+    """By exact Config rule name: the rule-name prefix and the rule key."""
     rule_prefixes: tuple[tuple[str, RuleSetting], ...]
     """Security Hub rule-name prefixes (trailing dash included), longest first."""
     ssm_runbooks: Mapping[str, RunbookSetting]
@@ -91,8 +117,8 @@ def parse_config(raw: str | None) -> DeploymentConfig:
         raise ConfigError(f"{ENVIRONMENT_VARIABLE} is not valid JSON ({error.msg} at position {error.pos})") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{ENVIRONMENT_VARIABLE} must be a JSON object")
-    if data.get("version") != 1:
-        raise ConfigError("version must be 1")
+    if data.get("version") != 2:
+        raise ConfigError("version must be 2")
     exemption_tag = data.get("exemptionTag")
     if not isinstance(exemption_tag, str) or not 1 <= len(exemption_tag) <= 128:
         raise ConfigError("exemptionTag must be a tag key (1-128 characters)")
@@ -102,11 +128,21 @@ def parse_config(raw: str | None) -> DeploymentConfig:
     source = data.get("resultEventSource")
     if not isinstance(source, str) or not source or source.startswith("aws."):
         raise ConfigError("resultEventSource must be a non-empty event source that does not start with aws.")
+    name_prefix = data.get("ruleNamePrefix")
+    if not isinstance(name_prefix, str) or not name_prefix:
+        raise ConfigError("ruleNamePrefix must be a non-empty string")
     protected = data.get("protectedRules", [])
     if not isinstance(protected, list) or not all(key in RULE_KEYS for key in protected):
         raise ConfigError(f"protectedRules must be a list of rule keys from: {', '.join(RULE_KEYS)}")
-    rules = {name: _protect(_rule_setting(f"rules.{name}", value), protected) for name, value in _object(data, "rules").items()}
-    prefixes = {name: _protect(_rule_setting(f"rulePrefixes.{name}", value), protected) for name, value in _object(data, "rulePrefixes").items()}
+    rules: dict[str, RuleSetting] = {}
+    prefixes: dict[str, RuleSetting] = {}
+    for key, value in _object(data, "rules").items():
+        setting = _protect(_rule_setting(key, value), protected)
+        hub_prefixes = _security_hub_prefixes(f"rules.{key}", value)
+        if hub_prefixes is None:
+            rules[f"{name_prefix}{key}"] = setting
+        else:
+            prefixes.update(dict.fromkeys(hub_prefixes, setting))
     runbooks = {name: _runbook_setting(f"ssmRunbooks.{name}", value) for name, value in _object(data, "ssmRunbooks").items()}
     return DeploymentConfig(
         exemption_tag=exemption_tag,
@@ -138,39 +174,48 @@ def _object(data: Mapping[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _key_and_mode(where: str, value: Any) -> tuple[str, Mode]:
+def _mode(where: str, value: Any) -> Mode:
     if not isinstance(value, dict):
         raise ConfigError(f"{where} must be an object")
-    key = value.get("key")
-    if key not in RULE_KEYS:
-        raise ConfigError(f"{where}.key must be one of {', '.join(RULE_KEYS)}")
     mode = value.get("mode")
     if mode not in MODES:
         raise ConfigError(f"{where}.mode must be auto or manual")
-    return key, mode
+    return mode
 
 
-def _rule_setting(where: str, value: Any) -> RuleSetting:
-    key, mode = _key_and_mode(where, value)
+def _rule_setting(key: str, value: Any) -> RuleSetting:
+    where = f"rules.{key}"
+    if key not in RULE_KEYS:
+        raise ConfigError(f"{where} is not a rule key; rules are keyed by one of {', '.join(RULE_KEYS)}")
+    mode = _mode(where, value)
     raw_params = value.get("params", {})
     if not isinstance(raw_params, dict):
         raise ConfigError(f"{where}.params must be an object")
-    try:
-        params = load_fixer(key).parse_params(raw_params)
-    except ValueError as error:
-        raise ConfigError(f"{where}.{error}") from error
-    return RuleSetting(key, mode, params)
+    return RuleSetting(key, mode, raw_params, where=where)
+
+
+def _security_hub_prefixes(where: str, value: Mapping[str, Any]) -> list[str] | None:
+    """The Security Hub rule-name prefixes of a rule taken from Security Hub; None for the program's own rule."""
+    prefixes = value.get("securityHubPrefixes")
+    if prefixes is None:
+        return None
+    if not isinstance(prefixes, list) or not prefixes or not all(isinstance(prefix, str) and prefix.endswith("-") for prefix in prefixes):
+        raise ConfigError(f"{where}.securityHubPrefixes must be a non-empty list of rule-name prefixes ending in a dash")
+    return prefixes
 
 
 def _protect(setting: RuleSetting, protected: list[str]) -> RuleSetting:
     """A protected rule's setting in manual mode, remembering when auto was asked for."""
     if setting.key not in protected or setting.mode == "manual":
         return setting
-    return RuleSetting(setting.key, "manual", setting.params, auto_refused=True)
+    return replace(setting, mode="manual", auto_refused=True)
 
 
 def _runbook_setting(where: str, value: Any) -> RunbookSetting:
-    key, mode = _key_and_mode(where, value)
+    mode = _mode(where, value)
+    key = value.get("key")
+    if key not in RULE_KEYS:
+        raise ConfigError(f"{where}.key must be one of {', '.join(RULE_KEYS)}")
     parameter = value.get("resourceParameter")
     if parameter is not None and (not isinstance(parameter, str) or not parameter):
         raise ConfigError(f"{where}.resourceParameter must be a parameter name or null")

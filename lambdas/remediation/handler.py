@@ -70,6 +70,21 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         )
         return _finish(_with_invocation(record, invocation), config, invocation)
     if isinstance(parsed, ComplianceEvent):
+        problem = parsed.rule.params_problem()
+        if problem is not None:
+            reason = f"the deployment config is invalid: {problem}; nothing was changed"
+            record = AuditRecord(
+                "ignored",
+                reason,
+                "warning",
+                rule=parsed.rule_name,
+                rule_key=parsed.rule.key,
+                mode=parsed.rule.mode,
+                resource_type=parsed.target.resource_type,
+                resource_id=parsed.raw_resource_id,
+                event_id=parsed.event_id,
+            )
+            return _finish(_with_invocation(record, invocation), config, invocation)
         return _finish(_handle_compliance(parsed, config, invocation), config, invocation)
     with recording() as calls:
         try:

@@ -102,10 +102,17 @@ def requests(aws: RequestLog) -> RequestLog:
     return aws
 
 
-def rule_entry(key: str, params: dict[str, Any] | None = None, mode: str = "auto") -> dict[str, Any]:
-    return {"key": key, "mode": mode, "params": params or {}}
+def rule_entry(params: dict[str, Any] | None = None, mode: str = "auto") -> dict[str, Any]:
+    return {"mode": mode, "params": params or {}}
 
 
+def security_hub_entry(key: str, *prefixes: str, mode: str = "auto") -> dict[str, Any]:
+    """A rule taken from Security Hub, matched by the prefixes of the rule names Security Hub gives it."""
+    return {**rule_entry(DEFAULT_PARAMS[key], mode), "securityHubPrefixes": list(prefixes)}
+
+
+SECURITY_HUB_PORTS = ("restricted-admin-ports", "securityhub-restricted-ssh-", "securityhub-restricted-common-ports-")
+SECURITY_HUB_ENCRYPTION = ("s3-bucket-encryption", "securityhub-s3-default-encryption-kms-")
 
 
 def rule_name(key: str) -> str:
@@ -114,15 +121,12 @@ def rule_name(key: str) -> str:
 
 def base_config(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "version": 1,
+        "version": 2,
         "exemptionTag": EXEMPTION_TAG,
         "securityHubUpdates": False,
         "resultEventSource": "governance.remediation",
-        "rules": {rule_name(key): rule_entry(key, params) for key, params in DEFAULT_PARAMS.items()},
-        "rulePrefixes": {
-            "securityhub-restricted-ssh-": rule_entry("restricted-admin-ports", DEFAULT_PARAMS["restricted-admin-ports"]),
-            "securityhub-s3-default-encryption-kms-": rule_entry("s3-bucket-encryption", DEFAULT_PARAMS["s3-bucket-encryption"]),
-        },
+        "ruleNamePrefix": "governance-",
+        "rules": {key: rule_entry(params) for key, params in DEFAULT_PARAMS.items()},
         "ssmRunbooks": {
             "AWSConfigRemediation-EnableCloudTrailLogFileValidation": {"key": "cloudtrail-log-validation", "mode": "auto", "resourceParameter": "TrailName"},
             "AWSConfigRemediation-CreateCloudTrailMultiRegionTrail": {"key": "cloudtrail-multi-region", "mode": "auto", "resourceParameter": None},

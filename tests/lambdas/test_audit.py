@@ -6,7 +6,16 @@ import json
 
 import pytest
 from botocore.stub import ANY, Stubber
-from conftest import ACCOUNT, REGION, FakeContext, automation_event, compliance_event, rule_name
+from conftest import (
+    ACCOUNT,
+    REGION,
+    SECURITY_HUB_ENCRYPTION,
+    FakeContext,
+    automation_event,
+    compliance_event,
+    rule_name,
+    security_hub_entry,
+)
 from lambda_scenarios import SCENARIOS
 from remediation import clients
 from remediation.audit import RESULT_DETAIL_TYPE
@@ -87,7 +96,7 @@ def test_security_hub_finding_is_noted_and_its_workflow_set(deploy, break_it: bo
 
 
 def test_security_hub_rules_are_matched_by_their_own_product_field(deploy) -> None:
-    deploy(securityHubUpdates=True)
+    deploy(securityHubUpdates=True, rules={SECURITY_HUB_ENCRYPTION[0]: security_hub_entry(*SECURITY_HUB_ENCRYPTION)})
     bucket = ENCRYPTION.make_non_compliant()
     stubber = Stubber(clients.client("securityhub"))
     stubber.add_response("get_findings", {"Findings": []}, {"Filters": ANY, "MaxResults": 100})

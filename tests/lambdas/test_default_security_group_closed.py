@@ -110,7 +110,7 @@ def test_a_group_that_is_not_a_default_group_is_never_touched(requests) -> None:
 
 
 def test_interfaces_in_use_are_listed_in_the_dry_run(deploy, requests) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, DEFAULT_PARAMS[KEY], mode="manual")})
+    deploy(rules={KEY: rule_entry(DEFAULT_PARAMS[KEY], mode="manual")})
     group, interface = busy_group()
     record = run(group)
     assert record["decision"] == "dry_run"
@@ -133,7 +133,7 @@ def test_auto_mode_refuses_a_group_in_use(requests) -> None:
 
 
 def test_even_when_in_use_closes_a_group_in_use(deploy) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, {"evenWhenInUse": True})})
+    deploy(rules={KEY: rule_entry({"evenWhenInUse": True})})
     group, _ = busy_group()
     record = run(group)
     assert record["decision"] == "remediated", record["reason"]

@@ -40,7 +40,7 @@ def new_key() -> str:
 
 
 def with_key(deploy, key_arn: str, mode: str = "auto") -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, {"kmsKeyArn": key_arn}, mode=mode)})
+    deploy(rules={KEY: rule_entry({"kmsKeyArn": key_arn}, mode=mode)})
 
 
 def encryption_on() -> bool:

@@ -71,7 +71,7 @@ def test_only_http_tokens_is_sent_and_the_instance_keeps_running(requests) -> No
 
 
 def test_imdsv1_calls_in_the_window_are_shown_in_the_dry_run(deploy, requests) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, DEFAULT_PARAMS[KEY], mode="manual")})
+    deploy(rules={KEY: rule_entry(DEFAULT_PARAMS[KEY], mode="manual")})
     instance_id = instance()
     imdsv1_calls(instance_id, 7, days_ago=2)
     record = run(instance_id)
@@ -100,7 +100,7 @@ def test_calls_older_than_the_window_do_not_stop_the_fix() -> None:
 
 
 def test_a_window_of_zero_days_gates_nothing(deploy) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, {"metadataNoTokenDays": 0})})
+    deploy(rules={KEY: rule_entry({"metadataNoTokenDays": 0})})
     instance_id = instance()
     imdsv1_calls(instance_id, 3, days_ago=1)
     record = run(instance_id)

@@ -17,10 +17,13 @@ from remediation import engine
 from remediation.config import RuleSetting
 from remediation.engine import Outcome, Progress, remediate, remediate_target
 from remediation.events import ComplianceEvent
+from remediation.fixers import load_fixer
 from remediation.fixers.base import ApiCall, NoAction, Plan, TagsUnreadable, Target
 
 TARGET = Target("AWS::S3::Bucket", "bucket-1", "123456789012", "us-east-1")
 TAG = "governance:exempt"
+AES256 = {"algorithm": "AES256"}
+PARAMS = load_fixer("s3-bucket-encryption").parse_params(AES256)
 WRITE = ApiCall("s3", "PutThing", {"Bucket": "bucket-1"})
 UNDO = ApiCall("s3", "PutThing", {"Bucket": "bucket-1", "Back": True})
 PLAN = Plan("Turn the thing on", (WRITE,), (UNDO,), {"what": "thing"}, ("less access",))
@@ -62,7 +65,7 @@ class ScriptedFixer:
         return FINDING
 
     def plan(self, state: State, params: Any) -> Any:
-        assert params == "params"
+        assert params == PARAMS, "the rule's params, parsed"
         self.calls.append("plan")
         return self.plans.pop(0) if len(self.plans) > 1 else self.plans[0]
 
@@ -88,7 +91,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def run(fixer: ScriptedFixer, monkeypatch: pytest.MonkeyPatch, mode: str = "auto", **options: Any) -> Outcome:
     monkeypatch.setattr(engine, "load_fixer", lambda key: fixer if key == "s3-bucket-encryption" else None)
-    return remediate_target("s3-bucket-encryption", mode, TARGET, "params", TAG, **options)
+    return remediate_target("s3-bucket-encryption", mode, TARGET, PARAMS, TAG, **options)
 
 
 def test_a_compliant_resource_is_already_compliant_and_verified(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,20 +214,20 @@ def _event(rule: RuleSetting) -> ComplianceEvent:
 def test_a_protected_rule_asked_for_auto_is_a_dry_run_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     fixer = ScriptedFixer([PLAN])
     monkeypatch.setattr(engine, "load_fixer", lambda key: fixer)
-    outcome = remediate(_event(RuleSetting("s3-bucket-encryption", "manual", "params", auto_refused=True)), TAG)
+    outcome = remediate(_event(RuleSetting("s3-bucket-encryption", "manual", AES256, auto_refused=True)), TAG)
     assert outcome.decision == "dry_run" and outcome.level == "warning"
     assert outcome.reason == (
         "rule key s3-bucket-encryption is protected in this stack, so it is never remediated automatically although its mode is auto; "
         "mode is manual; planned, not applied: Turn the thing on"
     )
-    plain = remediate(_event(RuleSetting("s3-bucket-encryption", "manual", "params")), TAG)
+    plain = remediate(_event(RuleSetting("s3-bucket-encryption", "manual", AES256)), TAG)
     assert (plain.level, plain.reason) == ("info", "mode is manual; planned, not applied: Turn the thing on")
 
 
 def test_a_protected_rule_that_needs_nothing_keeps_its_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
     fixer = ScriptedFixer([None])
     monkeypatch.setattr(engine, "load_fixer", lambda key: fixer)
-    outcome = remediate(_event(RuleSetting("s3-bucket-encryption", "manual", "params", auto_refused=True)), TAG)
+    outcome = remediate(_event(RuleSetting("s3-bucket-encryption", "manual", AES256, auto_refused=True)), TAG)
     assert (outcome.decision, outcome.level) == ("already_compliant", "info")
 
 
@@ -232,5 +235,5 @@ def test_remediate_passes_the_events_progress_through(monkeypatch: pytest.Monkey
     fixer = ScriptedFixer([PLAN])
     monkeypatch.setattr(engine, "load_fixer", lambda key: fixer)
     progress = Progress()
-    remediate(_event(RuleSetting("s3-bucket-encryption", "manual", "params")), TAG, progress)
+    remediate(_event(RuleSetting("s3-bucket-encryption", "manual", AES256)), TAG, progress)
     assert progress.before == {"read": 1}

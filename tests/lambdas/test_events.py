@@ -8,7 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, FakeContext, automation_event, base_config, compliance_event, rule_name
+from conftest import (
+    ACCOUNT,
+    SECURITY_HUB_PORTS,
+    FakeContext,
+    automation_event,
+    base_config,
+    compliance_event,
+    rule_name,
+    security_hub_entry,
+)
 from lambda_scenarios import SCENARIOS
 from remediation.handler import lambda_handler
 
@@ -101,7 +110,11 @@ def test_an_event_with_old_result_is_accepted_too() -> None:
     assert lambda_handler(event, FakeContext())["decision"] == "failed"
 
 
-def test_security_hub_rule_names_are_matched_by_prefix(requests) -> None:
+def test_security_hub_rule_names_are_matched_by_prefix(deploy, requests) -> None:
+    deploy(rules={SECURITY_HUB_PORTS[0]: security_hub_entry(*SECURITY_HUB_PORTS)})
+    own = lambda_handler(open_group_event(), FakeContext())
+    assert (own["decision"], own["level"]) == ("ignored", "warning"), "a rule taken from Security Hub has no rule of its own"
+    requests.clear()
     event = compliance_event("securityhub-restricted-ssh-1a2b3c4d", "AWS::EC2::SecurityGroup", GROUP)
     record = lambda_handler(event, FakeContext())
     assert record["ruleKey"] == "restricted-admin-ports"
@@ -125,14 +138,15 @@ def test_an_unreadable_context_fails_closed(context: Any, requests) -> None:
         ("unset", None),
         ("not json", "{"),
         ("not an object", "[]"),
-        ("wrong version", json.dumps(base_config(version=2))),
-        ("bad mode", json.dumps(base_config(rules={"r": {"key": "vpc-flow-logs", "mode": "yolo", "params": {}}}))),
-        ("unknown key", json.dumps(base_config(rules={"r": {"key": "nope", "mode": "auto", "params": {}}}))),
-        ("bad params", json.dumps(base_config(rules={"r": {"key": "restricted-admin-ports", "mode": "auto", "params": {"ports": ["22"]}}}))),
-        ("kms without key", json.dumps(base_config(rules={"r": {"key": "s3-bucket-encryption", "mode": "auto", "params": {"algorithm": "aws:kms", "kmsKeyArn": None}}}))),
+        ("wrong version", json.dumps(base_config(version=1))),
+        ("bad mode", json.dumps(base_config(rules={"vpc-flow-logs": {"mode": "yolo", "params": {}}}))),
+        ("unknown key", json.dumps(base_config(rules={"nope": {"mode": "auto", "params": {}}}))),
+        ("named by rule name", json.dumps(base_config(rules={"governance-vpc-flow-logs": {"mode": "auto"}}))),
+        ("no rule-name prefix", json.dumps(base_config(ruleNamePrefix=""))),
+        ("security hub prefixes not a list", json.dumps(base_config(rules={"vpc-flow-logs": {"mode": "auto", "securityHubPrefixes": "securityhub-x-"}}))),
+        ("security hub prefix without its dash", json.dumps(base_config(rules={"vpc-flow-logs": {"mode": "auto", "securityHubPrefixes": ["securityhub-x"]}}))),
         ("aws source", json.dumps(base_config(resultEventSource="aws.config"))),
         ("empty tag", json.dumps(base_config(exemptionTag=""))),
-        ("flow logs without role", json.dumps(base_config(rules={"r": {"key": "vpc-flow-logs", "mode": "auto", "params": {"trafficType": "ALL", "destinationType": "cloud-watch-logs", "logGroupName": "/x"}}}))),
         ("runbook without key", json.dumps(base_config(ssmRunbooks={"AWS-X": {"mode": "auto", "resourceParameter": None}}))),
     ],
 )
@@ -148,10 +162,36 @@ def test_an_invalid_deployment_config_ignores_every_event_with_a_warning(name: s
     assert requests.sent == []
 
 
-def test_config_errors_name_the_field(monkeypatch) -> None:
-    monkeypatch.setenv("GOVERNANCE_CONFIG", json.dumps(base_config(rules={"governance-x": {"key": "restricted-admin-ports", "mode": "auto", "params": {"ports": []}}})))
-    record = lambda_handler(open_group_event(), FakeContext())
-    assert "rules.governance-x.params.ports" in record["reason"]
+INVALID_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
+    "restricted-admin-ports": ({"ports": ["22"]}, "params.ports"),
+    "s3-bucket-encryption": ({"algorithm": "aws:kms", "kmsKeyArn": None}, "params.kmsKeyArn"),
+    "vpc-flow-logs": ({"trafficType": "ALL", "destinationType": "cloud-watch-logs", "logGroupName": "/x"}, "params.logGroupName and params.deliverLogsRoleArn"),
+}
+"""Params the program would refuse; a hand-edited environment can still carry them."""
+
+EVENT_OF_RULE: dict[str, dict[str, Any]] = {
+    "restricted-admin-ports": open_group_event(),
+    "s3-bucket-encryption": compliance_event(rule_name("s3-bucket-encryption"), "AWS::S3::Bucket", "some-bucket"),
+    "vpc-flow-logs": compliance_event(rule_name("vpc-flow-logs"), "AWS::EC2::VPC", "vpc-0123456789abcdef0"),
+}
+
+
+@pytest.mark.parametrize("key", INVALID_PARAMS)
+def test_invalid_params_ignore_that_rules_events_naming_the_field_and_the_other_rules_work_on(key: str, monkeypatch, requests) -> None:
+    """Params are parsed on a rule's first event, so only that rule's events are refused."""
+    params, field = INVALID_PARAMS[key]
+    config = base_config()
+    config["rules"][key]["params"] = params
+    monkeypatch.setenv("GOVERNANCE_CONFIG", json.dumps(config))
+    for _ in range(2):
+        record = lambda_handler(EVENT_OF_RULE[key], FakeContext())
+        assert (record["decision"], record["level"], record["ruleKey"]) == ("ignored", "warning", key)
+        assert f"the deployment config is invalid: rules.{key}.{field}" in record["reason"]
+    assert requests.operations(exclude=()) == ["PutEvents", "PutEvents"]  # the two warnings, and nothing else
+    other = next(other for other in EVENT_OF_RULE if other != key)
+    record = lambda_handler(EVENT_OF_RULE[other], FakeContext())
+    assert "deployment config is invalid" not in record["reason"]
+    assert requests.operations() != []
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)

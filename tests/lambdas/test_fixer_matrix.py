@@ -65,7 +65,7 @@ def test_exempt_resource_gets_no_write(scenario: Scenario, requests) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
 def test_manual_mode_records_the_plan_and_writes_nothing(scenario: Scenario, requests, deploy) -> None:
-    deploy(rules={rule_name(scenario.key): rule_entry(scenario.key, DEFAULT_PARAMS[scenario.key], mode="manual")})
+    deploy(rules={scenario.key: rule_entry(DEFAULT_PARAMS[scenario.key], mode="manual")})
     resource_id = scenario.make_non_compliant()
     record = run(scenario, resource_id)
     assert record["decision"] == "dry_run"

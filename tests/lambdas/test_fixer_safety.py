@@ -34,7 +34,7 @@ def test_an_existing_kms_configuration_is_never_replaced() -> None:
 
 def test_kms_params_set_the_key_with_bucket_key_on(deploy) -> None:
     key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]  # the fixer checks the key exists before using it
-    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
+    deploy(rules={"s3-bucket-encryption": rule_entry({"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
     boto3.client("s3").create_bucket(Bucket="plain-bucket")
     assert run("s3-bucket-encryption", "AWS::S3::Bucket", "plain-bucket")["decision"] == "remediated"
     rule = boto3.client("s3").get_bucket_encryption(Bucket="plain-bucket")["ServerSideEncryptionConfiguration"]["Rules"][0]
@@ -43,7 +43,7 @@ def test_kms_params_set_the_key_with_bucket_key_on(deploy) -> None:
 
 
 def test_bucket_flags_are_only_turned_on_and_excluded_buckets_are_left_alone(deploy, requests) -> None:
-    deploy(rules={rule_name("s3-bucket-public-access"): rule_entry("s3-bucket-public-access", {"excludedPublicBuckets": ["public-site"]})})
+    deploy(rules={"s3-bucket-public-access": rule_entry({"excludedPublicBuckets": ["public-site"]})})
     boto3.client("s3").create_bucket(Bucket="public-site")
     record = run("s3-bucket-public-access", "AWS::S3::Bucket", "public-site")
     assert record["decision"] == "exempt" and "excludedPublicBuckets" in record["reason"]
@@ -74,7 +74,7 @@ def test_a_new_trail_is_created_only_when_there_is_none() -> None:
 
 
 def test_no_trail_and_no_bucket_is_a_failure(deploy, requests) -> None:
-    deploy(rules={rule_name("cloudtrail-multi-region"): rule_entry("cloudtrail-multi-region", {"s3BucketName": None, "trailName": "governance"})})
+    deploy(rules={"cloudtrail-multi-region": rule_entry({"s3BucketName": None, "trailName": "governance"})})
     record = run("cloudtrail-multi-region", "AWS::::Account", ACCOUNT)
     assert record["decision"] == "failed" and "s3BucketName" in record["reason"]
     assert requests.writes() == []

@@ -140,7 +140,7 @@ def test_the_client_token_is_one_per_evaluation() -> None:
 def test_with_central_accounts_a_detector_administered_elsewhere_is_reported_not_changed(requests, deploy) -> None:
     from conftest import rule_entry
 
-    deploy(rules={rule_name(KEY): rule_entry(KEY, {"centralMonitoringAccount": ["111111111111"]})})
+    deploy(rules={KEY: rule_entry({"centralMonitoringAccount": ["111111111111"]})})
     boto3.client("guardduty").create_detector(Enable=True)
     record = run()
     assert record["decision"] == "failed" and "not by one of centralMonitoringAccount (111111111111)" in record["reason"]

@@ -49,7 +49,7 @@ def required_actions(call: dict) -> set[str]:
 def _s3_flow_logs(deploy) -> str:
     boto3.client("s3").create_bucket(Bucket="flow-log-bucket")
     params = {**DEFAULT_PARAMS["vpc-flow-logs"], "destinationType": "s3", "s3BucketArn": "arn:aws:s3:::flow-log-bucket"}
-    deploy(rules={rule_name("vpc-flow-logs"): rule_entry("vpc-flow-logs", params)})
+    deploy(rules={"vpc-flow-logs": rule_entry(params)})
     return new_vpc()
 
 
@@ -96,7 +96,7 @@ def _trail_homed_in_another_region(_deploy) -> str:
 
 def _sse_s3_bucket_to_kms(deploy) -> str:
     key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
-    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
+    deploy(rules={"s3-bucket-encryption": rule_entry({"algorithm": "aws:kms", "kmsKeyArn": key_arn})})
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="sse-s3-bucket")
     s3.put_bucket_encryption(Bucket="sse-s3-bucket", ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
@@ -105,7 +105,7 @@ def _sse_s3_bucket_to_kms(deploy) -> str:
 
 def _ebs_off_with_a_key_and_the_aws_managed_default(deploy) -> str:
     key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
-    deploy(rules={rule_name("ebs-default-encryption"): rule_entry("ebs-default-encryption", {"kmsKeyArn": key_arn})})
+    deploy(rules={"ebs-default-encryption": rule_entry({"kmsKeyArn": key_arn})})
     boto3.client("ec2").disable_ebs_encryption_by_default()
     stub_default_key("alias/aws/ebs")  # moto has no GetEbsDefaultKmsKeyId: botocore's Stubber answers that call only
     return ACCOUNT

@@ -184,7 +184,7 @@ def test_never_weaker_through_moto(deploy, existing: dict[str, Any], config: iam
     iam.update_account_password_policy(**{name: value for name, value in existing.items() if name != "ExpirePasswords"})
     before = current_policy()
     raw = {**config.required, "MinimumPasswordLength": config.minimum_length, "PasswordReusePrevention": config.reuse_prevention, "MaxPasswordAge": config.max_age}
-    deploy(rules={rule_name(KEY): rule_entry(KEY, raw)})
+    deploy(rules={KEY: rule_entry(raw)})
     record = run()
     assert record["decision"] in ("remediated", "already_compliant"), record["reason"]
     after = current_policy()

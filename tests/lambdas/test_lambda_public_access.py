@@ -155,7 +155,7 @@ def test_a_function_deleted_before_the_event_has_nothing_public(requests) -> Non
 
 
 def test_manual_mode_plans_and_changes_nothing(deploy, requests) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, mode="manual")})
+    deploy(rules={KEY: rule_entry(mode="manual")})
     new_function(FUNCTION, PUBLIC_INVOKE)
     assert run()["decision"] == "dry_run"
     assert requests.writes() == []

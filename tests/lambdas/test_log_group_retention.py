@@ -75,7 +75,7 @@ def test_a_longer_retention_is_never_shortened(requests) -> None:
 
 
 def test_only_groups_under_the_configured_prefixes_are_changed(requests, deploy) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, {"minRetentionDays": 731, "logGroupNames": ["/prod/"]})})
+    deploy(rules={KEY: rule_entry({"minRetentionDays": 731, "logGroupNames": ["/prod/"]})})
     outside = log_group(7, "/dev/api")
     inside = log_group(400, "/prod/api")
     assert run(outside)["decision"] == "already_compliant"

@@ -126,7 +126,7 @@ def test_the_handler_logs_one_line_whose_metrics_count_the_decision(requests, ca
 
 
 def test_a_dry_run_counts_as_dry_run(deploy, capsys) -> None:
-    deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
+    deploy(rules={PORTS.key: rule_entry(DEFAULT_PARAMS[PORTS.key], mode="manual")})
     group = PORTS.make_non_compliant()
     capsys.readouterr()
     lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, group), FakeContext())

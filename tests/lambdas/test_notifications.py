@@ -81,7 +81,7 @@ def test_a_remediation_arrives_as_one_readable_sentence() -> None:
 
 
 def test_decisions_that_do_not_notify_send_nothing(deploy) -> None:
-    deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
+    deploy(rules={PORTS.key: rule_entry(DEFAULT_PARAMS[PORTS.key], mode="manual")})
     url = notification_queue(("failed", "remediated"))
     _, record = handle_open_group()
     assert record["decision"] == "dry_run"
@@ -89,7 +89,7 @@ def test_decisions_that_do_not_notify_send_nothing(deploy) -> None:
 
 
 def test_a_stack_that_asks_for_dry_runs_gets_them(deploy) -> None:
-    deploy(rules={rule_name(PORTS.key): rule_entry(PORTS.key, DEFAULT_PARAMS[PORTS.key], mode="manual")})
+    deploy(rules={PORTS.key: rule_entry(DEFAULT_PARAMS[PORTS.key], mode="manual")})
     url = notification_queue(("dry_run",))
     group, record = handle_open_group()
     (sentence,) = messages(url)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FakeContext, base_config, compliance_event, rule_name
+from conftest import (
+    SECURITY_HUB_PORTS,
+    FakeContext,
+    base_config,
+    compliance_event,
+    rule_entry,
+    rule_name,
+    security_hub_entry,
+)
 from lambda_scenarios import SCENARIOS
 from remediation.handler import lambda_handler
 
@@ -15,7 +23,8 @@ PORTS = next(scenario for scenario in SCENARIOS if scenario.key == "restricted-a
 
 @pytest.mark.parametrize("rule", [rule_name(PORTS.key), "securityhub-restricted-ssh-1a2b3c4d"], ids=["own rule", "security hub prefix"])
 def test_a_protected_rule_in_auto_mode_is_only_planned_with_a_warning(rule: str, deploy, requests) -> None:
-    deploy(protectedRules=[PORTS.key])
+    from_security_hub = rule.startswith("securityhub-")
+    deploy(protectedRules=[PORTS.key], rules={PORTS.key: security_hub_entry(*SECURITY_HUB_PORTS)} if from_security_hub else None)
     group = PORTS.make_non_compliant()
     requests.clear()
     record = lambda_handler(compliance_event(rule, PORTS.resource_type, group), FakeContext())
@@ -35,7 +44,7 @@ def test_other_rules_are_still_remediated(deploy) -> None:
 
 
 def test_a_protected_rule_in_manual_mode_is_a_plain_dry_run(deploy) -> None:
-    deploy(protectedRules=[PORTS.key], rules={rule_name(PORTS.key): {"key": PORTS.key, "mode": "manual", "params": {"ports": [22, 3389]}}})
+    deploy(protectedRules=[PORTS.key], rules={PORTS.key: rule_entry({"ports": [22, 3389]}, mode="manual")})
     record = lambda_handler(compliance_event(rule_name(PORTS.key), PORTS.resource_type, PORTS.make_non_compliant()), FakeContext())
     assert (record["decision"], record["level"]) == ("dry_run", "info")
 

@@ -158,7 +158,7 @@ def test_a_bucket_deleted_between_read_and_write_is_not_recreated(monkeypatch) -
 def test_the_default_mode_is_a_dry_run_that_changes_nothing(deploy, requests) -> None:
     from conftest import rule_entry
 
-    deploy(rules={rule_name(KEY): rule_entry(KEY, {}, mode="manual")})
+    deploy(rules={KEY: rule_entry({}, mode="manual")})
     make_bucket()
     record = run()
     assert record["decision"] == "dry_run"

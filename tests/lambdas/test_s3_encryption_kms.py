@@ -108,7 +108,7 @@ def rules_of(s3: Any) -> list[dict[str, Any]]:
 
 
 def deploy_kms(deploy: Any, key_arn: str, mode: str = "auto") -> None:
-    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyArn": key_arn}, mode)})
+    deploy(rules={"s3-bucket-encryption": rule_entry({"algorithm": "aws:kms", "kmsKeyArn": key_arn}, mode)})
 
 
 def test_auto_mode_moves_the_bucket_to_the_key_and_records_the_reader_impact(deploy, requests) -> None:
@@ -191,7 +191,7 @@ def test_a_key_s3_could_not_use_is_never_written(make_key: Any, said: str, deplo
 
 
 def test_the_deployed_config_names_the_key_kms_key_arn(deploy) -> None:
-    deploy(rules={rule_name("s3-bucket-encryption"): rule_entry("s3-bucket-encryption", {"algorithm": "aws:kms", "kmsKeyId": KEY_ARN})})
+    deploy(rules={"s3-bucket-encryption": rule_entry({"algorithm": "aws:kms", "kmsKeyId": KEY_ARN})})
     sse_s3_bucket()
     record = run()
     assert record["decision"] == "ignored"

@@ -117,7 +117,7 @@ def test_a_topic_deleted_between_the_event_and_the_fix_is_a_failure_and_not_recr
 
 
 def test_manual_mode_plans_and_changes_nothing(deploy, requests) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, mode="manual")})
+    deploy(rules={KEY: rule_entry(mode="manual")})
     arn = new_topic(TOPIC, public_publish())
     record = run(arn)
     assert record["decision"] == "dry_run"

@@ -145,7 +145,7 @@ def test_a_queue_gone_before_the_event_is_a_failure(requests) -> None:
 
 
 def test_manual_mode_plans_and_changes_nothing(deploy, requests) -> None:
-    deploy(rules={rule_name(KEY): rule_entry(KEY, mode="manual")})
+    deploy(rules={KEY: rule_entry(mode="manual")})
     url = new_queue(QUEUE, public_send())
     record = run(url)
     assert record["decision"] == "dry_run"

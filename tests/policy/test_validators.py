@@ -256,7 +256,7 @@ def test_the_program_making_a_protected_rule_auto_is_blocked() -> None:
     ))
     messages = [message for message, _ in check_stack(validators.validate_protected_rules, stack(auto))]
     assert any("RemediationConfiguration" in m and "s3-bucket-encryption" in m for m in messages)
-    assert any("Lambda function" in m and "restricted-admin-ports" in m and "rules['governance-restricted-admin-ports']" in m for m in messages)
+    assert any("Lambda function" in m and "restricted-admin-ports" in m and "rules['restricted-admin-ports']" in m for m in messages)
     assert any("Config rule governance-restricted-admin-ports" in m and "governance:mode=auto" in m for m in messages)
 
 
@@ -278,7 +278,7 @@ def test_automatic_remediation_of_an_unprotected_rule_passes(run: ProgramRun) ->
 def test_a_lambda_running_a_protected_rule_in_auto_fails(run: ProgramRun) -> None:
     function = only(run, FUNCTION)
     config = json.loads(function.state["environment"]["variables"]["GOVERNANCE_CONFIG"])
-    config["rules"]["governance-restricted-admin-ports"]["mode"] = "auto"
+    config["rules"]["restricted-admin-ports"]["mode"] = "auto"
     changed = copy.deepcopy(function.state)
     changed["environment"]["variables"]["GOVERNANCE_CONFIG"] = json.dumps(config)
     ((message, _),) = check_stack(validators.validate_protected_rules, stack(run, {function.name: changed}))
@@ -293,7 +293,7 @@ def test_security_hub_rules_are_checked_by_prefix() -> None:
     ))
     assert hub.of_type(CONFIG_RULE) == []  # no rule of our own: only the Lambda config says it is protected
     messages = [message for message, _ in check_stack(validators.validate_protected_rules, stack(hub))]
-    assert messages and all("rulePrefixes" in m for m in messages)
+    assert messages and all("GOVERNANCE_CONFIG.rules['restricted-admin-ports'].mode is auto" in m for m in messages)
 
 
 def test_unknown_values_are_skipped(run: ProgramRun) -> None:

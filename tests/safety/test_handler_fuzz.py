@@ -22,7 +22,17 @@ from typing import Any
 import boto3
 import pytest
 from botocore import xform_name
-from conftest import ACCOUNT, DEFAULT_PARAMS, REGION, FakeContext, automation_event, compliance_event, rule_name
+from conftest import (
+    ACCOUNT,
+    DEFAULT_PARAMS,
+    REGION,
+    SECURITY_HUB_PORTS,
+    FakeContext,
+    automation_event,
+    compliance_event,
+    rule_name,
+    security_hub_entry,
+)
 from faults import inject_error
 from lambda_scenarios import TRAIL_BUCKET, new_vpc
 from remediation.handler import lambda_handler
@@ -45,6 +55,14 @@ INJECTED_IDS = [
     "ẞucket-ünïcode", "vpc-../../", "main-trail/../../x", "main-trail;DROP TABLE trails", "",
 ]
 """Ids that are malformed for every resource type: the event must be ignored without a call."""
+
+
+@pytest.fixture(autouse=True)
+def deployment(aws: Any, deploy: Callable[..., Any]) -> None:
+    """The deployment the events are fuzzed against: its own Config rules, and one rule taken from Security Hub."""
+    deploy(rules={SECURITY_HUB_PORTS[0]: security_hub_entry(*SECURITY_HUB_PORTS)})
+
+
 LOOKALIKE_IDS = [
     BUCKET.upper(), "sg-" + "f" * 17 + "0", f"arn:aws:cloudtrail:{REGION}:{OTHER_ACCOUNT}:trail/main-trail", OTHER_ACCOUNT, f"{ACCOUNT}0",
     "no-such-bucket", "sg-0123456789abcdef0", "vpc-0123456789abcdef0", "no-such-trail",
@@ -77,7 +95,6 @@ def compliant_world() -> list[dict[str, Any]]:
         compliance_event(rule_name("s3-bucket-encryption"), "AWS::S3::Bucket", BUCKET),
         compliance_event(rule_name("s3-bucket-public-access"), "AWS::S3::Bucket", BUCKET, with_old_result=True),
         compliance_event(rule_name("s3-account-public-access"), "AWS::::Account", ACCOUNT),
-        compliance_event(rule_name("restricted-admin-ports"), "AWS::EC2::SecurityGroup", group),
         compliance_event("securityhub-restricted-ssh-a1b2c3", "AWS::EC2::SecurityGroup", group),
         compliance_event(rule_name("vpc-flow-logs"), "AWS::EC2::VPC", vpc),
         compliance_event(rule_name("cloudtrail-multi-region"), "AWS::::Account", ACCOUNT),
@@ -107,7 +124,6 @@ def non_compliant_world() -> list[dict[str, Any]]:
     return [
         compliance_event(rule_name("s3-bucket-public-access"), "AWS::S3::Bucket", OPEN_BUCKET, with_old_result=True),
         compliance_event(rule_name("s3-account-public-access"), "AWS::::Account", ACCOUNT),
-        compliance_event(rule_name("restricted-admin-ports"), "AWS::EC2::SecurityGroup", group),
         compliance_event("securityhub-restricted-ssh-a1b2c3", "AWS::EC2::SecurityGroup", group),
         compliance_event(rule_name("vpc-flow-logs"), "AWS::EC2::VPC", vpc),
         compliance_event(rule_name("cloudtrail-multi-region"), "AWS::::Account", ACCOUNT),
@@ -266,7 +282,7 @@ def _other_region(rng: random.Random, event: dict[str, Any]) -> Any:
 
 
 def _unmanaged_rule(rng: random.Random, event: dict[str, Any]) -> Any:
-    name = rng.choice(["securityhub-restricted-ssh-", "GOVERNANCE-S3-BUCKET-ENCRYPTION", "governance-s3-bucket-encryption ", "other-rule", "governance-", "securityhub-"])
+    name = rng.choice(["securityhub-restricted-ssh-", "governance-restricted-admin-ports", "GOVERNANCE-S3-BUCKET-ENCRYPTION", "governance-s3-bucket-encryption ", "other-rule", "governance-", "securityhub-"])
     _set_everywhere(event, ("configRuleName",), name)
     return event
 

@@ -164,7 +164,7 @@ def test_the_fix_through_moto_removes_exactly_world_access_to_admin_ports(deploy
     )
     @given(group_entries.filter(lambda items: any(item[3] in WORLD for item in items)), admin_ports)
     def check(entries: list[Entry], ports: set[int]) -> None:
-        deploy(rules={rule_name("restricted-admin-ports"): rule_entry("restricted-admin-ports", {"ports": sorted(ports)})})
+        deploy(rules={"restricted-admin-ports": rule_entry({"ports": sorted(ports)})})
         group, _ = _make_group(entries)
         before = _rules(group)
         event = compliance_event(rule_name("restricted-admin-ports"), "AWS::EC2::SecurityGroup", group)
