@@ -200,6 +200,37 @@ def account_resource_id(resource_type: str, raw_id: str, account: str) -> str | 
     return own_account_id(raw_id, account) if resource_type == ACCOUNT_RESOURCE_TYPE else None
 
 
+def arn_or_name(raw_id: str, account: str, arns: tuple[re.Pattern[str], ...], name: re.Pattern[str]) -> str | None:
+    """``raw_id`` as given, when one of ``arns`` matches it with ``account`` as its ``account`` group or ``name`` matches it.
+
+    ``arns`` are tried in order; the first that matches decides. None when the id names another
+    account's resource or is malformed.
+    """
+    for pattern in arns:
+        match = pattern.fullmatch(raw_id)
+        if match:
+            return raw_id if match["account"] == account else None
+    return raw_id if name.fullmatch(raw_id) else None
+
+
+def name_from_arn_or_name(raw_id: str, account: str, arn: re.Pattern[str], name: re.Pattern[str]) -> str | None:
+    """The resource's name: ``raw_id`` itself, or the ``name`` group of an ``arn`` whose ``account`` group is ``account``.
+
+    None when the ARN is another account's or the name does not match ``name``.
+    """
+    match = arn.fullmatch(raw_id)
+    if match:
+        if match["account"] != account:
+            return None
+        raw_id = match["name"]
+    return raw_id if name.fullmatch(raw_id) else None
+
+
+def regional_arn(target: Target, service: str, resource: str) -> str:
+    """The ARN of ``resource`` (e.g. ``function:name``) of ``service`` in the function's account and region."""
+    return f"arn:{target.partition}:{service}:{target.region}:{target.account}:{resource}"
+
+
 # --- params -------------------------------------------------------------------------------------
 
 
