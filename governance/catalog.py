@@ -152,6 +152,29 @@ class RuleEntry:
         return replace(self, config_rule=self.config_rule_for(params))
 
 
+def _manual_lambda_rule(*, key: str, title: str, identifier: str, resource_type: str, securityhub_prefix: str, note: str) -> RuleEntry:
+    """A regional rule that no AWS-owned runbook fixes (Lambda engine only), manual by default, with a note for operators.
+
+    Its Config rule ``identifier`` is scoped to, and evaluates, ``resource_type``; ``securityhub_prefix``
+    names Security Hub's own rule for the same check.
+    """
+    return RuleEntry(
+        key=key,
+        title=title,
+        config_rule=ConfigRuleSpec(
+            identifier=identifier,
+            scope_resource_types=(resource_type,),
+            evaluated_resource_types=(resource_type,),
+        ),
+        scope="region",
+        default_engine="lambda",
+        ssm=None,
+        securityhub_rule_prefixes=lambda _p: (securityhub_prefix,),
+        setting_defaults=lambda _raw: {"mode": "manual"},
+        note=lambda _p: note,
+    )
+
+
 # --- s3-bucket-encryption ------------------------------------------------------------------------
 #
 # Since 2023-01-05 S3 applies SSE-S3 to every bucket: GetBucketEncryption returns an AES256 rule for a
@@ -637,20 +660,13 @@ SSL_ONLY_NOTE = (
     "(old SDKs, agents, possibly S3 website endpoints) stop working; review the dry runs before setting mode auto"
 )
 
-S3_SSL_ONLY = RuleEntry(
+S3_SSL_ONLY = _manual_lambda_rule(
     key="s3-ssl-only",
     title="S3 bucket policies deny requests that do not use TLS (FSBP S3.5)",
-    config_rule=ConfigRuleSpec(
-        identifier="S3_BUCKET_SSL_REQUESTS_ONLY",
-        scope_resource_types=("AWS::S3::Bucket",),
-        evaluated_resource_types=("AWS::S3::Bucket",),
-    ),
-    scope="region",
-    default_engine="lambda",
-    ssm=None,
-    securityhub_rule_prefixes=lambda _p: ("securityhub-s3-bucket-ssl-requests-only-",),
-    setting_defaults=lambda _raw: {"mode": "manual"},
-    note=lambda _p: SSL_ONLY_NOTE,
+    identifier="S3_BUCKET_SSL_REQUESTS_ONLY",
+    resource_type="AWS::S3::Bucket",
+    securityhub_prefix="securityhub-s3-bucket-ssl-requests-only-",
+    note=SSL_ONLY_NOTE,
 )
 
 # --- sqs-queue-public ----------------------------------------------------------------------------
@@ -674,21 +690,14 @@ SQS_QUEUE_PUBLIC_NOTE = (
     "the Config rule is not available in every region (see docs/fixers.md)"
 )
 
-SQS_QUEUE_PUBLIC = RuleEntry(
+SQS_QUEUE_PUBLIC = _manual_lambda_rule(
     key="sqs-queue-public",
     title="SQS queue policies do not allow public access",
-    config_rule=ConfigRuleSpec(
-        identifier="SQS_QUEUE_NO_PUBLIC_ACCESS",
-        scope_resource_types=("AWS::SQS::Queue",),
-        evaluated_resource_types=("AWS::SQS::Queue",),
-    ),
-    scope="region",
-    default_engine="lambda",
-    ssm=None,
+    identifier="SQS_QUEUE_NO_PUBLIC_ACCESS",
+    resource_type="AWS::SQS::Queue",
     # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
-    securityhub_rule_prefixes=lambda _p: ("securityhub-sqs-queue-no-public-access-",),
-    setting_defaults=lambda _raw: {"mode": "manual"},
-    note=lambda _p: SQS_QUEUE_PUBLIC_NOTE,
+    securityhub_prefix="securityhub-sqs-queue-no-public-access-",
+    note=SQS_QUEUE_PUBLIC_NOTE,
 )
 
 # --- sns-topic-public ----------------------------------------------------------------------------
@@ -711,21 +720,14 @@ SNS_TOPIC_PUBLIC_NOTE = (
     "is public is reported failed, as SNS cannot hold a policy without statements"
 )
 
-SNS_TOPIC_PUBLIC = RuleEntry(
+SNS_TOPIC_PUBLIC = _manual_lambda_rule(
     key="sns-topic-public",
     title="SNS topic policies do not allow public access",
-    config_rule=ConfigRuleSpec(
-        identifier="SNS_TOPIC_NO_PUBLIC_ACCESS",
-        scope_resource_types=("AWS::SNS::Topic",),
-        evaluated_resource_types=("AWS::SNS::Topic",),
-    ),
-    scope="region",
-    default_engine="lambda",
-    ssm=None,
+    identifier="SNS_TOPIC_NO_PUBLIC_ACCESS",
+    resource_type="AWS::SNS::Topic",
     # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
-    securityhub_rule_prefixes=lambda _p: ("securityhub-sns-topic-no-public-access-",),
-    setting_defaults=lambda _raw: {"mode": "manual"},
-    note=lambda _p: SNS_TOPIC_PUBLIC_NOTE,
+    securityhub_prefix="securityhub-sns-topic-no-public-access-",
+    note=SNS_TOPIC_PUBLIC_NOTE,
 )
 
 # --- ebs-snapshot-public -------------------------------------------------------------------------
@@ -1161,21 +1163,14 @@ LAMBDA_PUBLIC_ACCESS_NOTE = (
     "default mode is manual: narrow such statements with SourceArn/SourceAccount, then review the dry runs"
 )
 
-LAMBDA_PUBLIC_ACCESS = RuleEntry(
+LAMBDA_PUBLIC_ACCESS = _manual_lambda_rule(
     key="lambda-public-access",
     title="Lambda function policies do not allow public access",
-    config_rule=ConfigRuleSpec(
-        identifier="LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED",
-        scope_resource_types=("AWS::Lambda::Function",),
-        evaluated_resource_types=("AWS::Lambda::Function",),
-    ),
-    scope="region",
-    default_engine="lambda",
-    ssm=None,
+    identifier="LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED",
+    resource_type="AWS::Lambda::Function",
     # UNVERIFIED: this exact name was not seen in a live account (named like every Security Hub rule, facts §7.3).
-    securityhub_rule_prefixes=lambda _p: ("securityhub-lambda-function-public-access-prohibited-",),
-    setting_defaults=lambda _raw: {"mode": "manual"},
-    note=lambda _p: LAMBDA_PUBLIC_ACCESS_NOTE,
+    securityhub_prefix="securityhub-lambda-function-public-access-prohibited-",
+    note=LAMBDA_PUBLIC_ACCESS_NOTE,
 )
 
 # --- rds-snapshot-public -------------------------------------------------------------------------

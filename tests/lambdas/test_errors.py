@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.retries.bucket import TokenBucket
 from conftest import FakeContext, compliance_event, rule_name
+from error_codes import ACCESS_DENIED, THROTTLING
 from faults import inject_error
 from lambda_scenarios import SCENARIOS, Scenario
 from remediation.clients import CLIENT_CONFIG, RETRY_ATTEMPTS
@@ -44,37 +45,6 @@ FIRST_WRITE = {
     "iam-unused-credentials": ("iam", "UpdateAccessKey"),
     "guardduty-enabled": ("guardduty", "CreateDetector"),
 }
-THROTTLING = {
-    "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
-    "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "kms": ("ThrottlingException", 400), "logs": ("ThrottlingException", 400),
-}
-ACCESS_DENIED = {
-    "s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException",
-    "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException", "logs": "AccessDeniedException",
-}
-THROTTLING["rds"], ACCESS_DENIED["rds"] = ("Throttling", 400), "AccessDenied"
-THROTTLING["ecr"] = ("ThrottlingException", 400)
-ACCESS_DENIED["ecr"] = "AccessDeniedException"
-THROTTLING["sqs"] = ("RequestThrottled", 400)
-THROTTLING["sns"] = ("Throttling", 400)
-THROTTLING["lambda"] = ("TooManyRequestsException", 429)
-ACCESS_DENIED["sqs"] = "AccessDenied"
-ACCESS_DENIED["sns"] = "AuthorizationError"
-ACCESS_DENIED["lambda"] = "AccessDeniedException"
-THROTTLING["rds"] = ("Throttling", 400)
-THROTTLING["ssm"] = ("ThrottlingException", 400)
-ACCESS_DENIED["rds"] = "AccessDenied"
-ACCESS_DENIED["ssm"] = "AccessDeniedException"
-THROTTLING["kms"] = ("ThrottlingException", 400)
-THROTTLING["iam"] = ("Throttling", 400)
-ACCESS_DENIED["kms"] = "AccessDeniedException"
-ACCESS_DENIED["iam"] = "AccessDenied"
-THROTTLING["logs"] = ("ThrottlingException", 400)
-ACCESS_DENIED["logs"] = "AccessDeniedException"
-THROTTLING["iam"] = ("Throttling", 400)
-ACCESS_DENIED["iam"] = "AccessDenied"
-THROTTLING["guardduty"] = ("TooManyRequestsException", 429)
-ACCESS_DENIED["guardduty"] = "AccessDeniedException"
 
 
 def run(scenario: Scenario, resource_id: str) -> dict:

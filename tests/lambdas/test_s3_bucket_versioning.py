@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from bucket_cases import deleted_before_the_event, deleted_between_read_and_write, undo_refusal
 from conftest import ACCOUNT, REGION, FakeContext, compliance_event, rule_name
 from faults import inject_error
 from hypothesis import given
@@ -21,7 +22,6 @@ from hypothesis import strategies as st
 from remediation import clients
 from remediation.fixers import s3_bucket_versioning
 from remediation.fixers.base import ApiCall, NoAction, Plan, Target, call
-from remediation.fixers.inverse import UndoRefused
 from remediation.fixers.s3_bucket_versioning import Params, VersioningState
 from remediation.handler import lambda_handler
 
@@ -132,27 +132,11 @@ def test_unreadable_tags_fail_closed_without_a_write(requests) -> None:
 
 
 def test_a_bucket_deleted_before_the_event_is_handled_is_a_failure_without_a_write(requests) -> None:
-    make_bucket()
-    boto3.client("s3").delete_bucket(Bucket=BUCKET)
-    record = run()
-    assert (record["decision"], record["level"]) == ("failed", "error")
-    assert "NoSuchBucket" in record["reason"]
-    assert requests.writes() == []
+    deleted_before_the_event(run, make_bucket, requests)
 
 
 def test_a_bucket_deleted_between_read_and_write_is_not_recreated(monkeypatch) -> None:
-    make_bucket()
-    original = s3_bucket_versioning.apply
-
-    def delete_then_apply(target: Target, change: Plan, params: Params) -> Plan:
-        boto3.client("s3").delete_bucket(Bucket=BUCKET)
-        return original(target, change, params)
-
-    monkeypatch.setattr(s3_bucket_versioning, "apply", delete_then_apply)
-    record = run()
-    assert (record["decision"], record["level"]) == ("failed", "error")
-    assert "NoSuchBucket" in record["reason"]
-    assert BUCKET not in [bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"]]
+    deleted_between_read_and_write(s3_bucket_versioning, run, make_bucket, monkeypatch)
 
 
 def test_the_default_mode_is_a_dry_run_that_changes_nothing(deploy, requests) -> None:
@@ -192,9 +176,7 @@ def test_undo_from_the_record_puts_the_bucket_back(status: str | None) -> None:
     ],
 )
 def test_an_edited_record_is_refused(before: dict[str, Any], refusal: str) -> None:
-    with pytest.raises(UndoRefused) as refused:
-        s3_bucket_versioning.undo_calls(TARGET, before, {}, Params(), None)
-    assert str(refused.value) == refusal
+    assert undo_refusal(s3_bucket_versioning, TARGET, before) == refusal
 
 
 # --- what moto does not model ---------------------------------------------------------------------

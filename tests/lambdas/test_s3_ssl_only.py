@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from bucket_cases import deleted_before_the_event, deleted_between_read_and_write, undo_refusal
 from conftest import ACCOUNT, REGION, FakeContext, compliance_event, rule_name
 from faults import inject_error
 from hypothesis import HealthCheck, given, settings
@@ -254,27 +255,11 @@ def test_unreadable_tags_fail_closed_without_a_write(requests) -> None:
 
 
 def test_a_bucket_deleted_before_the_event_is_handled_is_a_failure_without_a_write(requests) -> None:
-    make_bucket()
-    boto3.client("s3").delete_bucket(Bucket=BUCKET)
-    record = run()
-    assert (record["decision"], record["level"]) == ("failed", "error")
-    assert "NoSuchBucket" in record["reason"]
-    assert requests.writes() == []
+    deleted_before_the_event(run, make_bucket, requests)
 
 
 def test_a_bucket_deleted_between_read_and_write_is_not_recreated(monkeypatch) -> None:
-    make_bucket()
-    original = s3_ssl_only.apply
-
-    def delete_then_apply(target: Target, change: Plan, params: Params) -> Plan:
-        boto3.client("s3").delete_bucket(Bucket=BUCKET)
-        return original(target, change, params)
-
-    monkeypatch.setattr(s3_ssl_only, "apply", delete_then_apply)
-    record = run()
-    assert (record["decision"], record["level"]) == ("failed", "error")
-    assert "NoSuchBucket" in record["reason"]
-    assert BUCKET not in [bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"]]
+    deleted_between_read_and_write(s3_ssl_only, run, make_bucket, monkeypatch)
 
 
 def test_a_listed_rule_defaults_to_a_dry_run() -> None:
@@ -332,9 +317,7 @@ def test_undo_refuses_to_delete_a_created_policy_that_someone_extended_since() -
     ],
 )
 def test_an_edited_record_is_refused(before: dict[str, Any], refusal: str) -> None:
-    with pytest.raises(UndoRefused) as refused:
-        s3_ssl_only.undo_calls(TARGET, before, {}, Params(), None)
-    assert str(refused.value) == refusal
+    assert undo_refusal(s3_ssl_only, TARGET, before) == refusal
 
 
 # --- what moto does not model ---------------------------------------------------------------------

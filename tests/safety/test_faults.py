@@ -24,6 +24,7 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from conftest import ACCOUNT, FakeContext, compliance_event, rule_name
+from error_codes import ACCESS_DENIED, SERVER_ERROR, THROTTLING
 from faults import inject_error
 from lambda_scenarios import (
     SCENARIOS,
@@ -42,46 +43,6 @@ from remediation.handler import lambda_handler
 from tests.safety.figures import record
 
 SCENARIO = {scenario.key: scenario for scenario in SCENARIOS}
-ACCESS_DENIED = {
-    "s3": "AccessDenied", "s3control": "AccessDenied", "ec2": "UnauthorizedOperation", "cloudtrail": "AccessDeniedException",
-    "sqs": "AccessDenied", "sns": "AuthorizationError", "kms": "AccessDeniedException",
-}
-THROTTLING = {
-    "s3": ("SlowDown", 503), "s3control": ("SlowDown", 503), "ec2": ("RequestLimitExceeded", 503), "cloudtrail": ("ThrottlingException", 400),
-    "sqs": ("RequestThrottled", 400), "sns": ("Throttling", 400), "kms": ("ThrottlingException", 400),
-}
-SERVER_ERROR = {
-    "s3": ("InternalError", 500), "s3control": ("InternalError", 500), "ec2": ("InternalError", 500), "cloudtrail": ("InternalFailure", 500),
-    "sqs": ("InternalError", 500), "sns": ("InternalError", 500), "kms": ("KMSInternalException", 500),
-}
-ACCESS_DENIED["logs"], THROTTLING["logs"], SERVER_ERROR["logs"] = "AccessDeniedException", ("ThrottlingException", 400), ("ServiceUnavailableException", 500)
-ACCESS_DENIED["rds"], THROTTLING["rds"], SERVER_ERROR["rds"] = "AccessDenied", ("Throttling", 400), ("InternalFailure", 500)
-ACCESS_DENIED["ecr"] = "AccessDeniedException"
-THROTTLING["ecr"] = ("ThrottlingException", 400)
-SERVER_ERROR["ecr"] = ("ServerException", 500)
-ACCESS_DENIED["sqs"] = "AccessDenied"
-ACCESS_DENIED["sns"] = "AuthorizationError"
-ACCESS_DENIED["lambda"] = "AccessDeniedException"
-THROTTLING["sqs"] = ("RequestThrottled", 400)
-THROTTLING["sns"] = ("Throttling", 400)
-THROTTLING["lambda"] = ("TooManyRequestsException", 429)
-SERVER_ERROR["sqs"] = ("InternalError", 500)
-SERVER_ERROR["sns"] = ("InternalError", 500)
-SERVER_ERROR["lambda"] = ("ServiceException", 500)
-ACCESS_DENIED["rds"] = "AccessDenied"
-ACCESS_DENIED["ssm"] = "AccessDeniedException"
-THROTTLING["rds"] = ("Throttling", 400)
-THROTTLING["ssm"] = ("ThrottlingException", 400)
-SERVER_ERROR["rds"] = ("InternalFailure", 500)
-SERVER_ERROR["ssm"] = ("InternalServerError", 500)
-ACCESS_DENIED["kms"] = "AccessDeniedException"
-ACCESS_DENIED["iam"] = "AccessDenied"
-THROTTLING["kms"] = ("ThrottlingException", 400)
-THROTTLING["iam"] = ("Throttling", 400)
-SERVER_ERROR["kms"] = ("KMSInternalException", 500)
-SERVER_ERROR["iam"] = ("ServiceFailure", 500)
-ACCESS_DENIED["iam"], THROTTLING["iam"], SERVER_ERROR["iam"] = "AccessDenied", ("Throttling", 400), ("ServiceFailure", 500)
-ACCESS_DENIED["guardduty"], THROTTLING["guardduty"], SERVER_ERROR["guardduty"] = "AccessDeniedException", ("TooManyRequestsException", 429), ("InternalServerErrorException", 500)
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 PUBLISHING = ("events", "PutEvents")
 """The result event that carries a final record; it is sent after the record is complete."""

@@ -6,6 +6,7 @@ so that dry runs, scans and undo need no AWS access; ``read_state`` and ``apply`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -179,6 +180,55 @@ def read_tags(read: Callable[[], Sequence[Mapping[str, Any]]], absent_codes: tup
             raise
         raise TagsUnreadable(describe_error(error)) from error
     return {str(tag.get("Key")) for tag in tags}
+
+
+# --- resource ids -------------------------------------------------------------------------------
+
+ACCOUNT_RESOURCE_TYPE = "AWS::::Account"
+"""Config resource type of rules whose resource is the account itself."""
+ACCOUNT_ID = re.compile(r"\d{12}")
+"""A 12-digit AWS account id."""
+
+
+def own_account_id(raw_id: str, account: str) -> str | None:
+    """``raw_id`` when it is an account id and the function's own ``account``, else None."""
+    return raw_id if ACCOUNT_ID.fullmatch(raw_id) and raw_id == account else None
+
+
+def account_resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
+    """``resource_id`` of a rule whose resource is the account: the account id, which must be the function's own account."""
+    return own_account_id(raw_id, account) if resource_type == ACCOUNT_RESOURCE_TYPE else None
+
+
+def arn_or_name(raw_id: str, account: str, arns: tuple[re.Pattern[str], ...], name: re.Pattern[str]) -> str | None:
+    """``raw_id`` as given, when one of ``arns`` matches it with ``account`` as its ``account`` group or ``name`` matches it.
+
+    ``arns`` are tried in order; the first that matches decides. None when the id names another
+    account's resource or is malformed.
+    """
+    for pattern in arns:
+        match = pattern.fullmatch(raw_id)
+        if match:
+            return raw_id if match["account"] == account else None
+    return raw_id if name.fullmatch(raw_id) else None
+
+
+def name_from_arn_or_name(raw_id: str, account: str, arn: re.Pattern[str], name: re.Pattern[str]) -> str | None:
+    """The resource's name: ``raw_id`` itself, or the ``name`` group of an ``arn`` whose ``account`` group is ``account``.
+
+    None when the ARN is another account's or the name does not match ``name``.
+    """
+    match = arn.fullmatch(raw_id)
+    if match:
+        if match["account"] != account:
+            return None
+        raw_id = match["name"]
+    return raw_id if name.fullmatch(raw_id) else None
+
+
+def regional_arn(target: Target, service: str, resource: str) -> str:
+    """The ARN of ``resource`` (e.g. ``function:name``) of ``service`` in the function's account and region."""
+    return f"arn:{target.partition}:{service}:{target.region}:{target.account}:{resource}"
 
 
 # --- params -------------------------------------------------------------------------------------

@@ -22,13 +22,22 @@ exempt candidate passed over.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..clients import client
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, param_optional_string, param_string
+from .base import (
+    ApiCall,
+    NoAction,
+    Plan,
+    PlanResult,
+    Target,
+    execute,
+    own_account_id,
+    param_optional_string,
+    param_string,
+)
 from .cloudtrail_common import TRAIL_NAME, arn_account, arn_region, home_region_or_none, trail_id, trail_is_exempt
 from .cloudtrail_selectors import EventSelectors, logs_all_management_events, with_all_management_events
 
@@ -47,7 +56,6 @@ IAM_ACTIONS: tuple[str, ...] = (
 # MULTI_REGION_CLOUD_TRAIL_ENABLED's evaluated resource type is not documented: AWS::::Account is
 # inferred (facts §2, UNVERIFIED), so a trail id is accepted too. Either way the fix is account-wide.
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::::Account", "AWS::CloudTrail::Trail")
-ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
 def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     """The account id (which must be the function's own), or a trail name or ARN."""
     if resource_type == "AWS::::Account":
-        return raw_id if ACCOUNT_ID.fullmatch(raw_id) and raw_id == account else None
+        return own_account_id(raw_id, account)
     if resource_type == "AWS::CloudTrail::Trail":
         return trail_id(raw_id)
     return None

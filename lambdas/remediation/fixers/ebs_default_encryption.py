@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clients import client
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, param_optional_string
+from .base import ApiCall, NoAction, Plan, PlanResult, Target, account_resource_id, execute, param_optional_string
 
 IAM_ACTIONS: tuple[str, ...] = (
     "ec2:EnableEbsEncryptionByDefault",
@@ -31,7 +31,6 @@ IAM_ACTIONS: tuple[str, ...] = (
 # EC2_EBS_ENCRYPTION_BY_DEFAULT is periodic and evaluates AWS::::Account (Security Hub EC2.7's resource
 # type), one evaluation per account in each region where the rule is deployed.
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::::Account",)
-ACCOUNT_ID = re.compile(r"\d{12}")
 KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]+")
 AWS_MANAGED_DEFAULT = "alias/aws/ebs"
 """How GetEbsDefaultKmsKeyId names the AWS managed key. UNVERIFIED: the API reference says it returns the
@@ -67,11 +66,8 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     return Params(key)
 
 
-def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
-    """The account id, which must be the function's own account."""
-    if resource_type in RESOURCE_TYPES and ACCOUNT_ID.fullmatch(raw_id) and raw_id == account:
-        return raw_id
-    return None
+resource_id = account_resource_id
+"""The account id, which must be the function's own account."""
 
 
 def read_state(target: Target) -> EbsDefaultState:

@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from ..clients import client
 from ..errors import error_code
-from .base import ApiCall, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, Plan, PlanResult, Target, account_resource_id, execute, read_tags
 from .public_shares import PUBLIC, account_shares, public_entries
 
 IAM_ACTIONS: tuple[str, ...] = ("ec2:DescribeSnapshots", "ec2:DescribeSnapshotAttribute", "ec2:DescribeTags", "ec2:ModifySnapshotAttribute")
@@ -41,7 +41,6 @@ IAM_ACTIONS: tuple[str, ...] = ("ec2:DescribeSnapshots", "ec2:DescribeSnapshotAt
 # type: AWS::::Account"; that the evaluation's resourceId is the account id is inferred, as for the
 # other account-level rules).
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::::Account",)
-ACCOUNT_ID = re.compile(r"\d{12}")
 SNAPSHOT_ID = re.compile(r"snap-[0-9a-f]{8,17}")
 ATTRIBUTE = "createVolumePermission"
 GONE_CODES = ("InvalidSnapshot.NotFound",)
@@ -88,11 +87,8 @@ def parse_params(_raw: Mapping[str, Any]) -> Params:
     return Params()
 
 
-def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
-    """The account id, which must be the function's own account."""
-    if resource_type in RESOURCE_TYPES and ACCOUNT_ID.fullmatch(raw_id) and raw_id == account:
-        return raw_id
-    return None
+resource_id = account_resource_id
+"""The account id, which must be the function's own account."""
 
 
 def read_state(target: Target) -> AccountSnapshotsState:

@@ -19,14 +19,14 @@ from botocore.exceptions import ClientError
 
 from ..clients import client
 from ..errors import error_code
-from .base import ApiCall, NotRemediable, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, NotRemediable, Plan, PlanResult, Target, execute, name_from_arn_or_name, read_tags
 
 IAM_ACTIONS: tuple[str, ...] = ("ecr:DescribeRepositories", "ecr:ListTagsForResource", "ecr:PutImageScanningConfiguration")
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::ECR::Repository",)
 
 REPOSITORY_NAME = re.compile(r"(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 """ECR repository names (botocore's RepositoryName pattern, 2-256 characters)."""
-REPOSITORY_ARN = re.compile(r"arn:[a-z-]+:ecr:[a-z0-9-]+:(\d{12}):repository/(.+)")
+REPOSITORY_ARN = re.compile(r"arn:[a-z-]+:ecr:[a-z0-9-]+:(?P<account>\d{12}):repository/(?P<name>.+)")
 NOT_FOUND_CODE = "RepositoryNotFoundException"
 
 
@@ -58,14 +58,7 @@ def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
 
     UNVERIFIED: the resourceId form of this periodic rule's evaluations (name inferred; ASR parses a name from an ARN).
     """
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    arn = REPOSITORY_ARN.fullmatch(raw_id)
-    if arn:
-        if arn.group(1) != account:
-            return None
-        raw_id = arn.group(2)
-    return raw_id if REPOSITORY_NAME.fullmatch(raw_id) else None
+    return name_from_arn_or_name(raw_id, account, REPOSITORY_ARN, REPOSITORY_NAME) if resource_type in RESOURCE_TYPES else None
 
 
 def repository_state(repository: Mapping[str, Any]) -> RepositoryState:

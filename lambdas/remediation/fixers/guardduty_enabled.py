@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 
 from ..clients import client
 from ..errors import error_code
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, call
+from .base import ACCOUNT_ID, ApiCall, NoAction, Plan, PlanResult, Target, account_resource_id, call
 
 # iam:CreateServiceLinkedRole is not declared: AWS's own AWSConfigRemediation-CreateGuardDutyDetector lists
 # only guardduty:CreateDetector and guardduty:GetDetector (research R10). UNVERIFIED: whether CreateDetector
@@ -46,7 +46,6 @@ IAM_ACTIONS: tuple[str, ...] = (
 )
 # GUARDDUTY_ENABLED_CENTRALIZED evaluates AWS::::Account with the account id (Security Hub GuardDuty.1; research R10).
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::::Account",)
-ACCOUNT_ID = re.compile(r"\d{12}")
 DETECTOR_ID = re.compile(r"[0-9a-z]{32}")
 CREATED_DETECTOR = "<DetectorId returned by CreateDetector>"
 
@@ -86,11 +85,8 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     return Params(tuple(accounts))
 
 
-def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
-    """The account id, which must be the function's own account."""
-    if resource_type in RESOURCE_TYPES and ACCOUNT_ID.fullmatch(raw_id) and raw_id == account:
-        return raw_id
-    return None
+resource_id = account_resource_id
+"""The account id, which must be the function's own account."""
 
 
 def read_state(target: Target) -> DetectorState:

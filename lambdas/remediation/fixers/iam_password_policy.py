@@ -16,7 +16,6 @@ GetAccountPasswordPolicy to verify).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +24,11 @@ from botocore.exceptions import ClientError
 
 from ..clients import client
 from ..errors import error_code
-from .base import ApiCall, Plan, PlanResult, Target, execute
+from .base import ApiCall, Plan, PlanResult, Target, account_resource_id, execute
 
 IAM_ACTIONS: tuple[str, ...] = ("iam:GetAccountPasswordPolicy", "iam:UpdateAccountPasswordPolicy")
 # IAM_PASSWORD_POLICY is periodic and evaluates AWS::::Account (Security Hub IAM.7's resource type).
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::::Account",)
-ACCOUNT_ID = re.compile(r"\d{12}")
 NO_POLICY_CODE = "NoSuchEntity"
 REQUIRED_CLASSES = ("RequireUppercaseCharacters", "RequireLowercaseCharacters", "RequireSymbols", "RequireNumbers")
 RANGES = {"MinimumPasswordLength": (6, 128), "PasswordReusePrevention": (1, 24), "MaxPasswordAge": (1, 1095)}
@@ -99,11 +97,8 @@ def parse_params(raw: Mapping[str, Any]) -> Params:
     )
 
 
-def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
-    """The account id, which must be the function's own account."""
-    if resource_type in RESOURCE_TYPES and ACCOUNT_ID.fullmatch(raw_id) and raw_id == account:
-        return raw_id
-    return None
+resource_id = account_resource_id
+"""The account id, which must be the function's own account."""
 
 
 def read_state(target: Target) -> PasswordPolicyState:

@@ -20,14 +20,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..clients import client
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, name_from_arn_or_name, read_tags
 
 IAM_ACTIONS: tuple[str, ...] = ("kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyRotationStatus", "kms:ListResourceTags")
 # CMK_BACKING_KEY_ROTATION_ENABLED evaluates AWS::KMS::Key; the resourceId is taken to be the key id
 # (the runbook's KeyId is "The ID of the CMK"); a key ARN of the function's account and region is accepted too.
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::KMS::Key",)
 KEY_ID = re.compile(r"(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
-KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/(.+)")
+KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(?P<account>\d{12}):key/(?P<name>.+)")
 NOT_EVALUATED_STATES = ("PendingDeletion", "PendingReplicaDeletion")
 
 
@@ -87,12 +87,7 @@ def parse_params(_raw: Mapping[str, Any]) -> Params:
 
 def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     """The key id; a key ARN must be of the function's own account."""
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    arn = KEY_ARN.fullmatch(raw_id)
-    if arn:
-        return arn.group(3) if arn.group(2) == account and KEY_ID.fullmatch(arn.group(3)) else None
-    return raw_id if KEY_ID.fullmatch(raw_id) else None
+    return name_from_arn_or_name(raw_id, account, KEY_ARN, KEY_ID) if resource_type in RESOURCE_TYPES else None
 
 
 def key_state(metadata: Mapping[str, Any], rotation_enabled: bool | None) -> KeyState:

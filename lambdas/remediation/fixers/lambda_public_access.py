@@ -31,13 +31,13 @@ from botocore.exceptions import ClientError
 from ..clients import client
 from ..errors import error_code
 from . import public_policy
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, NoAction, Plan, PlanResult, Target, arn_or_name, execute, read_tags, regional_arn
 
 IAM_ACTIONS: tuple[str, ...] = ("lambda:GetPolicy", "lambda:ListTags", "lambda:RemovePermission")
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::Lambda::Function",)
 
 FUNCTION_NAME = r"[A-Za-z0-9_-]{1,64}"
-FUNCTION_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:lambda:[a-z0-9-]+:(\d{{12}}):function:({FUNCTION_NAME})")
+FUNCTION_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:lambda:[a-z0-9-]+:(?P<account>\d{{12}}):function:({FUNCTION_NAME})")
 FUNCTION_NAME_ONLY = re.compile(FUNCTION_NAME)
 NO_POLICY_CODE = "ResourceNotFoundException"
 
@@ -81,19 +81,14 @@ def parse_params(_raw: Mapping[str, Any]) -> Params:
 
 def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     """The function name, or its unqualified ARN, as given, when it names a function of ``account``."""
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    match = FUNCTION_ARN.fullmatch(raw_id)
-    if match:
-        return raw_id if match.group(1) == account else None
-    return raw_id if FUNCTION_NAME_ONLY.fullmatch(raw_id) else None
+    return arn_or_name(raw_id, account, (FUNCTION_ARN,), FUNCTION_NAME_ONLY) if resource_type in RESOURCE_TYPES else None
 
 
 def function_arn(target: Target) -> str:
     """The unqualified function ARN: the resource id, or built from a name in the function's account and region."""
     if FUNCTION_ARN.fullmatch(target.resource_id):
         return target.resource_id
-    return f"arn:{target.partition}:lambda:{target.region}:{target.account}:function:{target.resource_id}"
+    return regional_arn(target, "lambda", f"function:{target.resource_id}")
 
 
 def read_state(target: Target) -> FunctionState:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clients import client
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, name_from_arn_or_name, read_tags, regional_arn
 
 IAM_ACTIONS: tuple[str, ...] = ("logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:PutRetentionPolicy")
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::Logs::LogGroup",)
@@ -34,7 +34,7 @@ accepts 1096, 2192, 2557, 2922 and 3288, which the rule does not list, so they a
 RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 """Every value PutRetentionPolicy accepts (botocore's ``Days`` documentation); a recorded retention must be one."""
 LOG_GROUP_NAME = re.compile(r"[A-Za-z0-9_\-/.#]{1,512}")
-LOG_GROUP_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:logs:[a-z0-9-]+:(\d{12}):log-group:([A-Za-z0-9_\-/.#]{1,512}?)(?::\*)?")
+LOG_GROUP_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:logs:[a-z0-9-]+:(?P<account>\d{12}):log-group:(?P<name>[A-Za-z0-9_\-/.#]{1,512}?)(?::\*)?")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class LogGroupState:
             return str(group["logGroupArn"])
         if group.get("arn"):
             return str(group["arn"]).removesuffix(":*")
-        return f"arn:{self.target.partition}:logs:{self.target.region}:{self.target.account}:log-group:{self.name}"
+        return regional_arn(self.target, "logs", f"log-group:{self.name}")
 
     def to_json(self) -> dict[str, Any]:
         """The state as a JSON-ready dict: the name, whether it exists, and its retention (null: never expires)."""
@@ -95,12 +95,7 @@ def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     Config's resourceId for AWS::Logs::LogGroup is taken to be the group name (UNVERIFIED: inferred,
     research R18), so the ARN form is accepted too.
     """
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    match = LOG_GROUP_ARN.fullmatch(raw_id)
-    if match:
-        return match.group(2) if match.group(1) == account else None
-    return raw_id if LOG_GROUP_NAME.fullmatch(raw_id) else None
+    return name_from_arn_or_name(raw_id, account, LOG_GROUP_ARN, LOG_GROUP_NAME) if resource_type in RESOURCE_TYPES else None
 
 
 def read_state(target: Target) -> LogGroupState:
@@ -164,7 +159,7 @@ def finding_resource(target: Target, state: LogGroupState | None) -> tuple[str, 
     """Findings name the group by its ARN; UNVERIFIED whether Security Hub's form ends in ``:*`` (then nothing matches)."""
     if state is not None:
         return state.arn, "EQUALS"
-    return f"arn:{target.partition}:logs:{target.region}:{target.account}:log-group:{target.resource_id}", "EQUALS"
+    return regional_arn(target, "logs", f"log-group:{target.resource_id}"), "EQUALS"
 
 
 # --- undo: computed from a record's before-state, never replayed ---------------------------------

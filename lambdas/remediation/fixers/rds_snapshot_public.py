@@ -20,7 +20,7 @@ from typing import Any
 from botocore import xform_name
 
 from ..clients import client
-from .base import ApiCall, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, Plan, PlanResult, Target, execute, read_tags, regional_arn
 from .public_shares import account_shares, public_entries
 
 IAM_ACTIONS: tuple[str, ...] = (
@@ -104,7 +104,7 @@ def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
 
 def snapshot_arn(target: Target, identifier: str) -> str:
     """The snapshot's ARN in the function's account and region."""
-    return f"arn:{target.partition}:rds:{target.region}:{target.account}:{ARN_KIND[target.resource_type]}:{identifier}"
+    return regional_arn(target, "rds", f"{ARN_KIND[target.resource_type]}:{identifier}")
 
 
 def read_state(target: Target) -> SnapshotState:

@@ -9,7 +9,6 @@ GetPublicAccessBlock to verify).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +17,12 @@ from botocore.exceptions import ClientError
 
 from ..clients import client
 from ..errors import error_code
-from .base import Plan, PlanResult, Target, execute
+from .base import Plan, PlanResult, Target, account_resource_id, execute
 from .s3_bucket_public_access import NO_CONFIGURATION_CODE, PublicAccessState, all_flags_on_plan
 
 IAM_ACTIONS: tuple[str, ...] = ("s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock")
 # S3_ACCOUNT_LEVEL_PUBLIC_ACCESS_BLOCKS_PERIODIC evaluates AWS::::Account with the account id (facts §2).
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::::Account",)
-ACCOUNT_ID = re.compile(r"\d{12}")
 
 
 @dataclass(frozen=True)
@@ -37,11 +35,8 @@ def parse_params(_raw: Mapping[str, Any]) -> Params:
     return Params()
 
 
-def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
-    """The account id, which must be the function's own account."""
-    if resource_type in RESOURCE_TYPES and ACCOUNT_ID.fullmatch(raw_id) and raw_id == account:
-        return raw_id
-    return None
+resource_id = account_resource_id
+"""The account id, which must be the function's own account."""
 
 
 def read_state(target: Target) -> PublicAccessState:

@@ -29,14 +29,14 @@ from typing import Any
 
 from ..clients import client
 from . import public_policy
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, NoAction, Plan, PlanResult, Target, arn_or_name, execute, read_tags, regional_arn
 
 IAM_ACTIONS: tuple[str, ...] = ("sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:SetTopicAttributes")
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::SNS::Topic",)
 
 TOPIC_NAME = r"[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
 """SNS topic names: up to 256 letters, digits, hyphens and underscores; FIFO topics end in .fifo."""
-TOPIC_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:(\d{{12}}):({TOPIC_NAME})")
+TOPIC_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:sns:[a-z0-9-]+:(?P<account>\d{{12}}):({TOPIC_NAME})")
 TOPIC_NAME_ONLY = re.compile(TOPIC_NAME)
 
 
@@ -65,19 +65,14 @@ def parse_params(_raw: Mapping[str, Any]) -> Params:
 
 def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     """The topic ARN (or name) as given, when it names a topic of ``account``."""
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    match = TOPIC_ARN.fullmatch(raw_id)
-    if match:
-        return raw_id if match.group(1) == account else None
-    return raw_id if TOPIC_NAME_ONLY.fullmatch(raw_id) else None
+    return arn_or_name(raw_id, account, (TOPIC_ARN,), TOPIC_NAME_ONLY) if resource_type in RESOURCE_TYPES else None
 
 
 def topic_arn(target: Target) -> str:
     """The topic's ARN: the resource id, or built from a name in the function's account and region."""
     if TOPIC_ARN.fullmatch(target.resource_id):
         return target.resource_id
-    return f"arn:{target.partition}:sns:{target.region}:{target.account}:{target.resource_id}"
+    return regional_arn(target, "sns", target.resource_id)
 
 
 def read_state(target: Target) -> TopicState:

@@ -25,16 +25,16 @@ from typing import Any
 
 from ..clients import client
 from . import public_policy
-from .base import ApiCall, NoAction, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, NoAction, Plan, PlanResult, Target, arn_or_name, execute, read_tags, regional_arn
 
 IAM_ACTIONS: tuple[str, ...] = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:SetQueueAttributes")
 RESOURCE_TYPES: tuple[str, ...] = ("AWS::SQS::Queue",)
 
 QUEUE_NAME = r"(?:[A-Za-z0-9_-]{1,75}\.fifo|[A-Za-z0-9_-]{1,80})"
 """SQS queue names: 1-80 letters, digits, hyphens and underscores; FIFO queues end in .fifo (within the 80)."""
-QUEUE_URL = re.compile(rf"https://(?:sqs\.[a-z0-9-]+|[a-z0-9-]+\.queue)\.amazonaws\.com(?:\.cn)?/(\d{{12}})/({QUEUE_NAME})")
+QUEUE_URL = re.compile(rf"https://(?:sqs\.[a-z0-9-]+|[a-z0-9-]+\.queue)\.amazonaws\.com(?:\.cn)?/(?P<account>\d{{12}})/({QUEUE_NAME})")
 """A queue URL: the service endpoint form (sqs.<region>.amazonaws.com) or the legacy one (<region>.queue.amazonaws.com)."""
-QUEUE_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:sqs:[a-z0-9-]+:(\d{{12}}):({QUEUE_NAME})")
+QUEUE_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:sqs:[a-z0-9-]+:(?P<account>\d{{12}}):({QUEUE_NAME})")
 QUEUE_NAME_ONLY = re.compile(QUEUE_NAME)
 
 
@@ -64,13 +64,7 @@ def parse_params(_raw: Mapping[str, Any]) -> Params:
 
 def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     """The queue URL, ARN or name as given, when it names a queue of ``account``."""
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    for pattern in (QUEUE_URL, QUEUE_ARN):
-        match = pattern.fullmatch(raw_id)
-        if match:
-            return raw_id if match.group(1) == account else None
-    return raw_id if QUEUE_NAME_ONLY.fullmatch(raw_id) else None
+    return arn_or_name(raw_id, account, (QUEUE_URL, QUEUE_ARN), QUEUE_NAME_ONLY) if resource_type in RESOURCE_TYPES else None
 
 
 def queue_name(queue_id: str) -> str:
@@ -143,7 +137,7 @@ def finding_resource(target: Target, state: QueueState | None) -> tuple[str, str
         return state.arn, "EQUALS"
     if QUEUE_ARN.fullmatch(target.resource_id):
         return target.resource_id, "EQUALS"
-    return f"arn:{target.partition}:sqs:{target.region}:{target.account}:{queue_name(target.resource_id)}", "EQUALS"
+    return regional_arn(target, "sqs", queue_name(target.resource_id)), "EQUALS"
 
 
 # --- undo: computed from a record's before-state, never replayed ---------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clients import client
-from .base import ApiCall, Plan, PlanResult, Target, execute, read_tags
+from .base import ApiCall, Plan, PlanResult, Target, execute, name_from_arn_or_name, read_tags, regional_arn
 from .public_shares import account_shares, public_entries
 
 IAM_ACTIONS: tuple[str, ...] = ("ssm:DescribeDocumentPermission", "ssm:ListTagsForResource", "ssm:ModifyDocumentPermission")
@@ -62,14 +62,7 @@ def resource_id(resource_type: str, raw_id: str, account: str) -> str | None:
     UNVERIFIED: that Config's resourceId of AWS::SSM::Document is the document name (an ARN is
     accepted too).
     """
-    if resource_type not in RESOURCE_TYPES:
-        return None
-    match = ARN.fullmatch(raw_id)
-    if match is not None:
-        if match["account"] != account:
-            return None
-        raw_id = match["name"]
-    return raw_id if NAME.fullmatch(raw_id) else None
+    return name_from_arn_or_name(raw_id, account, ARN, NAME) if resource_type in RESOURCE_TYPES else None
 
 
 def read_state(target: Target) -> DocumentShares:
@@ -109,7 +102,7 @@ def apply(_target: Target, change: Plan, _params: Params) -> Plan:
 
 def finding_resource(target: Target, _state: Any) -> tuple[str, str]:
     """Findings name the document by its ARN (UNVERIFIED for documents; the Security Hub ARN form of other resources)."""
-    return f"arn:{target.partition}:ssm:{target.region}:{target.account}:document/{target.resource_id}", "EQUALS"
+    return regional_arn(target, "ssm", f"document/{target.resource_id}"), "EQUALS"
 
 
 # --- undo: computed from a record's before-state, never replayed ---------------------------------
