@@ -500,3 +500,32 @@ def test_a_protected_rule_may_stay_auto_from_the_stacks_rules_when_an_override_o
     settings: Settings = load_settings(raw)
     assert settings.organization is not None
     assert rules_by_key(settings.organization.profiles[1])["restricted-admin-ports"].mode == "auto"
+
+
+def test_an_invalid_organization_stops_the_program_before_anything_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    from governance.mock_program import RecordingMocks, run_program
+
+    recorded: list[Any] = []
+    original = RecordingMocks.new_resource
+
+    def recording_new_resource(self: RecordingMocks, args: Any) -> Any:
+        recorded.append(args)
+        return original(self, args)
+
+    monkeypatch.setattr(RecordingMocks, "new_resource", recording_new_resource)
+    raw = stack(
+        {"targets": [ROOT], "overrides": [override([OU_1], {"restricted-admin-ports": {"mode": "detect"}})]},
+        accounts=[{"id": MANAGEMENT}],
+    )
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program({f"governance:{key}": value for key, value in raw.items()})
+    assert f"{OVERRIDES}[0].targets[0] cannot override the root {ROOT}" in str(raised.value)
+    assert recorded == []
+
+
+def test_an_unknown_top_level_key_lists_organization_among_the_allowed_ones() -> None:
+    problem = only_problem(stack(organisation={"adminAccountId": ADMIN}))
+    assert problem.startswith("governance:organisation is not a setting of this program; allowed: ")
+    assert "organization" in problem.split("allowed: ")[1].split(", ")
