@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
@@ -45,6 +45,15 @@ ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}", re.ASCII)
 EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 RULE_NAME_PREFIX = re.compile(r"[A-Za-z0-9_-]{0,40}", re.ASCII)
 TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}", re.ASCII)
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+# CloudFormation's DeploymentTargets.OrganizationalUnitIds patterns (an OU id, or the organization's root id).
+OU_ID = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}", re.ASCII)
+ROOT_ID = re.compile(r"r-[a-z0-9]{4,32}", re.ASCII)
+MAX_ORGANIZATION_TARGETS = 50
+"""At most this many OUs per CreateStackInstances call."""
+ORGANIZATION_KEYS = ("adminAccountId", "adminRoleArn", "targets", "excludeAccounts", "memberRoleName", "overrides")
+ORGANIZATION_OVERRIDE_KEYS = ("targets", "rules")
+DEFAULT_MEMBER_ROLE_NAME = "governance-member"
 
 
 class ConfigError(ValueError):
@@ -159,6 +168,51 @@ class OperationsSettings:
 
 
 @dataclass(frozen=True)
+class RuleProfile:
+    """The rules of a group of organization targets: the stack's rules, or an override merged over them."""
+
+    name: str
+    """``base`` (targets no override names) or ``override-<index>`` (``governance:organization.overrides[<index>]``)."""
+    targets: tuple[str, ...]
+    """OU ids or a root id, as listed in ``governance:organization.targets``."""
+    rules: tuple[RuleSettings, ...]
+    """Enabled rules only (mode other than ``off``), in catalog order."""
+
+
+@dataclass(frozen=True)
+class OrganizationOverride:
+    """One entry of ``governance:organization.overrides``, as written: whole targets and their rule settings."""
+
+    targets: tuple[str, ...]
+    rules: Mapping[str, Mapping[str, Any]]
+    """Rule key to the settings the override sets (``mode``, ``engine``, ``source``, ``params``), before merging."""
+
+
+@dataclass(frozen=True)
+class OrganizationSettings:
+    """Organization mode: the stack deploys from a delegated-administrator account to every account of some OUs."""
+
+    admin_account_id: str
+    """The delegated-administrator (hub) account the stack deploys from."""
+    admin_role_arn: str | None
+    """A role in the admin account for the provider to assume; ``None`` uses the stack's own credentials."""
+    targets: tuple[str, ...]
+    """OU ids, or one root id: their accounts and child OUs, now and later."""
+    exclude_accounts: tuple[str, ...]
+    """Accounts of the targets that are not governed."""
+    member_role_name: str
+    """The role the hub Lambda and the CLI assume in member accounts."""
+    overrides: tuple[OrganizationOverride, ...]
+    """Rule settings for some targets, as written; each target is named by at most one override."""
+    profiles: tuple[RuleProfile, ...]
+    """Every target in exactly one profile: ``base`` first (omitted when every target is overridden), then one per override."""
+    partition: str = "aws"
+    """The admin role's partition (``aws`` without a role); member accounts are in the same partition."""
+    regions: tuple[str, ...] = ()
+    """``governance:regions``: where the rules are deployed in every member account; the first hosts account-level rules."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """A whole stack's validated configuration."""
 
@@ -173,6 +227,8 @@ class Settings:
     """Rules that must never be ``auto`` in this stack; the policy pack blocks a change that makes one so."""
     operations: OperationsSettings = OperationsSettings()
     """Alarms and notifications."""
+    organization: OrganizationSettings | None = None
+    """The OUs governed from a delegated-administrator account; ``None`` without ``governance:organization``."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +270,10 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "ruleNamePrefix": "governance-",
     "securityHubUpdates": False,
 })
+TOP_LEVEL_KEYS = frozenset({
+    "accounts", "regions", "rules", "remediation", "delivery", "protectedRules", "notifications", "alarms", "organization", *DEFAULTS,
+})
+"""Every key of the ``governance`` namespace."""
 
 
 @cache
@@ -242,6 +302,24 @@ def _key(name: str) -> str:
 def _describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _given(raw: Mapping[str, Any], key: str, default: Any) -> Any:
+    """``raw[key]``, or ``default`` when it is missing or null."""
+    value = raw.get(key)
+    return default if value is None else value
+
+
+_RawOverride = tuple[tuple[str, ...], dict[str, dict[str, Any]]]
+"""An override's targets and its rule settings as written (shape checked)."""
+
+
+def _frozen(rules: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
+    """Rule settings as read-only mappings (params too)."""
+    return MappingProxyType({
+        key: MappingProxyType({name: MappingProxyType(dict(value)) if isinstance(value, dict) else value for name, value in settings.items()})
+        for key, settings in rules.items()
+    })
 
 
 class _Loader:
@@ -470,6 +548,33 @@ class _Loader:
 
     # --- accounts -----------------------------------------------------------------------------
 
+    def role_arn(self, key: str, value: Any, account_id: str | None) -> str | None:
+        """The partition of ``value``, an IAM role ARN in ``account_id``; ``None`` after a problem when it is not one.
+
+        With ``account_id`` ``None`` (itself invalid), only the ARN's form is checked.
+        """
+        match = ROLE_ARN.fullmatch(value) if isinstance(value, str) else None
+        if not match:
+            self.problem(
+                key,
+                "must be an IAM role ARN such as arn:aws:iam::123456789012:role/governance-deploy "
+                "(optional path, then a role name of 1-64 ASCII letters, digits or +=,.@_-)",
+                value,
+            )
+            return None
+        if account_id is not None and match.group(2) != account_id:
+            self.problem(key, f"must be a role in account {account_id} itself", value)
+            return None
+        return match.group(1)
+
+    def account_id(self, key: str, value: Any) -> str | None:
+        """``value`` when it is a 12-digit account id string; ``None`` after a problem otherwise."""
+        if isinstance(value, str) and ACCOUNT_ID.fullmatch(value):
+            return value
+        hint = " (quote it in YAML so leading zeros survive)" if isinstance(value, int) else ""
+        self.problem(key, f"must be a 12-digit account id string{hint}", value)
+        return None
+
     def regions(self, key: str, raw: Any, partition: str) -> tuple[str, ...] | None:
         known = regions_of(partition)
         example = "us-east-1" if "us-east-1" in known else sorted(known)[0]
@@ -501,10 +606,8 @@ class _Loader:
         for field_name in raw:
             if field_name not in ACCOUNT_KEYS:
                 self.problem(f"{where}{_member(field_name)}", "is not an account setting; allowed: " + ", ".join(ACCOUNT_KEYS))
-        account_id = raw.get("id")
-        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
-            hint = " (quote it in YAML so leading zeros survive)" if isinstance(account_id, int) else ""
-            self.problem(f"{where}.id", f"must be a 12-digit account id string{hint}", account_id)
+        account_id = self.account_id(f"{where}.id", raw.get("id"))
+        if account_id is None:
             return None
         # Without a name the account is labelled by its id, which is already valid: nothing to blame on .name.
         name = raw.get("name", account_id)
@@ -513,19 +616,10 @@ class _Loader:
         role_arn = raw.get("roleArn")
         partition = "aws"
         if role_arn is not None:
-            match = ROLE_ARN.fullmatch(role_arn) if isinstance(role_arn, str) else None
-            if not match:
-                self.problem(
-                    f"{where}.roleArn",
-                    "must be an IAM role ARN such as arn:aws:iam::123456789012:role/governance-deploy "
-                    "(optional path, then a role name of 1-64 ASCII letters, digits or +=,.@_-)",
-                    role_arn,
-                )
+            role_partition = self.role_arn(f"{where}.roleArn", role_arn, account_id)
+            if role_partition is None:
                 return None
-            if match.group(2) != account_id:
-                self.problem(f"{where}.roleArn", f"must be a role in account {account_id} itself", role_arn)
-                return None
-            partition = match.group(1)
+            partition = role_partition
         external_id = raw.get("externalId")
         if external_id is not None and (not isinstance(external_id, str) or not EXTERNAL_ID.fullmatch(external_id)):
             # The external id is a secret: the message describes it without quoting it.
@@ -591,16 +685,214 @@ class _Loader:
         return tuple(rules)
 
 
+    # --- organization -------------------------------------------------------------------------
+
+    def organization(
+        self,
+        raw: Any,
+        raw_regions: Any,
+        stack_rules: dict[str, dict[str, Any]],
+        protected: frozenset[str],
+        governed: Mapping[str, int],
+    ) -> OrganizationSettings | None:
+        """``governance:organization``; ``governed`` maps each id of ``governance:accounts`` to its index."""
+        where = _key("organization")
+        if not isinstance(raw, dict):
+            self.problem(where, 'must be an object such as {adminAccountId: "999999999999", targets: [ou-ab12-11111111]}', raw)
+            return None
+        for field_name in raw:
+            if field_name not in ORGANIZATION_KEYS:
+                self.problem(f"{where}{_member(field_name)}", "is not an organization setting; allowed: " + ", ".join(ORGANIZATION_KEYS))
+        before = len(self.problems)
+        admin = self.account_id(f"{where}.adminAccountId", raw.get("adminAccountId"))
+        admin_role = raw.get("adminRoleArn")
+        partition = "aws"
+        if admin_role is not None:
+            partition = self.role_arn(f"{where}.adminRoleArn", admin_role, admin) or partition
+        targets = self.organization_targets(f"{where}.targets", raw.get("targets"))
+        # An optional key set to null (``key:`` with no value in YAML) is left out.
+        excluded = self.excluded_accounts(f"{where}.excludeAccounts", _given(raw, "excludeAccounts", []), governed)
+        member_role = _given(raw, "memberRoleName", DEFAULT_MEMBER_ROLE_NAME)
+        if not isinstance(member_role, str) or not ROLE_NAME.fullmatch(member_role):
+            self.problem(f"{where}.memberRoleName", "must be an IAM role name of 1-64 ASCII letters, digits or +=,.@_-", member_role)
+        if not raw_regions:
+            # Pulumi.yaml declares governance:regions with the default [] (unset).
+            self.problem(_key("regions"), f"is required by {where}: the regions to govern in every account of its targets")
+            regions = None
+        else:
+            regions = self.regions(_key("regions"), raw_regions, partition)
+        overrides = self.organization_overrides(f"{where}.overrides", _given(raw, "overrides", []), targets, protected)
+        profiles = self.profiles(where, targets or (), overrides, stack_rules, regions or ())
+        if len(self.problems) > before or admin is None or targets is None or excluded is None or regions is None:
+            return None
+        return OrganizationSettings(
+            admin_account_id=admin,
+            admin_role_arn=admin_role,
+            targets=targets,
+            exclude_accounts=excluded,
+            member_role_name=member_role,
+            overrides=tuple(OrganizationOverride(targets=override_targets, rules=_frozen(rules)) for override_targets, rules in overrides),
+            profiles=profiles,
+            partition=partition,
+            regions=regions,
+        )
+
+    def organization_targets(self, key: str, raw: Any) -> tuple[str, ...] | None:
+        """OU ids, or one root id, at most ``MAX_ORGANIZATION_TARGETS`` of them, each once."""
+        if not isinstance(raw, list) or not raw:
+            self.problem(key, "is required: a non-empty list of OU ids such as ou-ab12-11111111, or a root id such as r-ab12", raw)
+            return None
+        if len(raw) > MAX_ORGANIZATION_TARGETS:
+            self.problem(key, f"must list at most {MAX_ORGANIZATION_TARGETS} targets (CloudFormation deploys to at most "
+                              f"{MAX_ORGANIZATION_TARGETS} OUs per call), got {len(raw)} targets")
+            return None
+        targets: list[str] = []
+        for index, target in enumerate(raw):
+            at = f"{key}[{index}]"
+            if not isinstance(target, str) or not (OU_ID.fullmatch(target) or ROOT_ID.fullmatch(target)):
+                self.problem(at, "must be an OU id such as ou-ab12-11111111 or a root id such as r-ab12", target)
+            elif target in targets:
+                self.problem(at, "repeats a target; list each target once", target)
+            else:
+                targets.append(target)
+        roots = [target for target in targets if ROOT_ID.fullmatch(target)]
+        if roots and len(raw) > 1:
+            self.problem(f"{key}[{raw.index(roots[0])}]", "is a root id, which already holds every OU: list the root alone or only OUs", roots[0])
+            return None
+        return tuple(targets) if len(targets) == len(raw) else None
+
+    def excluded_accounts(self, key: str, raw: Any, governed: Mapping[str, int]) -> tuple[str, ...] | None:
+        """Distinct account ids, none of them also listed in ``governance:accounts``."""
+        if not isinstance(raw, list):
+            self.problem(key, 'must be a list of 12-digit account id strings such as ["444444444444"]', raw)
+            return None
+        excluded: list[str] = []
+        for index, value in enumerate(raw):
+            at = f"{key}[{index}]"
+            account_id = self.account_id(at, value)
+            if account_id is None:
+                continue
+            if account_id in excluded:
+                self.problem(at, "repeats an account; list each account once", account_id)
+            elif account_id in governed:
+                self.problem(at, f"is also listed in {_key('accounts')}[{governed[account_id]}]: an account cannot be both "
+                                 "excluded and governed, so remove it from one of the two", account_id)
+            else:
+                excluded.append(account_id)
+        return tuple(excluded) if len(excluded) == len(raw) else None
+
+    def organization_overrides(
+        self,
+        key: str,
+        raw: Any,
+        targets: tuple[str, ...] | None,
+        protected: frozenset[str],
+    ) -> list[_RawOverride]:
+        """Each override's targets and rule settings (shape checked, not merged); ``targets`` is ``None`` when invalid.
+
+        An override with problems is still returned (its rules are merged and checked too); the problems stop the load.
+        """
+        if not isinstance(raw, list):
+            self.problem(key, "must be a list of {targets, rules} objects", raw)
+            return []
+        overrides: list[_RawOverride] = []
+        claimed: dict[str, int] = {}
+        for index, override in enumerate(raw):
+            where = f"{key}[{index}]"
+            if not isinstance(override, dict):
+                self.problem(where, "must be an object such as {targets: [ou-ab12-22222222], rules: {restricted-admin-ports: {mode: detect}}}", override)
+                overrides.append(((), {}))  # keeps the later overrides at their own index
+                continue
+            for field_name in override:
+                if field_name not in ORGANIZATION_OVERRIDE_KEYS:
+                    self.problem(f"{where}{_member(field_name)}", "is not an override setting; allowed: " + ", ".join(ORGANIZATION_OVERRIDE_KEYS))
+            override_targets = self.override_targets(f"{where}.targets", override.get("targets"), targets, claimed, key)
+            for target in override_targets:
+                claimed.setdefault(target, index)
+            if "rules" not in override:
+                self.problem(f"{where}.rules", "is required: the rule settings of these targets, such as {restricted-admin-ports: {mode: detect}}")
+            rules = self.rule_overrides(f"{where}.rules", override.get("rules"))
+            for rule_key, settings in rules.items():
+                if rule_key in protected and settings.get("mode") == "auto":
+                    self.problem(f"{where}.rules.{rule_key}.mode", f"cannot be auto because {rule_key} is listed in "
+                                                                   f"{_key('protectedRules')}; use manual or detect")
+            overrides.append((override_targets, rules))
+        return overrides
+
+    def override_targets(
+        self,
+        key: str,
+        raw: Any,
+        targets: tuple[str, ...] | None,
+        claimed: Mapping[str, int],
+        overrides_key: str,
+    ) -> tuple[str, ...]:
+        """Whole targets of ``governance:organization.targets``, none of them named by an earlier override."""
+        if not isinstance(raw, list) or not raw:
+            self.problem(key, f"must be a non-empty list of targets from {_key('organization')}.targets", raw)
+            return ()
+        if targets is None:
+            return ()  # the organization's own targets are invalid: their problem is enough
+        root = next((target for target in (*targets, *raw) if isinstance(target, str) and ROOT_ID.fullmatch(target)), None)
+        picked: list[str] = []
+        for index, target in enumerate(raw):
+            at = f"{key}[{index}]"
+            if root is not None:
+                self.problem(at, f"cannot override the root {root} or any part of it: overrides pick whole targets, so "
+                                 "list the OUs as targets instead of the root", target)
+            elif target not in targets:
+                self.problem(at, f"must be one of {_key('organization')}.targets ({', '.join(targets)}): overrides pick whole targets", target)
+            elif target in picked:
+                self.problem(at, "repeats a target; list each target once", target)
+            elif target in claimed:
+                self.problem(at, f"is already a target of {overrides_key}[{claimed[target]}]: each target may be in one "
+                                 "override only, so merge the two overrides", target)
+            else:
+                picked.append(target)
+        return tuple(picked)
+
+    def profiles(
+        self,
+        where: str,
+        targets: tuple[str, ...],
+        overrides: Sequence[_RawOverride],
+        stack_rules: dict[str, dict[str, Any]],
+        regions: tuple[str, ...],
+    ) -> tuple[RuleProfile, ...]:
+        """The ``base`` profile (targets no override names) and one per override, with merged rules.
+
+        A profile whose rules have problems is left out; the problems stop the load.
+        """
+        # Always merged, even when every target is overridden, so that governance:rules is checked on its own.
+        base_rules = self.merged_rules(where, stack_rules, {})
+        claimed = {target for override_targets, _ in overrides for target in override_targets}
+        base_targets = tuple(target for target in targets if target not in claimed)
+        candidates: list[tuple[str, tuple[str, ...], tuple[RuleSettings, ...] | None]] = []
+        if base_targets:
+            candidates.append(("base", base_targets, base_rules))
+        for index, (override_targets, rules) in enumerate(overrides):
+            candidates.append((f"override-{index}", override_targets, self.merged_rules(f"{where}.overrides[{index}]", stack_rules, rules)))
+        profiles: list[RuleProfile] = []
+        for name, profile_targets, profile_rules in candidates:
+            if profile_rules is None:
+                continue
+            for rule in profile_rules:
+                found = rule.entry.regions_check(rule.params, regions)
+                if found:
+                    self.problem(rule.param_key(found[0]), f"{found[1]} (accounts of {', '.join(profile_targets)})")
+            profiles.append(RuleProfile(name=name, targets=profile_targets, rules=profile_rules))
+        return tuple(profiles)
+
+
 def load_settings(raw: Mapping[str, Any]) -> Settings:
     """Build ``Settings`` from raw config values keyed without namespace (``accounts``, ``rules``, ...).
 
     Raises ``ConfigError`` listing every problem, each as one sentence naming the key.
     """
     loader = _Loader()
-    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", "notifications", "alarms", *DEFAULTS}
     for name in raw:
-        if name not in known:
-            loader.problem(_key(name), "is not a setting of this program; allowed: " + ", ".join(sorted(known)))
+        if name not in TOP_LEVEL_KEYS:
+            loader.problem(_key(name), "is not a setting of this program; allowed: " + ", ".join(sorted(TOP_LEVEL_KEYS)))
 
     exemption_tag = raw.get("exemptionTag", DEFAULTS["exemptionTag"])
     if not isinstance(exemption_tag, str) or not TAG_KEY.fullmatch(exemption_tag) or exemption_tag.startswith("aws:"):
@@ -624,8 +916,15 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
     stack_rules = loader.rule_overrides(_key("rules"), raw.get("rules"))
     accounts: list[Account] = []
     raw_accounts = raw.get("accounts")
-    if not isinstance(raw_accounts, list) or not raw_accounts:
-        loader.problem(_key("accounts"), 'is required: a non-empty list of accounts such as [{id: "123456789012"}]', raw_accounts)
+    in_organization = raw.get("organization") is not None
+    if in_organization and raw_accounts in (None, []):
+        raw_accounts = []  # the organization's accounts are governed through its targets
+    elif not isinstance(raw_accounts, list) or not raw_accounts:
+        loader.problem(
+            _key("accounts"),
+            f'is required unless {_key("organization")} is set: a non-empty list of accounts such as [{{id: "123456789012"}}]',
+            raw_accounts,
+        )
         raw_accounts = []
     seen: set[str] = set()
     without_role = 0
@@ -647,6 +946,13 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
         accounts.append(account)
 
     operations = loader.operations(raw.get("notifications"), raw.get("alarms"), accounts)
+    organization = None
+    if in_organization:
+        governed = {
+            account["id"]: index for index, account in reversed(list(enumerate(raw_accounts)))
+            if isinstance(account, dict) and isinstance(account.get("id"), str)
+        }
+        organization = loader.organization(raw["organization"], raw.get("regions"), stack_rules, frozenset(protected), governed)
 
     if loader.problems:
         # A stack-level mistake shows in every account that merges it: report it once.
@@ -671,4 +977,5 @@ def load_settings(raw: Mapping[str, Any]) -> Settings:
         securityhub_updates=securityhub_updates,
         protected_rules=frozenset(protected),
         operations=operations,
+        organization=organization,
     )

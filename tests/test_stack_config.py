@@ -204,7 +204,7 @@ def project_declarations() -> dict[str, Any]:
 
 def test_pulumi_yaml_declares_every_setting_with_type_and_description() -> None:
     declared = {key: value for key, value in project_declarations().items() if ":" not in key}
-    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", "notifications", "alarms", *DEFAULTS}
+    known = {"accounts", "regions", "rules", "remediation", "delivery", "protectedRules", "notifications", "alarms", "organization", *DEFAULTS}
     assert set(declared) == known
     for key, declaration in declared.items():
         assert declaration["type"] in ("string", "integer", "boolean", "array", "object"), key
