@@ -138,6 +138,12 @@ EVENT_PATTERN = Limit(
     source="EventBridge quotas page: 'Event pattern size: 2,048 characters, adjustable' (aws-facts section 9); "
     "botocore's 4096 is the API maximum reachable only through a Service Quotas increase",
 )
+CLOUDFORMATION_TEMPLATE_BODY = Limit(
+    "a CloudFormation template body passed inline", 51200, unit="bytes",
+    source="botocore cloudformation CreateStackSet and UpdateStackSet TemplateBody: 'a minimum length of 1 byte and a "
+    "maximum length of 51,200 bytes' (documentation; the model sets only min 1); pulumi-aws StackSet template_body: "
+    "'Maximum size: 51,200 bytes'",
+)
 TAG_KEY = Limit(
     "a tag key", 128, source="UNVERIFIED in this project: tag keys of 1-128 characters, as AWS resource tagging documents them",
     verified=False,
@@ -171,6 +177,7 @@ LIMITS: Mapping[str, Limit] = MappingProxyType({
     "event_rule_name": EVENT_RULE_NAME,
     "event_rule_description": EVENT_RULE_DESCRIPTION,
     "event_pattern": EVENT_PATTERN,
+    "cloudformation_template_body": CLOUDFORMATION_TEMPLATE_BODY,
     "tag_key": TAG_KEY,
     "tag_value": TAG_VALUE,
 })

@@ -144,6 +144,21 @@ class Names:
         """The role VPC Flow Logs assumes to write to CloudWatch Logs (one per account)."""
         return f"{self.prefix}flow-logs-delivery"
 
+    @property
+    def hub_event_bus(self) -> str:
+        """Organization mode: the hub's event bus that members forward their events to (one per hub region)."""
+        return f"{self.prefix}member-events"
+
+    @property
+    def forwarding_role(self) -> str:
+        """Organization mode: the member role EventBridge assumes to put events on the hub's bus (one per member)."""
+        return f"{self.prefix}event-forwarding"
+
+    @property
+    def forwarding_rule(self) -> str:
+        """Organization mode: the member's default-bus rule forwarding compliance and automation events to the hub."""
+        return f"{self.prefix}forward-events"
+
 
 def role_arn(account: Account, role_name: str) -> str:
     """ARN of a role the program creates in ``account``."""
