@@ -450,7 +450,8 @@ class _Merger:
         values = list(by_region.values())
         if all(value == values[0] for value in values):
             return values[0]
-        if all(isinstance(value, str) for value in values):
+        if all(isinstance(value, str) and not _PLACEHOLDER.search(value) for value in values):
+            # A mapping holds plain strings only: no Fn::Sub inside.
             key = f"{logical}{name}"
             for region, value in by_region.items():
                 self.mappings.setdefault(region, {})[key] = value

@@ -30,6 +30,7 @@ from governance.member_template import (
     rules_template,
 )
 from governance.mock_program import PROJECT_ROOT, ProgramRun, Registered, run_program, stack_config
+from governance.plan import Names
 from governance.settings import ConfigError, RuleProfile, Settings, load_settings
 from tests import worst_case
 from tests.config_problems import assert_names_its_key, assert_one_sentence
@@ -592,6 +593,18 @@ def test_the_largest_profile_fits_inline() -> None:
     assert len(of_type(largest_rules["Resources"], CONFIG_RULE_TYPE)) == len(CATALOG)
 
 
+def test_the_largest_profiles_policies_and_event_patterns_fit_in_a_member() -> None:
+    iam = resolve(json.loads(largest_templates()["iam"]), MEMBER, worst_case.LONGEST_REGIONS[0])
+    for logical, resource in of_type(iam, "AWS::IAM::Role").items():
+        (policy,) = resource["Properties"]["Policies"]
+        compact = json.dumps(policy["PolicyDocument"], separators=(",", ":"))
+        assert limits.violation(limits.IAM_ROLE_INLINE_POLICIES, compact) is None, logical
+    rules = json.loads(largest_templates()["rules"])
+    for region in (worst_case.ALL_REGIONS[0], worst_case.LONGEST_REGIONS[0]):
+        pattern = member_event_pattern(resolve(rules, MEMBER, region))
+        assert limits.violation(limits.EVENT_PATTERN, json.dumps(pattern, sort_keys=True)) is None, region
+
+
 def test_a_template_over_the_limit_is_refused_naming_the_profiles_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     small = dataclasses.replace(limits.CLOUDFORMATION_TEMPLATE_BODY, maximum=5000)
     monkeypatch.setattr(limits, "CLOUDFORMATION_TEMPLATE_BODY", small)
@@ -615,6 +628,14 @@ def test_templates_are_canonical_json_without_transforms_or_recorders() -> None:
         types = {resource["Type"] for resource in template["Resources"].values()}
         assert not types & {"AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel"}, name
         assert all(type_name.startswith(("AWS::IAM::", "AWS::Config::", "AWS::Events::", "AWS::Logs::")) for type_name in types), name
+
+
+def test_the_names_of_organization_mode_fit_with_the_longest_prefix() -> None:
+    names = Names(worst_case.LONGEST_PREFIX)
+    assert limits.violation(limits.IAM_ROLE_NAME, names.forwarding_role) is None
+    assert limits.violation(limits.EVENT_RULE_NAME, names.forwarding_rule) is None
+    # EventBridge bus names: 1-256 of [/.-_A-Za-z0-9] (botocore events EventBusName).
+    assert re.fullmatch(r"[/._A-Za-z0-9-]{1,256}", names.hub_event_bus)
 
 
 def test_rendering_needs_no_pulumi() -> None:
