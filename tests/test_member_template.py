@@ -62,6 +62,8 @@ OVERRIDES: list[dict[str, Any]] = [
             "s3-bucket-encryption": {"engine": "lambda", "params": {"algorithm": "aws:kms", "kmsKeyArn": KMS_KEYS}},
             "kms-key-rotation": {"engine": "ssm"},
             "guardduty-enabled": {"mode": "auto", "engine": "ssm"},
+            # Security Hub's rule instead of our own: no Config rule, and its name prefixes in the forwarded events.
+            "restricted-admin-ports": {"source": "securityhub"},
         },
     },
 ]
