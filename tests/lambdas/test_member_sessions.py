@@ -340,3 +340,15 @@ def test_bad_settings_are_refused_at_construction(arguments: dict[str, Any]) -> 
 
 def test_the_module_declares_the_iam_action_it_calls() -> None:
     assert IAM_ACTIONS == ("sts:AssumeRole",)
+
+
+def test_member_sessions_share_one_data_loader_whose_search_paths_do_not_grow() -> None:
+    sessions = MemberSessions(ROLE, "aws", ACCOUNT)
+    accounts = [f"3000000000{index:02d}" for index in range(5)]
+
+    loaders = [sessions.session_for(account)._session.get_component("data_loader") for account in accounts]
+
+    assert all(loader is loaders[0] for loader in loaders)
+    assert len(loaders[0].search_paths) == len(set(loaders[0].search_paths))
+    with clients.using_session(sessions.session_for(accounts[-1])):
+        assert clients.client("sts").get_caller_identity()["Account"] == accounts[-1]
