@@ -93,12 +93,14 @@ def fixer_iam_actions(rule_key: str) -> tuple[str, ...]:
     return actions
 
 
-def handler_iam_actions(*, audits_ssm: bool, updates_securityhub: bool) -> tuple[str, ...]:
+def handler_iam_actions(*, audits_ssm: bool, updates_securityhub: bool, organization_hub: bool = False) -> tuple[str, ...]:
     """The handler's own declared actions that a deployment needs, besides the plumbing.
 
     ``ssm:*`` reads the SSM executions it audits (only with ssm-engine rules); ``securityhub:*``
     updates findings (only with ``securityHubUpdates``). An action of another service fails loudly,
-    so a new declaration cannot be silently left out of the role.
+    so a new declaration cannot be silently left out of the role. ``organization_hub`` adds the
+    handler's ``HUB_IAM_ACTIONS`` (``organizations:ListParents``, ``sts:AssumeRole`` on the member
+    roles), which only a deployment with an ``organization`` section calls.
     """
     declared: tuple[str, ...] = lambda_module("handler").HANDLER_IAM_ACTIONS
     actions: list[str] = []
@@ -114,4 +116,6 @@ def handler_iam_actions(*, audits_ssm: bool, updates_securityhub: bool) -> tuple
                 actions.append(action)
         else:
             raise ValueError(f"{action} in HANDLER_IAM_ACTIONS has no rule for when to grant it; add one here")
+    if organization_hub:
+        actions.extend(lambda_module("handler").HUB_IAM_ACTIONS)
     return tuple(sorted(actions))

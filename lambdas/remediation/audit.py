@@ -47,7 +47,10 @@ class AuditRecord:
     engine: Literal["lambda", "ssm", "cli"] = "lambda"
     """Who decided: the Lambda, an SSM Automation outcome, or the operator CLI."""
     account: str | None = None
+    """The account the decision is about: the resource's (a member account's, for an organization hub)."""
     region: str | None = None
+    hub_account: str | None = None
+    """The account of the function that made the record; differs from ``account`` only for a member account's event."""
     rule: str | None = None
     rule_key: str | None = None
     mode: str | None = None
@@ -82,6 +85,7 @@ class AuditRecord:
             "engine": self.engine,
             "account": self.account,
             "region": self.region,
+            "hubAccount": self.hub_account,
             "rule": self.rule,
             "ruleKey": self.rule_key,
             "mode": self.mode,

@@ -17,11 +17,17 @@ refuses a deployment that runs one in ``auto``; the Lambda enforces it again, in
 bypassed: a protected rule is handled in ``manual`` mode whatever its configured mode, and such
 events end in a warning-level dry run that says why. Refusing the whole config instead would stop
 every other rule's remediation, so only the protected rule is held back.
+
+``organization`` (optional) makes the function an organization hub: compliance events of member
+accounts, forwarded to the hub's bus, are fixed through ``memberRoleName`` in accounts under
+``targets`` (OU ids or the root id) and not in ``excludeAccounts``. Without it, only the
+function's own account is handled.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -34,6 +40,13 @@ ENVIRONMENT_VARIABLE = "GOVERNANCE_CONFIG"
 
 Mode = Literal["auto", "manual"]
 MODES: tuple[Mode, ...] = ("auto", "manual")
+
+
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+"""An IAM role name (without path)."""
+ORGANIZATION_TARGET = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32}")
+"""An OU id or a root id (CloudFormation's ``OrganizationalUnitId`` pattern)."""
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 class ConfigError(ValueError):
@@ -83,6 +96,18 @@ class RunbookSetting:
 
 
 @dataclass(frozen=True)
+class OrganizationSetting:
+    """The hub's reach: which member accounts it governs, and through which role."""
+
+    member_role_name: str
+    """The role the function assumes in each member account (same name everywhere)."""
+    targets: tuple[str, ...]
+    """OU ids and root ids; accounts anywhere below them are governed."""
+    exclude_accounts: tuple[str, ...] = ()
+    """Accounts never governed, wherever they are."""
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     """The parsed ``GOVERNANCE_CONFIG``."""
 
@@ -95,6 +120,8 @@ class DeploymentConfig:
     """Security Hub rule-name prefixes (trailing dash included), longest first."""
     ssm_runbooks: Mapping[str, RunbookSetting]
     """By SSM document name."""
+    organization: OrganizationSetting | None = None
+    """Set for an organization hub; None: only the function's own account is handled."""
 
     def rule_for(self, rule_name: str) -> tuple[RuleSetting, bool] | None:
         """The setting for a Config rule name, and whether it is a Security Hub rule; None if unmanaged."""
@@ -151,6 +178,7 @@ def parse_config(raw: str | None) -> DeploymentConfig:
         rules=rules,
         rule_prefixes=tuple(sorted(prefixes.items(), key=lambda item: -len(item[0]))),
         ssm_runbooks=runbooks,
+        organization=_organization(data.get("organization")),
     )
 
 
@@ -220,3 +248,25 @@ def _runbook_setting(where: str, value: Any) -> RunbookSetting:
     if parameter is not None and (not isinstance(parameter, str) or not parameter):
         raise ConfigError(f"{where}.resourceParameter must be a parameter name or null")
     return RunbookSetting(key, mode, parameter)
+
+
+def _organization(value: Any) -> OrganizationSetting | None:
+    """The ``organization`` section, or None when the config has none."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError("organization must be an object with memberRoleName, targets and excludeAccounts")
+    role = value.get("memberRoleName")
+    if not isinstance(role, str) or not ROLE_NAME.fullmatch(role):
+        raise ConfigError("organization.memberRoleName must be an IAM role name (1-64 letters, digits or +=,.@_-)")
+    targets = value.get("targets")
+    if (
+        not isinstance(targets, list)
+        or not targets
+        or not all(isinstance(target, str) and ORGANIZATION_TARGET.fullmatch(target) for target in targets)
+    ):
+        raise ConfigError("organization.targets must be a non-empty list of OU ids (ou-...) or root ids (r-...)")
+    excluded = value.get("excludeAccounts", [])
+    if not isinstance(excluded, list) or not all(isinstance(account, str) and ACCOUNT_ID.fullmatch(account) for account in excluded):
+        raise ConfigError("organization.excludeAccounts must be a list of account ids (12 digits)")
+    return OrganizationSetting(role, tuple(dict.fromkeys(targets)), tuple(dict.fromkeys(excluded)))

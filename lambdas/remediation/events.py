@@ -32,6 +32,7 @@ FAILED_STATUSES = frozenset(
 """Terminal automation statuses that mean it did not."""
 
 FUNCTION_ARN = re.compile(r"arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9$_-]+)?")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 DOCUMENT_ARN = re.compile(r"arn:aws[a-z-]*:ssm:[a-z0-9-]*:(?:\d{12})?:document/(?P<name>[A-Za-z0-9_.-]+)")
 """A shared or AWS-owned document named by ARN; AWS-owned ones have no account in their ARN."""
@@ -63,7 +64,7 @@ class Invocation:
 
 @dataclass(frozen=True)
 class ComplianceEvent:
-    """A NON_COMPLIANT evaluation of a managed rule, for a resource of this account and region."""
+    """A NON_COMPLIANT evaluation of a managed rule, for a resource of this region, in this account or (hub) a member's."""
 
     event_id: str | None
     rule_name: str
@@ -161,8 +162,9 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     for field in ("awsAccountId", "awsRegion"):
         if _text(detail.get(field)) is None:
             return ignore(f"detail.{field} is missing; Config compliance events always carry it")
-    accounts = {event.get("account"), detail.get("awsAccountId")}
-    if accounts != {invocation.account}:
+    account = _event_account(event, detail, config, invocation)
+    if account is None:
+        accounts = {event.get("account"), detail.get("awsAccountId")}
         return ignore(f"the event's account {sorted(map(str, accounts))} is not this function's account {invocation.account}")
     regions = {event.get("region"), detail.get("awsRegion")}
     if regions != {invocation.region}:
@@ -171,13 +173,31 @@ def _compliance_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
     fixer = load_fixer(setting.key)
     if resource_type not in fixer.RESOURCE_TYPES:
         return ignore(f"rule {rule_name} ({setting.key}) evaluates {', '.join(fixer.RESOURCE_TYPES)}, not {resource_type}")
-    canonical = fixer.resource_id(resource_type, raw_id, invocation.account)
+    canonical = fixer.resource_id(resource_type, raw_id, account)
     if canonical is None:
         return ignore(f"{raw_id!r} is not a well-formed {resource_type} id of this account for {setting.key}")
     key = _evaluation_key(event_id, (rule_name, resource_type, raw_id), identifier)
-    target = Target(resource_type, canonical, invocation.account, invocation.region, invocation.partition, key)
+    target = Target(resource_type, canonical, account, invocation.region, invocation.partition, key)
     evaluation_time = _text(new_result.get("resultRecordedTime"))
     return ComplianceEvent(event_id, rule_name, setting, from_security_hub, target, raw_id, _text(event.get("time")), evaluation_time)
+
+
+def _event_account(event: Mapping[str, Any], detail: Mapping[str, Any], config: DeploymentConfig, invocation: Invocation) -> str | None:
+    """The account the event's resource is in, or None when the function does not take events of it.
+
+    Both the envelope's ``account`` and ``detail.awsAccountId`` must name it. Without an
+    ``organization`` section that is the function's own account only; an organization hub also
+    takes a member account's events (EventBridge keeps the member's ``account`` when it forwards
+    them, research §3.1), and the handler checks that the account is governed before any request.
+    """
+    account = event.get("account")
+    if account != detail.get("awsAccountId") or not isinstance(account, str):
+        return None
+    if account == invocation.account:
+        return account
+    if config.organization is not None and ACCOUNT_ID.fullmatch(account):
+        return account
+    return None
 
 
 def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invocation: Invocation) -> ParsedEvent:

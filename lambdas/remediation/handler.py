@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import os
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from typing import Any
 
 # boto3 first, so that botocore loads through its session as boto3 loads it. Importing
 # botocore.exceptions first loads the same modules in another order and costs about 20 ms more of
 # cold start (benchmarks/lambda_cold_import.py --against <revision>); clients.py needs boto3 anyway.
-import boto3  # noqa: F401
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .attempts import earlier_records, include_earlier
 from .audit import AuditRecord, publish_result, should_publish, write_log_line
 from .automation import automation_outcome
 from .calls import recording
+from .clients import using_session
 from .config import ENVIRONMENT_VARIABLE, ConfigError, DeploymentConfig, load_config
 from .engine import Outcome, Progress, remediate
 from .errors import describe_error, is_transient
@@ -42,6 +44,10 @@ HANDLER_IAM_ACTIONS: tuple[str, ...] = (
 """IAM actions the handler itself calls, besides the fixers' own. The Security Hub pair is needed
 only when securityHubUpdates is on, ssm:GetAutomationExecution only when ssmRunbooks is not empty,
 and logs:FilterLogEvents (on the function's own log group) to read a retried event's earlier attempts."""
+
+HUB_IAM_ACTIONS: tuple[str, ...] = ("organizations:ListParents", "sts:AssumeRole")
+"""IAM actions only an organization hub calls (config ``organization``): it checks that a member account
+is governed, then assumes the member role in it. Equal to ``hub.HUB_IAM_ACTIONS``, which a hub loads."""
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -85,6 +91,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 event_id=parsed.event_id,
             )
             return _finish(_with_invocation(record, invocation), config, invocation)
+        if parsed.target.account != invocation.account:
+            return _finish(_handle_member_event(parsed, config, invocation), config, invocation)
         return _finish(_handle_compliance(parsed, config, invocation), config, invocation)
     with recording() as calls:
         try:
@@ -98,8 +106,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     return _finish(record, config, invocation)
 
 
-def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocation: Invocation) -> AuditRecord:
-    context: dict[str, Any] = {
+def _event_context(event: ComplianceEvent) -> dict[str, Any]:
+    """The audit record's fields that describe the event."""
+    return {
+        "account": event.target.account,
         "rule": event.rule_name,
         "rule_key": event.rule.key,
         "mode": event.rule.mode,
@@ -108,10 +118,56 @@ def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocat
         "event_id": event.event_id,
         "evaluation_time": event.evaluation_time,
     }
-    progress = Progress()
+
+
+def _handle_member_event(event: ComplianceEvent, config: DeploymentConfig, invocation: Invocation) -> AuditRecord:
+    """An organization hub's event of a member account: checked as governed, then fixed through the member role.
+
+    Nothing is requested in the member account unless Organizations places it under a target and
+    STS returns credentials of that very account; otherwise the record says why, and nothing changed.
+    """
+    context = _event_context(event)
+    account = event.target.account
+    if config.organization is None:  # parse_event accepts other accounts only for a hub; kept as a guard
+        reason = f"the event's account {account} is not this function's account {invocation.account}; nothing was changed"
+        return _with_invocation(AuditRecord("ignored", reason, "warning", **context), invocation)
+    from . import hub  # only a hub loads the member-account machinery
+
+    access = hub.hub_for(config.organization, invocation.account, invocation.partition)
     with recording() as calls:
         try:
-            outcome = remediate(event, config.exemption_tag, progress)
+            verdict = access.membership.is_governed(account)
+            if not verdict:
+                reason = f"{verdict.reason.rstrip('.')}; this hub does not act in account {account}, nothing was changed"
+                return _with_invocation(AuditRecord("ignored", reason, "warning", api_calls=tuple(calls), **context), invocation)
+            session = access.sessions.session_for(account)
+        except hub.member_sessions.MemberAccessRefused as refused:
+            reason = f"{str(refused).rstrip('.')}; nothing was changed"
+            return _with_invocation(AuditRecord("failed", reason, "error", api_calls=tuple(calls), **context), invocation)
+        except (ClientError, BotoCoreError) as error:
+            if is_transient(error):
+                _write_attempt(error, AuditRecord("failed", "", api_calls=tuple(calls), **context), invocation)
+                raise
+            reason = f"AWS refused a call needed to reach account {account} ({describe_error(error)}); nothing was changed"
+            return _with_invocation(AuditRecord("failed", reason, "error", api_calls=tuple(calls), **context), invocation)
+    return _handle_compliance(event, config, invocation, session, tuple(calls))
+
+
+def _handle_compliance(
+    event: ComplianceEvent,
+    config: DeploymentConfig,
+    invocation: Invocation,
+    member: boto3.Session | None = None,
+    access_calls: tuple[dict[str, Any], ...] = (),
+) -> AuditRecord:
+    """Fix the event's resource; in a member account (``member``'s credentials) after the ``access_calls`` that reached it."""
+    context = _event_context(event)
+    progress = Progress()
+    with recording() as calls:
+        calls.extend(access_calls)
+        try:
+            with _in_account(member):
+                outcome = remediate(event, config.exemption_tag, progress)
         except NotRemediable as error:
             outcome = Outcome("failed", str(error), "error", before=progress.before, change=progress.change, undo=progress.undo)
         except (ClientError, BotoCoreError) as error:
@@ -130,10 +186,16 @@ def _handle_compliance(event: ComplianceEvent, config: DeploymentConfig, invocat
     status = workflow_status(record.decision, outcome.verified) if config.security_hub_updates else None
     if status is not None:
         resource_filter = outcome.finding_resource or load_fixer(event.rule.key).finding_resource(event.target, None)
-        filters = finding_filters(event.rule_name, event.from_security_hub, resource_filter, invocation.account, invocation.region)
+        filters = finding_filters(event.rule_name, event.from_security_hub, resource_filter, event.target.account, invocation.region)
         note = f"governance {record.decision}: {record.reason} (record {record.record_id})"
-        record = replace(record, security_hub=update_findings(filters, status, note))
+        with _in_account(member):
+            record = replace(record, security_hub=update_findings(filters, status, note))
     return record
+
+
+def _in_account(member: boto3.Session | None) -> AbstractContextManager[None]:
+    """Clients with ``member``'s credentials inside the block; the function's own when None."""
+    return nullcontext() if member is None else using_session(member)
 
 
 def _record(outcome: Outcome, calls: list[dict[str, Any]], invocation: Invocation, **context: Any) -> AuditRecord:
@@ -155,7 +217,13 @@ def _record(outcome: Outcome, calls: list[dict[str, Any]], invocation: Invocatio
 def _with_invocation(record: AuditRecord, invocation: Invocation | None) -> AuditRecord:
     if invocation is None:
         return record
-    return replace(record, account=invocation.account, region=invocation.region, request_id=invocation.request_id)
+    return replace(
+        record,
+        account=record.account or invocation.account,
+        hub_account=invocation.account,
+        region=invocation.region,
+        request_id=invocation.request_id,
+    )
 
 
 def _write_attempt(error: BaseException, record: AuditRecord, invocation: Invocation) -> None:

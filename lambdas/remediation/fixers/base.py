@@ -27,7 +27,8 @@ class Target:
     resource_id: str
     """Canonical id: bucket name, group id, VPC id, trail name or ARN, or the account id."""
     account: str
-    """The function's own account (events from other accounts never reach a fixer)."""
+    """The account the resource is in: the function's own, or, for an organization hub, the member
+    account whose credentials the fixer's clients then use (``clients.using_session``)."""
     region: str
     """The function's own region."""
     partition: str = "aws"

@@ -1,0 +1,366 @@
+"""Organization hub: a member account's forwarded compliance event is fixed in that account through
+the member role, once Organizations places the account under a target; excluded accounts, accounts
+outside the targets and refused roles end in a record that says why, with nothing changed.
+
+Events are built by hand with the member's ``account``, as EventBridge forwards them (research
+§3.1): moto's own cross-account forwarding rewrites ``account`` to the receiver's (§4). On moto the
+organization's data is readable only as its management account (§4.1), so the hub here is the
+management account; on AWS it is a delegated administrator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from conftest import ACCOUNT, REGION, FakeContext, RequestLog, compliance_event, rule_name
+from moto.organizations import utils as moto_organizations_utils
+from remediation import handler, hub
+from remediation.calls import attach_recorder
+from remediation.config import ConfigError, OrganizationSetting, parse_config
+from remediation.handler import HUB_IAM_ACTIONS, lambda_handler
+from remediation.member_sessions import MemberSessions
+from remediation.membership import OrganizationMembership
+
+from governance.lambda_code import handler_iam_actions
+
+MEMBER = "222222222222"
+SIBLING_MEMBER = "333333333333"
+EXCLUDED = "444444444444"
+ROLE = "governance-member"
+PORTS = "restricted-admin-ports"
+
+
+class Organization:
+    """root ─ governed ─ nested ─ (MEMBER, EXCLUDED);  root ─ sibling ─ (SIBLING_MEMBER)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        org = boto3.client("organizations")
+        org.create_organization(FeatureSet="ALL")
+        self.root = org.list_roots()["Roots"][0]["Id"]
+        self.governed = org.create_organizational_unit(ParentId=self.root, Name="governed")["OrganizationalUnit"]["Id"]
+        self.nested = org.create_organizational_unit(ParentId=self.governed, Name="nested")["OrganizationalUnit"]["Id"]
+        self.sibling = org.create_organizational_unit(ParentId=self.root, Name="sibling")["OrganizationalUnit"]["Id"]
+        for name, fixed_id, ou in (("member", MEMBER, self.nested), ("excluded", EXCLUDED, self.nested), ("sibling", SIBLING_MEMBER, self.sibling)):
+            monkeypatch.setattr(moto_organizations_utils, "make_random_account_id", lambda fixed_id=fixed_id: fixed_id)
+            account = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]["AccountId"]
+            org.move_account(AccountId=account, SourceParentId=self.root, DestinationParentId=ou)
+
+
+@pytest.fixture(autouse=True)
+def fresh_hubs() -> Iterator[None]:
+    hub.forget_hubs()
+    yield
+    hub.forget_hubs()
+
+
+@pytest.fixture
+def org(monkeypatch: pytest.MonkeyPatch) -> Organization:
+    return Organization(monkeypatch)
+
+
+@pytest.fixture
+def hub_deploy(deploy: Callable[..., dict[str, Any]], org: Organization) -> Callable[..., dict[str, Any]]:
+    """Deploy as an organization hub targeting the ``governed`` OU, ``EXCLUDED`` excluded."""
+
+    def apply(**section: Any) -> dict[str, Any]:
+        organization = {"memberRoleName": ROLE, "targets": [org.governed], "excludeAccounts": [EXCLUDED], **section}
+        return deploy(organization=organization)
+
+    return apply
+
+
+def member_session(account: str) -> boto3.Session:
+    """The account's credentials as moto hands them out for an assumed role (it does not check trust)."""
+    credentials = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="test")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def open_group_in(account: str) -> str:
+    """A security group open to the world on port 22, in ``account``."""
+    ec2 = member_session(account).client("ec2")
+    group = str(ec2.create_security_group(GroupName="open-ssh", Description="open to the world")["GroupId"])
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    return group
+
+
+def world_open(account: str, group: str) -> bool:
+    permissions = member_session(account).client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    return any(source.get("CidrIp") == "0.0.0.0/0" for permission in permissions for source in permission.get("IpRanges", []))
+
+
+def ports_event(account: str, group: str) -> dict[str, Any]:
+    return compliance_event(rule_name(PORTS), "AWS::EC2::SecurityGroup", group, account=account)
+
+
+def operations(record: dict[str, Any]) -> list[str]:
+    return [call["operation"] for call in record["apiCalls"]]
+
+
+def the_hub() -> hub.Hub:
+    config = parse_config(os.environ["GOVERNANCE_CONFIG"])
+    assert config.organization is not None
+    return hub.hub_for(config.organization, ACCOUNT, "aws")
+
+
+def test_a_member_event_is_fixed_in_the_member_account(hub_deploy: Callable[..., Any], requests: RequestLog) -> None:
+    hub_deploy()
+    group = open_group_in(MEMBER)
+    requests.clear()
+
+    record = lambda_handler(ports_event(MEMBER, group), FakeContext())
+
+    assert record["decision"] == "remediated", record["reason"]
+    assert (record["account"], record["hubAccount"], record["region"]) == (MEMBER, ACCOUNT, REGION)
+    assert not world_open(MEMBER, group)
+    # Organizations twice (member → nested → governed), STS once, then the fix.
+    assert operations(record)[:3] == ["ListParents", "ListParents", "AssumeRole"]
+    assert "RevokeSecurityGroupIngress" in operations(record)
+    with pytest.raises(ClientError, match=r"InvalidGroup\.NotFound"):
+        boto3.client("ec2").describe_security_groups(GroupIds=[group])  # nothing of it in the hub account
+
+
+def test_a_second_event_of_the_member_reuses_the_verdict_and_the_session(hub_deploy: Callable[..., Any]) -> None:
+    hub_deploy()
+    first, second = open_group_in(MEMBER), open_group_in_again(MEMBER)
+    assert lambda_handler(ports_event(MEMBER, first), FakeContext())["decision"] == "remediated"
+
+    record = lambda_handler(ports_event(MEMBER, second), FakeContext())
+
+    assert record["decision"] == "remediated" and record["account"] == MEMBER
+    assert "ListParents" not in operations(record) and "AssumeRole" not in operations(record)
+    assert (the_hub().membership.requests_made(), the_hub().sessions.assume_role_calls()) == (2, 1)
+
+
+def open_group_in_again(account: str) -> str:
+    ec2 = member_session(account).client("ec2")
+    group = str(ec2.create_security_group(GroupName="open-rdp", Description="open to the world")["GroupId"])
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    return group
+
+
+def test_the_audit_record_is_published_by_the_hub_naming_the_member(hub_deploy: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    hub_deploy()
+    group = open_group_in(MEMBER)
+    published: list[dict[str, Any]] = []
+    monkeypatch.setattr(handler, "publish_result", lambda record, source, resources: published.append(record.to_json()))
+
+    lambda_handler(ports_event(MEMBER, group), FakeContext())
+
+    assert [(entry["account"], entry["hubAccount"]) for entry in published] == [(MEMBER, ACCOUNT)]
+
+
+def test_an_excluded_account_is_ignored_without_a_request(hub_deploy: Callable[..., Any], requests: RequestLog) -> None:
+    hub_deploy()
+    group = open_group_in(EXCLUDED)
+    requests.clear()
+
+    record = lambda_handler(ports_event(EXCLUDED, group), FakeContext())
+
+    assert (record["decision"], record["level"], record["account"]) == ("ignored", "warning", EXCLUDED)
+    assert f"Account {EXCLUDED} is excluded from governance" in record["reason"]
+    assert record["apiCalls"] == [] and requests.operations() == []
+    assert (the_hub().membership.requests_made(), the_hub().sessions.assume_role_calls()) == (0, 0)
+    assert world_open(EXCLUDED, group)
+
+
+def test_an_account_outside_the_targets_is_ignored_with_the_reason(hub_deploy: Callable[..., Any], org: Organization) -> None:
+    hub_deploy()
+    group = open_group_in(SIBLING_MEMBER)
+
+    record = lambda_handler(ports_event(SIBLING_MEMBER, group), FakeContext())
+
+    assert (record["decision"], record["level"], record["account"]) == ("ignored", "warning", SIBLING_MEMBER)
+    assert f"Account {SIBLING_MEMBER} is not under any targeted OU (its path is {org.sibling} < {org.root})" in record["reason"]
+    assert record["reason"].endswith(f"this hub does not act in account {SIBLING_MEMBER}, nothing was changed")
+    assert operations(record) == ["ListParents", "ListParents"]
+    assert the_hub().sessions.assume_role_calls() == 0 and world_open(SIBLING_MEMBER, group)
+
+
+def test_an_account_not_in_the_organization_is_ignored(hub_deploy: Callable[..., Any]) -> None:
+    hub_deploy()
+
+    record = lambda_handler(ports_event("555555555555", "sg-0123456789abcdef0"), FakeContext())
+
+    assert record["decision"] == "ignored" and "555555555555" in record["reason"]
+    assert the_hub().sessions.assume_role_calls() == 0
+
+
+def stubbed_sessions(response: dict[str, Any] | None, error: str | None = None) -> Stubber:
+    sts = boto3.client("sts", region_name=REGION)
+    attach_recorder(sts)  # as the hub's own STS client: its calls appear in the record
+    stubber = Stubber(sts)
+    if error is not None:
+        stubber.add_client_error("assume_role", error, "not allowed", 403)
+    else:
+        stubber.add_response("assume_role", response)
+    the_hub().sessions = MemberSessions(ROLE, "aws", ACCOUNT, frozenset({EXCLUDED}), sts_client=sts)
+    return stubber
+
+
+def test_a_refused_assume_role_fails_and_changes_nothing(hub_deploy: Callable[..., Any]) -> None:
+    hub_deploy()
+    group = open_group_in(MEMBER)
+    stubber = stubbed_sessions(None, error="AccessDenied")
+
+    with stubber:
+        record = lambda_handler(ports_event(MEMBER, group), FakeContext())
+
+    assert (record["decision"], record["level"], record["account"]) == ("failed", "error", MEMBER)
+    assert record["reason"] == (
+        f"STS refused to let the function assume arn:aws:iam::{MEMBER}:role/{ROLE} (AccessDenied), "
+        f"so nothing is done in account {MEMBER}; nothing was changed"
+    )
+    assert operations(record) == ["ListParents", "ListParents", "AssumeRole"]
+    assert world_open(MEMBER, group)
+
+
+def test_credentials_of_another_account_fail_and_change_nothing(hub_deploy: Callable[..., Any]) -> None:
+    hub_deploy()
+    group = open_group_in(MEMBER)
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    response = {
+        "Credentials": {"AccessKeyId": "ASIAOTHER00000000001", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": expires},
+        "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:x", "Arn": f"arn:aws:sts::{SIBLING_MEMBER}:assumed-role/{ROLE}/x"},
+    }
+    stubber = stubbed_sessions(response)
+
+    with stubber:
+        record = lambda_handler(ports_event(MEMBER, group), FakeContext())
+
+    assert (record["decision"], record["account"]) == ("failed", MEMBER)
+    assert f"not of account {MEMBER}, so they are not used" in record["reason"]
+    assert "RevokeSecurityGroupIngress" not in operations(record) and world_open(MEMBER, group)
+
+
+def test_throttled_organizations_raises_for_a_retry(hub_deploy: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
+    hub_deploy()
+    organizations = boto3.client("organizations", region_name=REGION)
+    stubber = Stubber(organizations)
+    stubber.add_client_error("list_parents", "TooManyRequestsException", "slow down", 400)
+    access = the_hub()
+    access.membership = OrganizationMembership(access.setting.targets, access.setting.exclude_accounts, organizations_client=organizations)
+    capsys.readouterr()
+
+    with stubber, pytest.raises(ClientError, match="TooManyRequestsException"):
+        lambda_handler(ports_event(MEMBER, "sg-0123456789abcdef0"), FakeContext())
+
+    attempt = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (attempt["final"], attempt["account"], attempt["hubAccount"]) == (False, MEMBER, ACCOUNT)
+    assert attempt["reason"].startswith("transient error (TooManyRequestsException")
+
+
+def test_an_own_account_event_is_handled_as_before(hub_deploy: Callable[..., Any]) -> None:
+    hub_deploy()
+    ec2 = boto3.client("ec2")
+    group = ec2.create_security_group(GroupName="own-open", Description="open")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+
+    record = lambda_handler(ports_event(ACCOUNT, group), FakeContext())
+
+    assert record["decision"] == "remediated" and (record["account"], record["hubAccount"]) == (ACCOUNT, ACCOUNT)
+    assert "ListParents" not in operations(record) and "AssumeRole" not in operations(record)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda event: event.update(account=ACCOUNT), "is not this function's account"),
+        (lambda event: event["detail"].update(awsAccountId=ACCOUNT), "is not this function's account"),
+        (lambda event: event.update(region="eu-west-1"), "is not this function's region"),
+        (lambda event: event["detail"].update(awsRegion="eu-west-1"), "is not this function's region"),
+    ],
+)
+def test_a_member_event_must_agree_on_its_account_and_be_of_the_functions_region(
+    hub_deploy: Callable[..., Any], requests: RequestLog, change: Callable[[dict[str, Any]], Any], reason: str
+) -> None:
+    hub_deploy()
+    event = ports_event(MEMBER, "sg-0123456789abcdef0")
+    change(event)
+    requests.clear()
+
+    record = lambda_handler(event, FakeContext())
+
+    assert record["decision"] == "ignored" and record["level"] == "warning" and reason in record["reason"]
+    assert requests.operations() == []
+
+
+def test_without_an_organization_section_a_member_event_is_ignored_as_before(
+    deploy: Callable[..., Any], org: Organization, requests: RequestLog
+) -> None:
+    deploy()
+    requests.clear()
+
+    record = lambda_handler(ports_event(MEMBER, "sg-0123456789abcdef0"), FakeContext())
+
+    assert record["decision"] == "ignored" and f"is not this function's account {ACCOUNT}" in record["reason"]
+    assert record["account"] == ACCOUNT and requests.operations() == []
+
+
+def test_the_organization_section_is_parsed() -> None:
+    raw = json.loads(os.environ["GOVERNANCE_CONFIG"])
+    raw["organization"] = {"memberRoleName": ROLE, "targets": ["r-abcd", "ou-abcd-12345678", "r-abcd"], "excludeAccounts": [EXCLUDED]}
+
+    parsed = parse_config(json.dumps(raw)).organization
+
+    assert parsed == OrganizationSetting(ROLE, ("r-abcd", "ou-abcd-12345678"), (EXCLUDED,))
+    raw["organization"].pop("excludeAccounts")
+    assert parse_config(json.dumps(raw)).organization == OrganizationSetting(ROLE, ("r-abcd", "ou-abcd-12345678"), ())
+    raw.pop("organization")
+    assert parse_config(json.dumps(raw)).organization is None
+
+
+VALID = {"memberRoleName": ROLE, "targets": ["r-abcd"], "excludeAccounts": []}
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (["r-abcd"], "organization must be an object with memberRoleName, targets and excludeAccounts"),
+        ({**VALID, "memberRoleName": ""}, "organization.memberRoleName must be an IAM role name (1-64 letters, digits or +=,.@_-)"),
+        ({**VALID, "memberRoleName": "role/with/path"}, "organization.memberRoleName must be an IAM role name"),
+        ({**VALID, "memberRoleName": "r" * 65}, "organization.memberRoleName must be an IAM role name"),
+        ({k: v for k, v in VALID.items() if k != "memberRoleName"}, "organization.memberRoleName must be an IAM role name"),
+        ({**VALID, "targets": []}, "organization.targets must be a non-empty list of OU ids (ou-...) or root ids (r-...)"),
+        ({**VALID, "targets": "r-abcd"}, "organization.targets must be a non-empty list"),
+        ({**VALID, "targets": ["123456789012"]}, "organization.targets must be a non-empty list"),
+        ({**VALID, "targets": ["ou-abcd"]}, "organization.targets must be a non-empty list"),
+        ({**VALID, "excludeAccounts": ["1234"]}, "organization.excludeAccounts must be a list of account ids (12 digits)"),
+        ({**VALID, "excludeAccounts": "123456789012"}, "organization.excludeAccounts must be a list of account ids"),
+    ],
+)
+def test_an_invalid_organization_section_is_named(section: Any, message: str, deploy: Callable[..., Any]) -> None:
+    raw = json.dumps(deploy(organization=section))
+    with pytest.raises(ConfigError) as refused:
+        parse_config(raw)
+    assert str(refused.value).startswith(message)
+
+    record = lambda_handler(ports_event(ACCOUNT, "sg-0123456789abcdef0"), FakeContext())
+
+    assert record["decision"] == "ignored" and record["reason"] == f"the deployment config is invalid: {refused.value}; nothing was changed"
+
+
+def test_hub_actions_are_granted_only_to_a_hub() -> None:
+    assert HUB_IAM_ACTIONS == hub.HUB_IAM_ACTIONS == ("organizations:ListParents", "sts:AssumeRole")
+    plain = handler_iam_actions(audits_ssm=True, updates_securityhub=True)
+    as_hub = handler_iam_actions(audits_ssm=True, updates_securityhub=True, organization_hub=True)
+    assert set(as_hub) - set(plain) == set(HUB_IAM_ACTIONS)
+    assert not set(plain) & set(HUB_IAM_ACTIONS)
