@@ -1,7 +1,8 @@
 """Pulumi program: read and validate the stack config, then deploy each account's governance.
 
 For every account: an explicit AWS provider (assuming the account's role, pinned to its id), the
-account-level roles, and one bundle per region. Invalid config stops the run with one sentence per
+account-level roles, and one bundle per region. With ``governance:organization``: the hub in the
+delegated-administrator account (``components/organization.py``). Invalid config stops the run with one sentence per
 problem before any resource is registered.
 """
 
@@ -17,9 +18,11 @@ from pulumi.runtime import config as runtime_config
 from components.account_region import AccountRegion, AccountRegionArgs
 from components.account_roles import AccountRoles, AccountRolesArgs
 from components.dashboard import account_dashboard
+from components.organization import Organization, OrganizationArgs
 from governance.lambda_code import HANDLER, bytecode_warning, package_files
+from governance.organization_plan import OrganizationPlan, plan_organization
 from governance.plan import AccountPlan, account_region_key, plan_stack
-from governance.settings import NAMESPACE, ConfigError, Settings, load_settings
+from governance.settings import NAMESPACE, ConfigError, OrganizationSettings, Settings, load_settings
 
 STRING_KEYS = ("exemptionTag", "ruleNamePrefix")
 """Keys whose values stay strings even when they look like JSON."""
@@ -46,6 +49,28 @@ def read_stack_config() -> dict[str, Any]:
     return values
 
 
+def default_tags() -> aws.ProviderDefaultTagsArgs:
+    """Tags every resource of the stack carries."""
+    return aws.ProviderDefaultTagsArgs(tags={"managed-by": "governance", "governance-stack": pulumi.get_stack()})
+
+
+def hub_provider(organization: OrganizationSettings) -> aws.Provider:
+    """Organization mode's provider: the delegated-administrator account, in the first governed region.
+
+    That region manages the stack sets; the hub's regional resources take ``region=``.
+    """
+    assume_roles = None
+    if organization.admin_role_arn:
+        assume_roles = [aws.ProviderAssumeRoleArgs(role_arn=organization.admin_role_arn, session_name="governance-pulumi")]
+    return aws.Provider(
+        f"aws-hub-{organization.admin_account_id}",
+        region=organization.regions[0],
+        assume_roles=assume_roles,
+        allowed_account_ids=[organization.admin_account_id],
+        default_tags=default_tags(),
+    )
+
+
 def account_provider(plan: AccountPlan) -> aws.Provider:
     """The account's explicit provider: assumes its role (if any) and refuses any other account."""
     account = plan.account
@@ -62,9 +87,7 @@ def account_provider(plan: AccountPlan) -> aws.Provider:
         region=account.home_region,
         assume_roles=assume_roles,
         allowed_account_ids=[account.id],
-        default_tags=aws.ProviderDefaultTagsArgs(
-            tags={"managed-by": "governance", "governance-stack": pulumi.get_stack()},
-        ),
+        default_tags=default_tags(),
     )
 
 
@@ -79,13 +102,49 @@ def warn_about_runbook_caveats(plan: AccountPlan) -> None:
             )
 
 
+def deploy_organization(plan: OrganizationPlan, settings: Settings, code: pulumi.Archive) -> dict[str, Any]:
+    """Organization mode's hub, through the admin account's provider; return its stack output."""
+    hub = Organization(
+        f"gov-org-{plan.organization.admin_account_id}",
+        OrganizationArgs(plan=plan, settings=settings, code=code, handler=HANDLER),
+        opts=pulumi.ResourceOptions(provider=hub_provider(plan.organization)),
+    )
+    return {"adminAccountId": plan.organization.admin_account_id, "lambdaArns": hub.function_arns, "stackSets": hub.stack_set_names}
+
+
+def plan_both(settings: Settings) -> tuple[tuple[AccountPlan, ...], OrganizationPlan | None]:
+    """Direct mode's and organization mode's plans; raises ``ConfigError`` with the problems of both."""
+    problems: list[str] = []
+    plans: tuple[AccountPlan, ...] = ()
+    organization = None
+    try:
+        plans = plan_stack(settings)
+    except ConfigError as error:
+        problems.extend(error.problems)
+    if settings.organization is not None:
+        try:
+            organization = plan_organization(settings)
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(list(dict.fromkeys(problems)))
+    return plans, organization
+
+
 def deploy(settings: Settings) -> dict[str, Any]:
-    """Instantiate the components for every account and region; return the stack outputs."""
-    plans = plan_stack(settings)
+    """Instantiate the components for every account and region; return the stack outputs by name.
+
+    Both modes are planned, and every problem of either reported, before anything is registered.
+    """
+    plans, organization = plan_both(settings)
     warning = bytecode_warning()
-    if warning and any(region.needs_function for plan in plans for region in plan.regions):
+    needs_code = any(region.needs_function for plan in [*plans, *([organization.hub] if organization else [])] for region in plan.regions)
+    if warning and needs_code:
         pulumi.log.warn(warning)
     code = pulumi.AssetArchive({path: pulumi.FileAsset(str(file)) for path, file in package_files().items()})
+    exports: dict[str, Any] = {}
+    if organization is not None:
+        exports["organization"] = deploy_organization(organization, settings, code)
     outputs: dict[str, Any] = {}
     for plan in plans:
         warn_about_runbook_caveats(plan)
@@ -106,18 +165,20 @@ def deploy(settings: Settings) -> dict[str, Any]:
                 "lambdaRoleArn": roles.lambda_role_arn,
             }
         account_dashboard(f"gov-{account.id}-dashboard", plan, provider)
-    return outputs
+    exports["accountRegions"] = outputs
+    return exports
 
 
 def main() -> None:
     """Entry point the Pulumi CLI runs."""
     try:
         settings = load_settings(read_stack_config())
-        outputs = deploy(settings)
+        exports = deploy(settings)
     except ConfigError as error:
         # RunError prints the message without a stack trace.
         raise pulumi.RunError(str(error)) from None
-    pulumi.export("accountRegions", outputs)
+    for name, value in exports.items():
+        pulumi.export(name, value)
 
 
 main()

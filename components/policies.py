@@ -197,3 +197,36 @@ def dead_letter_queue_policy(queue_arn: str, event_rule_arns: list[str]) -> Docu
         "Resource": queue_arn,
         "Condition": {"ArnEquals": {"aws:SourceArn": event_rule_arns}},
     })
+
+
+HUB_ONLY_ACTIONS = frozenset({"sts:AssumeRole", "organizations:ListParents"})
+"""The handler's organization-hub actions (``handler_iam_actions(organization_hub=True)``), granted in statements of their own."""
+
+
+def hub_lambda_role_policy(account: Account, names: Names, handler_actions: tuple[str, ...], member_role_name: str) -> Document:
+    """Inline policy of the organization hub's Lambda role.
+
+    Its own logs, queue and bus as in direct mode, the handler's own actions (ssm, Security Hub) in the
+    hub account, ``sts:AssumeRole`` on the member role of any account (which account the hub may act in
+    is the member role's trust and the Lambda's membership check) and ``organizations:ListParents``.
+    No fixer action: fixes run with the member role's credentials.
+    """
+    unknown = sorted(set(handler_actions) - HUB_ONLY_ACTIONS - {"ssm:GetAutomationExecution", "securityhub:GetFindings",
+                                                                 "securityhub:BatchUpdateFindings"})
+    if unknown:
+        raise ValueError(f"the hub role has no statement for {unknown}; add one here")
+    own = tuple(action for action in handler_actions if action not in HUB_ONLY_ACTIONS)
+    document = lambda_role_policy(account, names, RoleGrants(own_account=own))
+    statements: list[Document] = list(document["Statement"])
+    if "sts:AssumeRole" in handler_actions:
+        statements.append({
+            "Sid": "AssumeMemberRole",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": f"arn:{account.partition}:iam::*:role/{member_role_name}",
+        })
+    if "organizations:ListParents" in handler_actions:
+        # ListParents names accounts, OUs and roots by ARNs of the management account and organization id,
+        # which the stack config does not hold.
+        statements.append({"Sid": "WalkOrganization", "Effect": "Allow", "Action": "organizations:ListParents", "Resource": "*"})
+    return _document(*statements)

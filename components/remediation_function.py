@@ -36,6 +36,8 @@ class RemediationFunctionArgs:
     """Module path of the entry point inside ``code``."""
     log_retention_days: int
     delivery: DeliverySettings
+    event_bus_name: pulumi.Input[str] | None = None
+    """The bus whose events feed the function: the account's default bus when ``None`` (organization hub: the members' bus)."""
 
 
 class RemediationFunction:
@@ -80,6 +82,7 @@ class RemediationFunction:
             name=names.event_rule,
             description="Non-compliant evaluations of lambda-engine rules and outcomes of SSM remediations.",
             event_pattern=json.dumps(pattern, sort_keys=True),
+            event_bus_name=args.event_bus_name,
             region=region,
             opts=named,
         )
@@ -113,6 +116,7 @@ class RemediationFunction:
         aws.cloudwatch.EventTarget(
             f"{name}-target",
             rule=event_rule.name,
+            event_bus_name=args.event_bus_name,
             arn=function.arn,
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_retry_attempts=args.delivery.event_retry_attempts,

@@ -34,6 +34,8 @@ class RegisteredOptions:
     """Logical names (or URNs) of the aliases the resource declares; ``parent=<urn>`` for a former parent."""
     secret_inputs: frozenset[str] = frozenset()
     """Top-level inputs that hold a secret anywhere inside them."""
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources this one waits for (``depends_on`` and the outputs its inputs use)."""
 
 
 @dataclass
@@ -49,11 +51,28 @@ class Registered:
     options: RegisteredOptions = field(default_factory=RegisteredOptions)
 
 
+MOCK_ORGANIZATION_ID = "o-mock0example"
+"""What the mocks answer for the organization's id (``aws.organizations.get_organization``)."""
+GET_ORGANIZATION = "aws:organizations/getOrganization:getOrganization"
+
+
+@dataclass(frozen=True)
+class Invoked:
+    """One invoke the program made: its token, arguments and the provider it went through."""
+
+    token: str
+    args: dict[str, Any]
+    provider: str
+
+
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Mocks that synthesise the outputs the program reads (name, arn) and record every registration."""
+    """Mocks that synthesise the outputs the program reads (name, arn) and record every registration and invoke."""
 
     resources: list[Registered] = field(default_factory=list)
+    invokes: list[Invoked] = field(default_factory=list)
+    organization_accounts: tuple[str, ...] = ()
+    """Member account ids the mocked organization has (in ``get_organization``'s answer)."""
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """Record the registration and return its inputs plus a synthesised name and ARN."""
@@ -75,8 +94,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        """The program makes no invokes; answer any with nothing."""
-        return {}, None
+        """Record the invoke; answer the organization's id for ``get_organization`` and nothing for any other."""
+        self.invokes.append(Invoked(args.token, dict(args.args), args.provider or ""))
+        if args.token == GET_ORGANIZATION:
+            accounts = [{"id": account, "state": "ACTIVE", "status": "ACTIVE"} for account in self.organization_accounts]
+            return {
+                "id": MOCK_ORGANIZATION_ID,
+                "arn": f"arn:aws:organizations::000000000000:organization/{MOCK_ORGANIZATION_ID}",
+                "accounts": accounts,
+                "nonMasterAccounts": accounts,
+            }, []
+        # An empty list of failures: the mock monitor iterates over it (None would fail).
+        return {}, []
 
 
 def _holds_secret(value: Any) -> bool:
@@ -107,6 +136,7 @@ class RecordingMonitor(mocks.MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             aliases=aliases,
             secret_inputs=frozenset(key for key, value in raw.items() if _holds_secret(value)),
+            dependencies=tuple(request.dependencies),
         )
         with self._lock:
             self.options[(request.type, request.name)] = options
@@ -119,6 +149,7 @@ class ProgramRun:
 
     resources: list[Registered]
     outputs: dict[str, Any]
+    invokes: list[Invoked] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[Registered]:
         """Registered resources of one type, e.g. ``aws:cfg/rule:Rule``."""
@@ -146,9 +177,12 @@ def to_cli_values(config: Mapping[str, Any]) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
-def run_program(config: Mapping[str, Any], stack: str = "dev") -> ProgramRun:
-    """Run ``__main__.py`` under mocks with ``config`` (``governance:*`` keys) and return what it did."""
-    recording = RecordingMocks()
+def run_program(config: Mapping[str, Any], stack: str = "dev", organization_accounts: tuple[str, ...] = ()) -> ProgramRun:
+    """Run ``__main__.py`` under mocks with ``config`` (``governance:*`` keys) and return what it did.
+
+    ``organization_accounts`` are the member accounts of the mocked organization.
+    """
+    recording = RecordingMocks(organization_accounts=organization_accounts)
     monitor = RecordingMonitor(recording)
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(recording, project=PROJECT, stack=stack, preview=False, monitor=monitor)
@@ -168,7 +202,7 @@ def run_program(config: Mapping[str, Any], stack: str = "dev") -> ProgramRun:
         os.chdir(previous)
     for resource in recording.resources:
         resource.options = monitor.options.get((resource.type, resource.name), RegisteredOptions())
-    return ProgramRun(resources=recording.resources, outputs=outputs)
+    return ProgramRun(resources=recording.resources, outputs=outputs, invokes=recording.invokes)
 
 
 def _resolved_outputs(root: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ that ARNs are predictable (the Lambda's config refers to the flow-log delivery r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -154,6 +154,10 @@ class Names:
         """Organization mode: the member role EventBridge assumes to put events on the hub's bus (one per member)."""
         return f"{self.prefix}event-forwarding"
 
+    def stack_set(self, kind: str, profile: str) -> str:
+        """Organization mode: the stack set deploying a rule profile's ``iam`` or ``rules`` template."""
+        return f"{self.prefix}member-{kind}-{profile}"
+
     @property
     def forwarding_rule(self) -> str:
         """Organization mode: the member's default-bus rule forwarding compliance and automation events to the hub."""
@@ -176,6 +180,8 @@ class RegionPlan:
     exemption_tag: str
     securityhub_updates: bool
     protected_rules: frozenset[str] = frozenset()
+    organization: Mapping[str, Any] | None = field(default=None, hash=False)
+    """Organization mode's hub: the Lambda config's ``organization`` section (member role, targets, exclusions)."""
 
     @property
     def own_config_rules(self) -> tuple[RuleSettings, ...]:
@@ -316,7 +322,7 @@ class RegionPlan:
             for rule in self.ssm_rules
             if rule.entry.ssm
         }
-        return {
+        config: dict[str, Any] = {
             "version": 2,
             "exemptionTag": self.exemption_tag,
             "securityHubUpdates": self.securityhub_updates,
@@ -326,6 +332,9 @@ class RegionPlan:
             "ssmRunbooks": runbooks,
             "protectedRules": sorted(self.protected_rules),
         }
+        if self.organization is not None:
+            config["organization"] = dict(self.organization)
+        return config
 
     def lambda_config_json(self) -> str:
         """``lambda_config`` serialised compactly and deterministically."""

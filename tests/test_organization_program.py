@@ -1,0 +1,392 @@
+"""Organization mode under mocks: what ``pulumi up`` registers in the hub account for ``governance:organization``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from functools import cache
+from typing import Any
+
+import pulumi
+import pytest
+
+from governance.member_template import member_plan, render_member_templates
+from governance.mock_program import (
+    GET_ORGANIZATION,
+    MOCK_ORGANIZATION_ID,
+    ProgramRun,
+    RecordingMocks,
+    Registered,
+    run_program,
+)
+from governance.plan import Names
+from governance.settings import RuleProfile, Settings, load_settings
+from tests.config_problems import assert_names_its_key, assert_one_sentence
+from tests.test_member_template import dev_rules
+
+HUB = "999999999999"
+OTHER = "111111111111"
+OU_1, OU_2, OU_3 = "ou-ab12-11111111", "ou-ab12-22222222", "ou-ab12-33333333"
+EXCLUDED = ["444444444444", "555555555555"]
+REGIONS = ["us-east-1", "eu-west-1"]
+MEMBER_ROLE = "governance-member"
+HUB_PROVIDER = f"::aws-hub-{HUB}::"
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+FUNCTION = "aws:lambda/function:Function"
+BUS = "aws:cloudwatch/eventBus:EventBus"
+BUS_POLICY = "aws:cloudwatch/eventBusPolicy:EventBusPolicy"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+PERMISSION = "aws:lambda/permission:Permission"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+QUEUE = "aws:sqs/queue:Queue"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PROVIDER = "pulumi:providers:aws"
+COMPONENT = "governance:index:Organization"
+HUB_REGION_TYPES = (BUS, BUS_POLICY, EVENT_RULE, EVENT_TARGET, PERMISSION, INVOKE_CONFIG, QUEUE, LOG_GROUP, FUNCTION)
+"""What the hub deploys in each governed region."""
+
+
+def organization_rules() -> dict[str, Any]:
+    """The dev stack's rules, with flow logs detected only (their CloudWatch Logs delivery needs a role of each member)."""
+    rules = dev_rules()
+    rules["vpc-flow-logs"] = {"mode": "detect"}
+    return rules
+
+
+OVERRIDES: list[dict[str, Any]] = [
+    # The hub's settings agree: an override turns Lambda rules off or to detect, or adds one the base does not remediate.
+    {"targets": [OU_2], "rules": {"restricted-admin-ports": {"mode": "detect"}, "s3-bucket-versioning": {"mode": "manual"}}},
+    {"targets": [OU_3], "rules": {"kms-key-rotation": {"mode": "off"}, "s3-bucket-encryption": {"mode": "off"}}},
+]
+
+
+def org_stack(
+    *,
+    regions: list[str] = REGIONS,
+    targets: list[str] | None = None,
+    overrides: list[dict[str, Any]] | None = None,
+    exclude: list[str] | None = None,
+    rules: dict[str, Any] | None = None,
+    **top: Any,
+) -> dict[str, Any]:
+    """An organization stack's config without namespace: OU_1 plus the overrides' targets unless ``targets`` says otherwise."""
+    organization: dict[str, Any] = {
+        "adminAccountId": HUB,
+        "adminRoleArn": f"arn:aws:iam::{HUB}:role/governance-deploy",
+        "targets": targets or [OU_1, *(target for override in overrides or [] for target in override["targets"])],
+    }
+    if overrides:
+        organization["overrides"] = copy.deepcopy(overrides)
+    if exclude:
+        organization["excludeAccounts"] = list(exclude)
+    return {"regions": regions, "rules": rules if rules is not None else organization_rules(), "organization": organization, **top}
+
+
+def namespaced(raw: dict[str, Any]) -> dict[str, Any]:
+    return {f"governance:{key}": value for key, value in raw.items()}
+
+
+@cache
+def overridden_raw() -> str:
+    return json.dumps(org_stack(overrides=OVERRIDES, exclude=EXCLUDED))
+
+
+@cache
+def overridden_run() -> ProgramRun:
+    return run_program(namespaced(json.loads(overridden_raw())))
+
+
+@cache
+def overridden_settings() -> Settings:
+    return load_settings(json.loads(overridden_raw()))
+
+
+def profiles(settings: Settings) -> tuple[RuleProfile, ...]:
+    assert settings.organization is not None
+    return settings.organization.profiles
+
+
+def hub_resources(run: ProgramRun) -> list[Registered]:
+    return [resource for resource in run.resources if resource.type not in (PROVIDER, COMPONENT)]
+
+
+def in_region(run: ProgramRun, region: str, type_token: str) -> list[Registered]:
+    return [resource for resource in run.of_type(type_token) if resource.name.startswith(f"gov-org-{HUB}-{region}-")]
+
+
+def expected_count(regions: int, targets_per_profile: list[int]) -> int:
+    """Provider, component, the Lambda role and its policy; nine resources per region; per profile two stack sets,
+    one IAM instance per target and one rules instance per target and region."""
+    return 4 + len(HUB_REGION_TYPES) * regions + sum(2 + targets * (1 + regions) for targets in targets_per_profile)
+
+
+# --- what is registered, and how many -------------------------------------------------------------
+
+
+def test_the_resource_count_does_not_depend_on_the_organization_size() -> None:
+    raw = namespaced(org_stack())
+    small = run_program(raw, organization_accounts=("222222222222",))
+    large = run_program(raw, organization_accounts=tuple(f"{100000000000 + index}" for index in range(2000)))
+    assert len(small.resources) == len(large.resources) == expected_count(2, [1])
+    assert Counter((resource.type, resource.name) for resource in small.resources) == Counter(
+        (resource.type, resource.name) for resource in large.resources
+    )
+    # The only invoke asks for the organization's own fields, never its accounts.
+    for run in (small, large):
+        assert [(invoked.token, invoked.args) for invoked in run.invokes] == [(GET_ORGANIZATION, {"returnOrganizationOnly": True})]
+
+
+@pytest.mark.parametrize(
+    ("regions", "overrides"),
+    [
+        (["us-east-1"], None),
+        (REGIONS, None),
+        (["us-east-1", "eu-west-1", "ap-southeast-2"], OVERRIDES),
+        (["eu-west-1"], [{"targets": [OU_2, OU_3], "rules": {"restricted-admin-ports": {"mode": "detect"}}}]),
+    ],
+)
+def test_the_resource_count_is_a_function_of_regions_profiles_and_their_targets(regions: list[str], overrides: Any) -> None:
+    raw = org_stack(regions=regions, overrides=overrides)
+    run = run_program(namespaced(raw))
+    targets = [len(profile.targets) for profile in profiles(load_settings(raw))]
+    assert len(run.resources) == expected_count(len(regions), targets)
+    counts = Counter(resource.type for resource in run.resources)
+    assert counts[STACK_SET] == 2 * len(targets)
+    assert counts[INSTANCE] == sum(targets) * (1 + len(regions))
+    for type_token in HUB_REGION_TYPES:
+        assert counts[type_token] == len(regions), type_token
+    assert counts[ROLE] == counts[ROLE_POLICY] == counts[PROVIDER] == counts[COMPONENT] == 1
+
+
+def test_logical_names_are_unique() -> None:
+    pairs = Counter((resource.type, resource.name) for resource in overridden_run().resources)
+    assert [pair for pair, count in pairs.items() if count > 1] == []
+
+
+# --- stack sets and their instances ---------------------------------------------------------------
+
+
+def test_every_stack_set_is_service_managed_auto_deployed_by_the_delegated_admin_with_the_rendered_template() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    names = Names(settings.rule_name_prefix)
+    expected = {}
+    for profile in profiles(settings):
+        templates = render_member_templates(settings, profile)
+        expected[names.stack_set("iam", profile.name)] = templates.iam
+        expected[names.stack_set("rules", profile.name)] = templates.rules
+    stack_sets = run.of_type(STACK_SET)
+    assert {stack_set.inputs["name"]: stack_set.inputs["templateBody"] for stack_set in stack_sets} == expected
+    for stack_set in stack_sets:
+        inputs = stack_set.inputs
+        assert inputs["permissionModel"] == "SERVICE_MANAGED"
+        assert inputs["autoDeployment"] == {"enabled": True, "retainStacksOnAccountRemoval": False}
+        assert inputs["callAs"] == "DELEGATED_ADMIN"
+        assert inputs["capabilities"] == ["CAPABILITY_NAMED_IAM"]
+        assert inputs["region"] == REGIONS[0]
+        preferences = inputs["operationPreferences"]
+        assert preferences["failureTolerancePercentage"] > 0
+        assert preferences["maxConcurrentPercentage"] <= preferences["failureTolerancePercentage"] + 1  # STRICT_FAILURE_TOLERANCE
+        assert "administrationRoleArn" not in inputs and "executionRoleName" not in inputs
+
+
+def test_instances_target_each_ou_in_each_region_with_the_excluded_accounts_left_out() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    names = Names(settings.rule_name_prefix)
+    expected = set()
+    for profile in profiles(settings):
+        for target in profile.targets:
+            expected.add((names.stack_set("iam", profile.name), target, REGIONS[0]))
+            expected.update((names.stack_set("rules", profile.name), target, region) for region in REGIONS)
+    instances = run.of_type(INSTANCE)
+    found = {
+        (instance.inputs["stackSetName"], *instance.inputs["deploymentTargets"]["organizationalUnitIds"], instance.inputs["stackSetInstanceRegion"])
+        for instance in instances
+    }
+    assert found == expected and len(instances) == len(expected)
+    for instance in instances:
+        assert instance.inputs["callAs"] == "DELEGATED_ADMIN"
+        assert instance.inputs["deploymentTargets"]["accountFilterType"] == "DIFFERENCE"
+        assert instance.inputs["deploymentTargets"]["accounts"] == EXCLUDED
+        assert "region" not in instance.inputs and "accountId" not in instance.inputs
+        assert instance.options.delete_before_replace
+
+
+def test_without_exclusions_instances_take_whole_ous() -> None:
+    run = run_program(namespaced(org_stack()))
+    for instance in run.of_type(INSTANCE):
+        assert instance.inputs["deploymentTargets"] == {"organizationalUnitIds": [OU_1]}
+
+
+def test_the_iam_stack_set_and_its_instances_come_before_the_rules_stack_set_and_its_instances() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    for profile in profiles(settings):
+        prefix = f"gov-org-{HUB}-{profile.name}-"
+        iam = [resource.name for resource in run.resources if resource.name.startswith(f"{prefix}iam")]
+        rules = [resource for resource in run.resources if resource.name.startswith(f"{prefix}rules")]
+        assert len(iam) == 1 + len(profile.targets) and len(rules) == 1 + len(profile.targets) * len(REGIONS)
+        for resource in rules:
+            waits_for = {urn.rsplit("::", 1)[1] for urn in resource.options.dependencies}
+            assert set(iam) <= waits_for, (resource.name, sorted(waits_for))
+
+
+# --- the hub's provider ---------------------------------------------------------------------------
+
+
+def test_every_hub_resource_and_invoke_uses_the_hub_provider() -> None:
+    run = overridden_run()
+    custom = hub_resources(run)
+    assert custom and all(resource.custom for resource in custom)
+    for resource in custom:
+        assert HUB_PROVIDER in resource.provider, (resource.type, resource.name, resource.provider)
+    assert [invoked.token for invoked in run.invokes] == [GET_ORGANIZATION]
+    assert HUB_PROVIDER in run.invokes[0].provider
+    (provider,) = run.of_type(PROVIDER)
+    assert provider.inputs["region"] == REGIONS[0]
+    assert json.loads(provider.inputs["allowedAccountIds"]) == [HUB]
+    assert [role["roleArn"] for role in json.loads(provider.inputs["assumeRoles"])] == [f"arn:aws:iam::{HUB}:role/governance-deploy"]
+
+
+def test_accounts_beside_the_organization_keep_their_direct_mode_bundles() -> None:
+    raw = org_stack(accounts=[{"id": OTHER, "roleArn": f"arn:aws:iam::{OTHER}:role/deploy"}])
+    run = run_program(namespaced(raw))
+    direct = [resource for resource in run.resources if resource.name.startswith(f"gov-{OTHER}")]
+    assert direct and all(f"::aws-{OTHER}::" in resource.provider for resource in direct if resource.custom)
+    assert len(run.resources) - len(direct) - 1 == expected_count(2, [1])  # the other account's provider is not named gov-
+    assert set(run.outputs["accountRegions"]) == {f"{OTHER}/{region}" for region in REGIONS}
+    assert run.outputs["organization"]["stackSets"] == ["governance-member-iam-base", "governance-member-rules-base"]
+
+
+# --- the hub Lambda -------------------------------------------------------------------------------
+
+
+def hub_config(run: ProgramRun, region: str) -> dict[str, Any]:
+    (function,) = in_region(run, region, FUNCTION)
+    config: dict[str, Any] = json.loads(function.inputs["environment"]["variables"]["GOVERNANCE_CONFIG"])
+    return config
+
+
+def test_the_hub_lambda_config_has_the_organization_section_and_every_profiles_rules() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    for index, region in enumerate(REGIONS):
+        config = hub_config(run, region)
+        assert config["organization"] == {"memberRoleName": MEMBER_ROLE, "targets": [OU_1, OU_2, OU_3], "excludeAccounts": EXCLUDED}
+        expected_rules: dict[str, Any] = {}
+        expected_runbooks: dict[str, Any] = {}
+        for profile in profiles(settings):
+            member = member_plan(settings, profile).regions[index].lambda_config
+            expected_rules.update(member["rules"])
+            expected_runbooks.update(member["ssmRunbooks"])
+        assert config["rules"] == expected_rules
+        assert config["ssmRunbooks"] == expected_runbooks
+        # Each override changes what the Lambda acts on: s3-bucket-versioning only in OU_2, restricted-admin-ports not there.
+        assert {"s3-bucket-versioning", "restricted-admin-ports", "kms-key-rotation"} <= set(config["rules"])
+        assert "AWS-EnableS3BucketEncryption" in config["ssmRunbooks"]
+
+
+def test_the_hub_lambda_role_assumes_only_the_member_role_and_walks_the_organization() -> None:
+    run = overridden_run()
+    (policy,) = run.of_type(ROLE_POLICY)
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+
+    def granting(action: str) -> list[dict[str, Any]]:
+        return [statement for statement in statements if action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])]
+
+    (assume,) = granting("sts:AssumeRole")
+    assert assume["Resource"] == f"arn:aws:iam::*:role/{MEMBER_ROLE}" and assume["Action"] == "sts:AssumeRole"
+    assert len(granting("organizations:ListParents")) == 1
+    actions = {action for statement in statements for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+    # Fixes run with the member role: the hub's own role holds no fixer action.
+    assert actions == {
+        "logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents", "sqs:SendMessage", "events:PutEvents",
+        "ssm:GetAutomationExecution", "sts:AssumeRole", "organizations:ListParents",
+    }
+    (role,) = run.of_type(ROLE)
+    assert role.inputs["name"] == "governance-remediation-lambda"
+
+
+def test_the_hub_bus_admits_the_organization_and_feeds_the_lambda_with_the_members_pattern() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    for index, region in enumerate(REGIONS):
+        (bus,) = in_region(run, region, BUS)
+        assert bus.inputs["name"] == "governance-member-events" and bus.inputs["region"] == region
+        (bus_policy,) = in_region(run, region, BUS_POLICY)
+        (statement,) = json.loads(bus_policy.inputs["policy"])["Statement"]
+        assert statement["Principal"] == "*" and statement["Action"] == "events:PutEvents"
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": MOCK_ORGANIZATION_ID}}
+        assert statement["Resource"] == bus.state["arn"]
+        (rule,) = in_region(run, region, EVENT_RULE)
+        assert rule.inputs["eventBusName"] == "governance-member-events"
+        pattern = json.loads(rule.inputs["eventPattern"])
+        hub_names = json.dumps(pattern)
+        for profile in profiles(settings):
+            member_pattern = member_plan(settings, profile).regions[index].event_pattern
+            assert member_pattern is not None
+            for part in member_pattern.get("$or", [member_pattern]):
+                for name in part["detail"].get("configRuleName", part["detail"].get("Definition")):
+                    assert json.dumps(name) in hub_names, (profile.name, name)
+        (target,) = in_region(run, region, EVENT_TARGET)
+        assert target.inputs["eventBusName"] == "governance-member-events"
+        assert target.inputs["deadLetterConfig"]["arn"] and target.inputs["retryPolicy"]["maximumRetryAttempts"] >= 0
+
+
+def test_with_one_profile_the_hub_rule_matches_exactly_what_members_forward() -> None:
+    raw = org_stack()
+    run, settings = run_program(namespaced(raw)), load_settings(raw)
+    (profile,) = profiles(settings)
+    for index, region in enumerate(REGIONS):
+        (rule,) = in_region(run, region, EVENT_RULE)
+        assert json.loads(rule.inputs["eventPattern"]) == member_plan(settings, profile).regions[index].event_pattern
+
+
+# --- invalid organization configs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (org_stack(overrides=[{"targets": [OU_2], "rules": {"restricted-admin-ports": {"mode": "manual"}}}]),
+         "governance:organization.overrides[0].rules.restricted-admin-ports "),
+        (org_stack(overrides=[{"targets": [OU_2], "rules": {"restricted-admin-ports": {"source": "securityhub"}}}]),
+         "governance:organization.overrides[0].rules.restricted-admin-ports "),
+        (org_stack(rules=dev_rules()), "governance:rules.vpc-flow-logs "),
+        (org_stack(ruleNamePrefix="gov_"), "governance:ruleNamePrefix "),
+        (org_stack(accounts=[{"id": HUB, "roleArn": f"arn:aws:iam::{HUB}:role/deploy"}]), "governance:accounts[0].id "),
+    ],
+)
+def test_an_invalid_organization_config_registers_nothing(raw: dict[str, Any], key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: list[Any] = []
+    original = RecordingMocks.new_resource
+
+    def recording_new_resource(self: RecordingMocks, args: Any) -> Any:
+        recorded.append(args)
+        return original(self, args)
+
+    monkeypatch.setattr(RecordingMocks, "new_resource", recording_new_resource)
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(namespaced(raw))
+    assert recorded == []
+    problems = [line.removeprefix("- ") for line in str(raised.value).splitlines()[1:]]
+    matching = [problem for problem in problems if problem.startswith(key)]
+    assert matching, problems
+    for problem in problems:
+        assert_one_sentence(problem)
+        assert_names_its_key(problem, raw)
+
+
+def test_the_dev_rules_with_conflicting_overrides_name_each_override_once() -> None:
+    overrides = [
+        {"targets": [OU_2], "rules": {"s3-bucket-encryption": {"mode": "manual"}}},
+        {"targets": [OU_3], "rules": {"restricted-admin-ports": {"source": "securityhub"}}},
+    ]
+    with pytest.raises(pulumi.RunError) as raised:
+        run_program(namespaced(org_stack(overrides=overrides)))
+    problems = str(raised.value).splitlines()[1:]
+    assert [problem.split(" ")[1] for problem in problems] == [
+        "governance:organization.overrides[0].rules.s3-bucket-encryption",
+        "governance:organization.overrides[1].rules.restricted-admin-ports",
+    ]
