@@ -100,12 +100,13 @@ def hub_rules(settings: Settings, organization: OrganizationSettings) -> tuple[t
                     "(mode, engine, source or params), but one hub Lambda serves every profile and cannot tell them apart; "
                     "make them equal, or turn the rule off or to detect in one of them."
                 )
-    union: dict[str, RuleSettings] = {}
+    # By key and engine: a rule the Lambda fixes in one profile and SSM in another is in both sections of the config.
+    union: dict[tuple[str, str], RuleSettings] = {}
     for profile in organization.profiles:
         for rule in profile.rules:
             if rule.remediates:
-                union.setdefault(rule.key, rule)
-    ordered = tuple(rule for profile in organization.profiles for rule in profile.rules if union.get(rule.key) is rule)
+                union.setdefault((rule.key, rule.engine), rule)
+    ordered = tuple(rule for profile in organization.profiles for rule in profile.rules if union.get((rule.key, rule.engine)) is rule)
     return ordered, list(dict.fromkeys(problems))
 
 

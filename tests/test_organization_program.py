@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 import pytest
 
+from governance.lambda_code import lambda_module
+from governance.limits import LAMBDA_ENVIRONMENT
 from governance.member_template import member_plan, render_member_templates
 from governance.mock_program import (
     GET_ORGANIZATION,
@@ -61,7 +63,8 @@ def organization_rules() -> dict[str, Any]:
 OVERRIDES: list[dict[str, Any]] = [
     # The hub's settings agree: an override turns Lambda rules off or to detect, or adds one the base does not remediate.
     {"targets": [OU_2], "rules": {"restricted-admin-ports": {"mode": "detect"}, "s3-bucket-versioning": {"mode": "manual"}}},
-    {"targets": [OU_3], "rules": {"kms-key-rotation": {"mode": "off"}, "s3-bucket-encryption": {"mode": "off"}}},
+    # The Lambda fixes s3-bucket-encryption here, SSM elsewhere: the hub's config holds both.
+    {"targets": [OU_3], "rules": {"kms-key-rotation": {"mode": "off"}, "s3-bucket-encryption": {"engine": "lambda"}}},
 ]
 
 
@@ -284,8 +287,23 @@ def test_the_hub_lambda_config_has_the_organization_section_and_every_profiles_r
         assert config["rules"] == expected_rules
         assert config["ssmRunbooks"] == expected_runbooks
         # Each override changes what the Lambda acts on: s3-bucket-versioning only in OU_2, restricted-admin-ports not there.
-        assert {"s3-bucket-versioning", "restricted-admin-ports", "kms-key-rotation"} <= set(config["rules"])
+        assert {"s3-bucket-versioning", "restricted-admin-ports", "kms-key-rotation", "s3-bucket-encryption"} <= set(config["rules"])
         assert "AWS-EnableS3BucketEncryption" in config["ssmRunbooks"]
+
+
+def test_the_lambda_takes_the_hub_config_as_an_organization_hub_within_its_environment_limit() -> None:
+    run = overridden_run()
+    parse_config = lambda_module("config").parse_config
+    for region in REGIONS:
+        (function,) = in_region(run, region, FUNCTION)
+        variables = function.inputs["environment"]["variables"]
+        assert len(json.dumps(variables)) <= LAMBDA_ENVIRONMENT.maximum
+        parsed = parse_config(variables["GOVERNANCE_CONFIG"])
+        assert parsed.organization is not None
+        assert (parsed.organization.member_role_name, parsed.organization.targets, parsed.organization.exclude_accounts) == (
+            MEMBER_ROLE, (OU_1, OU_2, OU_3), tuple(EXCLUDED)
+        )
+        assert parsed.rule_for("governance-s3-bucket-versioning") is not None
 
 
 def test_the_hub_lambda_role_assumes_only_the_member_role_and_walks_the_organization() -> None:
