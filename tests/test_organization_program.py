@@ -361,6 +361,21 @@ def test_with_one_profile_the_hub_rule_matches_exactly_what_members_forward() ->
         assert json.loads(rule.inputs["eventPattern"]) == member_plan(settings, profile).regions[index].event_pattern
 
 
+def test_members_trust_the_hub_role_and_forward_to_the_hub_bus_the_program_creates() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    (role,) = run.of_type(ROLE)
+    bus_names = {bus.inputs["name"] for bus in run.of_type(BUS)}
+    for profile in profiles(settings):
+        templates = render_member_templates(settings, profile)
+        assert templates.iam is not None and templates.rules is not None
+        trust = json.loads(templates.iam)["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]
+        (statement,) = trust["Statement"]
+        assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [f"arn:aws:iam::{HUB}:role/{role.inputs['name']}"]
+        (target,) = json.loads(templates.rules)["Resources"]["ForwardEvents"]["Properties"]["Targets"]
+        account_and_bus = ":".join(target["Arn"]["Fn::Sub"].rsplit(":", 2)[1:])
+        assert {account_and_bus} == {f"{HUB}:event-bus/{name}" for name in bus_names}
+
+
 # --- invalid organization configs -----------------------------------------------------------------
 
 
