@@ -8,8 +8,9 @@ profiles and their targets only.
 One hub Lambda serves every profile, and a forwarded event names its account, not its profile. So the
 Lambda's config holds one setting per rule key and per runbook: profiles may differ in which rules
 the Lambda acts on (a profile without a rule neither forwards its events nor grants its member role
-the fixer's actions), but a rule that several profiles remediate must have the same mode, engine,
-source and params in all of them. A per-profile config does not fit: for the dev stack's rules with
+the fixer's actions), but a rule that the Lambda fixes in several profiles must have the same mode,
+source and params in all of them. Rules remediated by SSM may differ: their remediation runs in the
+member account as its template sets it. A per-profile config does not fit: for the dev stack's rules with
 two overrides it measures 6,310 bytes of environment in us-east-1, over Lambda's 4,096.
 """
 
@@ -93,11 +94,13 @@ def hub_rules(settings: Settings, organization: OrganizationSettings) -> tuple[t
     for profile in organization.profiles:
         for where, entry in _member_entries(settings, profile).items():
             earlier = seen.setdefault(where, (profile, entry))
-            if earlier[1] != entry:
+            # A runbook's entry only labels the hub's records of automation events, and the hub takes none of a
+            # member account's yet: the first profile's entry stands for all (SSM modes may differ by profile).
+            if earlier[1] != entry and where[1] == "rules":
                 key = _rule_key_of(where[1], where[2], entry)
                 problems.append(
                     f"{profile_rules_key(profile)}.{key} gives the rule other remediation settings than {profile_rules_key(earlier[0])} "
-                    "(mode, engine, source or params), but one hub Lambda serves every profile and cannot tell them apart; "
+                    "(mode, source or params), but one hub Lambda serves every profile and cannot tell them apart; "
                     "make them equal, or turn the rule off or to detect in one of them."
                 )
     # By key and engine: a rule the Lambda fixes in one profile and SSM in another is in both sections of the config.
@@ -129,7 +132,8 @@ def _account_specific(settings: Settings, organization: OrganizationSettings, hu
     config_keys = {rule.key: rule.config_key for rule in hub.account.rules if rule.config_key}
     members: dict[tuple[str, str, str], Any] = {}
     for profile in organization.profiles:
-        members.update(_member_entries(settings, profile))
+        for where, entry in _member_entries(settings, profile).items():
+            members.setdefault(where, entry)
     for region in hub.regions:
         config = region.lambda_config
         for section in ("rules", "ssmRunbooks"):

@@ -62,7 +62,10 @@ def organization_rules() -> dict[str, Any]:
 
 OVERRIDES: list[dict[str, Any]] = [
     # The hub's settings agree: an override turns Lambda rules off or to detect, or adds one the base does not remediate.
-    {"targets": [OU_2], "rules": {"restricted-admin-ports": {"mode": "detect"}, "s3-bucket-versioning": {"mode": "manual"}}},
+    # SSM-engine rules may differ: s3-bucket-encryption is auto in the base.
+    {"targets": [OU_2], "rules": {
+        "restricted-admin-ports": {"mode": "detect"}, "s3-bucket-versioning": {"mode": "manual"}, "s3-bucket-encryption": {"mode": "manual"},
+    }},
     # The Lambda fixes s3-bucket-encryption here, SSM elsewhere: the hub's config holds both.
     {"targets": [OU_3], "rules": {"kms-key-rotation": {"mode": "off"}, "s3-bucket-encryption": {"engine": "lambda"}}},
 ]
@@ -283,12 +286,13 @@ def test_the_hub_lambda_config_has_the_organization_section_and_every_profiles_r
         for profile in profiles(settings):
             member = member_plan(settings, profile).regions[index].lambda_config
             expected_rules.update(member["rules"])
-            expected_runbooks.update(member["ssmRunbooks"])
+            for document, runbook in member["ssmRunbooks"].items():
+                expected_runbooks.setdefault(document, runbook)
         assert config["rules"] == expected_rules
         assert config["ssmRunbooks"] == expected_runbooks
         # Each override changes what the Lambda acts on: s3-bucket-versioning only in OU_2, restricted-admin-ports not there.
         assert {"s3-bucket-versioning", "restricted-admin-ports", "kms-key-rotation", "s3-bucket-encryption"} <= set(config["rules"])
-        assert "AWS-EnableS3BucketEncryption" in config["ssmRunbooks"]
+        assert config["ssmRunbooks"]["AWS-EnableS3BucketEncryption"]["mode"] == "auto"
 
 
 def test_the_lambda_takes_the_hub_config_as_an_organization_hub_within_its_environment_limit() -> None:
@@ -413,13 +417,13 @@ def test_an_invalid_organization_config_registers_nothing(raw: dict[str, Any], k
 
 def test_the_dev_rules_with_conflicting_overrides_name_each_override_once() -> None:
     overrides = [
-        {"targets": [OU_2], "rules": {"s3-bucket-encryption": {"mode": "manual"}}},
+        {"targets": [OU_2], "rules": {"sqs-queue-public": {"mode": "auto"}}},
         {"targets": [OU_3], "rules": {"restricted-admin-ports": {"source": "securityhub"}}},
     ]
     with pytest.raises(pulumi.RunError) as raised:
         run_program(namespaced(org_stack(overrides=overrides)))
     problems = str(raised.value).splitlines()[1:]
     assert [problem.split(" ")[1] for problem in problems] == [
-        "governance:organization.overrides[0].rules.s3-bucket-encryption",
+        "governance:organization.overrides[0].rules.sqs-queue-public",
         "governance:organization.overrides[1].rules.restricted-admin-ports",
     ]
