@@ -108,10 +108,12 @@ class Organization(pulumi.ComponentResource):
         plan = args.plan
         hub = plan.hub
         organization_id = aws.organizations.get_organization_output(
-            # Only DescribeOrganization: the program never lists the organization's accounts.
+            # Only DescribeOrganization: the program never lists the organization's accounts. The data source then
+            # documents arn among the fields it returns, not id, so the id is read from the ARN's last segment
+            # (arn:<partition>:organizations::<management account>:organization/o-...).
             return_organization_only=True,
             opts=pulumi.InvokeOutputOptions(parent=self),
-        ).id
+        ).arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
 
         self.function_arns = {}
         role_arn: pulumi.Output[str] | None = None

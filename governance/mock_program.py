@@ -98,8 +98,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.invokes.append(Invoked(args.token, dict(args.args), args.provider or ""))
         if args.token == GET_ORGANIZATION:
             accounts = [{"id": account, "state": "ACTIVE", "status": "ACTIVE"} for account in self.organization_accounts]
+            # With return_organization_only the data source documents arn, not id, among what it returns.
             return {
-                "id": MOCK_ORGANIZATION_ID,
                 "arn": f"arn:aws:organizations::000000000000:organization/{MOCK_ORGANIZATION_ID}",
                 "accounts": accounts,
                 "nonMasterAccounts": accounts,
