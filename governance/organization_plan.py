@@ -17,10 +17,12 @@ two overrides it measures 6,310 bytes of environment in us-east-1, over Lambda's
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from governance import limits
 from governance.member_template import MemberTemplates, member_plan, profile_rules_key, render_member_templates
 from governance.plan import AccountPlan, Names, limit_problems, plan_account
 from governance.settings import (
@@ -148,6 +150,24 @@ def _account_specific(settings: Settings, organization: OrganizationSettings, hu
     return list(dict.fromkeys(problems))
 
 
+def _section_problems(organization: OrganizationSettings, hub: AccountPlan) -> list[str]:
+    """One sentence when the ``organization`` section alone takes the hub Lambda's environment over its limit."""
+    key = f"{ORGANIZATION_KEY}.excludeAccounts" if organization.exclude_accounts else f"{ORGANIZATION_KEY}.targets"
+    for region in hub.regions:
+        if not region.needs_function:
+            continue
+        environment = json.dumps(region.lambda_environment())
+        without = json.dumps(dataclasses.replace(region, organization=None).lambda_environment())
+        breach = limits.violation(limits.LAMBDA_ENVIRONMENT, environment)
+        if breach is not None and limits.violation(limits.LAMBDA_ENVIRONMENT, without) is None:
+            return [
+                f"{key} makes {limits.LAMBDA_ENVIRONMENT.what} of the hub's remediation Lambda in {region.region} {breach}, "
+                "with the targets and excluded accounts it must carry; exclude fewer accounts (move them to an OU that is "
+                "not a target) or list fewer targets."
+            ]
+    return []
+
+
 def _stack_set_names(names: Names, profile: RuleProfile) -> tuple[str, str, list[str]]:
     iam, rules = names.stack_set("iam", profile.name), names.stack_set("rules", profile.name)
     problems = [
@@ -181,7 +201,12 @@ def plan_organization(settings: Settings) -> OrganizationPlan:
     hub = dataclasses.replace(planned, regions=tuple(dataclasses.replace(region, organization=section) for region in planned.regions))
     if not conflicts:
         problems.extend(_account_specific(settings, organization, hub))
-    problems.extend(limit_problems((hub,)))
+    section_problems = _section_problems(organization, hub)
+    problems.extend(section_problems)
+    # When the organization section is what breaks the environment's limit, its own sentence says so instead.
+    problems.extend(
+        problem for problem in limit_problems((hub,)) if not (section_problems and limits.LAMBDA_ENVIRONMENT.what in problem)
+    )
     names = Names(settings.rule_name_prefix)
     profiles = []
     for profile in organization.profiles:

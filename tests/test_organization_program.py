@@ -393,6 +393,7 @@ def test_members_trust_the_hub_role_and_forward_to_the_hub_bus_the_program_creat
         (org_stack(rules=dev_rules()), "governance:rules.vpc-flow-logs "),
         (org_stack(ruleNamePrefix="gov_"), "governance:ruleNamePrefix "),
         (org_stack(accounts=[{"id": HUB, "roleArn": f"arn:aws:iam::{HUB}:role/deploy"}]), "governance:accounts[0].id "),
+        (org_stack(exclude=[f"{300000000000 + index}" for index in range(150)]), "governance:organization.excludeAccounts "),
     ],
 )
 def test_an_invalid_organization_config_registers_nothing(raw: dict[str, Any], key: str, monkeypatch: pytest.MonkeyPatch) -> None:
