@@ -26,6 +26,7 @@ from governance.plan import Names
 from governance.settings import RuleProfile, Settings, load_settings
 from tests.config_problems import assert_names_its_key, assert_one_sentence
 from tests.test_member_template import dev_rules
+from tests.test_member_template import override_settings as template_overrides
 
 HUB = "999999999999"
 OTHER = "111111111111"
@@ -378,6 +379,28 @@ def test_members_trust_the_hub_role_and_forward_to_the_hub_bus_the_program_creat
         (target,) = json.loads(templates.rules)["Resources"]["ForwardEvents"]["Properties"]["Targets"]
         account_and_bus = ":".join(target["Arn"]["Fn::Sub"].rsplit(":", 2)[1:])
         assert {account_and_bus} == {f"{HUB}:event-bus/{name}" for name in bus_names}
+
+
+def per_profile_environment(settings: Settings, region_index: int) -> str:
+    """The hub Lambda's environment if its config held each profile's rules and runbooks, keyed by profile, with its targets."""
+    assert settings.organization is not None
+    configs = {profile.name: (profile, member_plan(settings, profile).regions[region_index].lambda_config) for profile in profiles(settings)}
+    shared = {key: value for key, value in next(iter(configs.values()))[1].items() if key not in ("rules", "ssmRunbooks")}
+    document = {
+        **shared,
+        "organization": {"memberRoleName": MEMBER_ROLE, "targets": list(settings.organization.targets), "excludeAccounts": []},
+        "profiles": {
+            name: {"targets": list(profile.targets), "rules": config["rules"], "ssmRunbooks": config["ssmRunbooks"]}
+            for name, (profile, config) in configs.items()
+        },
+    }
+    return json.dumps({"GOVERNANCE_CONFIG": json.dumps(document, sort_keys=True, separators=(",", ":"))})
+
+
+def test_a_config_per_profile_would_not_fit_the_lambda_environment_for_the_dev_rules_with_two_overrides() -> None:
+    # Why one hub config serves every profile: the dev stack's rules with member_template's two overrides.
+    environment = per_profile_environment(template_overrides(), 0)
+    assert len(environment.encode()) > LAMBDA_ENVIRONMENT.maximum
 
 
 # --- invalid organization configs -----------------------------------------------------------------
