@@ -107,27 +107,29 @@ class Organization(pulumi.ComponentResource):
         super().__init__("governance:index:Organization", name, None, opts)
         plan = args.plan
         hub = plan.hub
-        organization_id = aws.organizations.get_organization_output(
+        self.function_arns = {}
+        # The hub Lambda's role and the organization's id exist exactly when some region runs the Lambda.
+        if hub.needs_lambda_role:
+            role_arn = self._role(name, plan)
+            organization_id = self._organization_id()
+            for region in hub.regions:
+                if region.needs_function:
+                    self.function_arns[region.region] = self._region(f"{name}-{region.region}", region, role_arn, organization_id, args)
+
+        self.stack_set_names = []
+        for profile in plan.profiles:
+            self._stack_sets(f"{name}-{profile.profile.name}", plan, profile)
+        self.register_outputs({"functionArns": self.function_arns, "stackSets": self.stack_set_names})
+
+    def _organization_id(self) -> pulumi.Output[str]:
+        """The organization's id (``o-...``), through the hub's provider."""
+        return aws.organizations.get_organization_output(
             # Only DescribeOrganization: the program never lists the organization's accounts. The data source then
             # documents arn among the fields it returns, not id, so the id is read from the ARN's last segment
             # (arn:<partition>:organizations::<management account>:organization/o-...).
             return_organization_only=True,
             opts=pulumi.InvokeOutputOptions(parent=self),
         ).arn.apply(lambda arn: arn.rsplit("/", 1)[-1])
-
-        self.function_arns = {}
-        role_arn: pulumi.Output[str] | None = None
-        if hub.needs_lambda_role:
-            role_arn = self._role(name, plan)
-        for region in hub.regions:
-            if region.needs_function:
-                assert role_arn is not None, "the hub plan creates the role whenever a region needs the function"
-                self.function_arns[region.region] = self._region(f"{name}-{region.region}", region, role_arn, organization_id, args)
-
-        self.stack_set_names = []
-        for profile in plan.profiles:
-            self._stack_sets(f"{name}-{profile.profile.name}", plan, profile)
-        self.register_outputs({"functionArns": self.function_arns, "stackSets": self.stack_set_names})
 
     def _role(self, name: str, plan: OrganizationPlan) -> pulumi.Output[str]:
         hub, organization = plan.hub, plan.organization

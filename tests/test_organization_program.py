@@ -170,6 +170,15 @@ def test_the_resource_count_is_a_function_of_regions_profiles_and_their_targets(
     assert counts[ROLE] == counts[ROLE_POLICY] == counts[PROVIDER] == counts[COMPONENT] == 1
 
 
+def test_a_detect_only_organization_deploys_the_rules_stack_set_alone() -> None:
+    rules = {key: {"mode": "detect"} for key in ("s3-bucket-versioning", "cloudtrail-multi-region", "restricted-admin-ports")}
+    run = run_program(namespaced(org_stack(rules=rules)))
+    assert Counter(resource.type for resource in run.resources) == {PROVIDER: 1, COMPONENT: 1, STACK_SET: 1, INSTANCE: len(REGIONS)}
+    (stack_set,) = run.of_type(STACK_SET)
+    assert stack_set.inputs["name"] == "governance-member-rules-base"
+    assert run.invokes == []  # no bus, so no organization id to read
+
+
 def test_logical_names_are_unique() -> None:
     pairs = Counter((resource.type, resource.name) for resource in overridden_run().resources)
     assert [pair for pair, count in pairs.items() if count > 1] == []
