@@ -193,13 +193,20 @@ class Organization(pulumi.ComponentResource):
         organization, templates = plan.organization, stack_sets.templates
         first = plan.stack_set_region
         iam_instances: list[pulumi.Resource] = []
+        iam_arns: list[pulumi.Input[str]] = []
         if templates.iam is not None:
             iam = self._stack_set(f"{name}-iam", stack_sets.iam_name, templates.iam, "roles", stack_sets, first)
             iam_instances.append(iam)
+            iam_arns.append(iam.arn)
             for target in stack_sets.profile.targets:
                 iam_instances.append(self._instance(f"{name}-iam-{target}", iam, target, first, plan, []))
         if templates.rules is not None:
-            rules = self._stack_set(f"{name}-rules", stack_sets.rules_name, templates.rules, "Config rules", stack_sets, first, iam_instances)
+            # An account that joins a target later gets both stack sets by auto-deployment, which depends_on
+            # does not order: the rules stack set's auto-deployment waits for the roles' (AutoDeployment.DependsOn),
+            # so a forwarding rule or remediation is never created before the role it names.
+            rules = self._stack_set(
+                f"{name}-rules", stack_sets.rules_name, templates.rules, "Config rules", stack_sets, first, iam_instances, iam_arns
+            )
             for target in stack_sets.profile.targets:
                 for region in organization.regions:
                     self._instance(f"{name}-rules-{target}-{region}", rules, target, region, plan, iam_instances)
@@ -213,6 +220,7 @@ class Organization(pulumi.ComponentResource):
         stack_sets: ProfileStackSets,
         region: str,
         after: list[pulumi.Resource] | None = None,
+        auto_deployed_after: list[pulumi.Input[str]] | None = None,
     ) -> aws.cloudformation.StackSet:
         self.stack_set_names.append(stack_set_name)
         return aws.cloudformation.StackSet(
@@ -222,7 +230,10 @@ class Organization(pulumi.ComponentResource):
             permission_model=PERMISSION_MODEL,
             # ForceNew in the provider (UNVERIFIED for the schema pulumi_aws 7.51 bundles; read in the upstream source):
             # a change would replace the stack set and delete every stack. Constants only.
-            auto_deployment=aws.cloudformation.StackSetAutoDeploymentArgs(enabled=True, retain_stacks_on_account_removal=False),
+            # The roles stack set's ARN changes only when that stack set is replaced, which replaces every stack anyway.
+            auto_deployment=aws.cloudformation.StackSetAutoDeploymentArgs(
+                enabled=True, retain_stacks_on_account_removal=False, depends_on_stack_sets=auto_deployed_after or None
+            ),
             call_as=CALL_AS,
             capabilities=CAPABILITIES,
             template_body=template,

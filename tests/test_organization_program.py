@@ -200,7 +200,16 @@ def test_every_stack_set_is_service_managed_auto_deployed_by_the_delegated_admin
     for stack_set in stack_sets:
         inputs = stack_set.inputs
         assert inputs["permissionModel"] == "SERVICE_MANAGED"
-        assert inputs["autoDeployment"] == {"enabled": True, "retainStacksOnAccountRemoval": False}
+        auto_deployment = dict(inputs["autoDeployment"])
+        after = auto_deployment.pop("dependsOnStackSets", None)
+        assert auto_deployment == {"enabled": True, "retainStacksOnAccountRemoval": False}
+        if inputs["name"].startswith(names.stack_set("rules", "")):
+            # A new account's rules wait for its roles: the rules stack set's auto-deployment depends on the roles'.
+            iam_name = inputs["name"].replace(names.stack_set("rules", ""), names.stack_set("iam", ""), 1)
+            (iam,) = [other for other in stack_sets if other.inputs["name"] == iam_name]
+            assert after == [f"arn:aws:cloudformation:mock:000000000000:{iam.name}"]
+        else:
+            assert after is None
         assert inputs["callAs"] == "DELEGATED_ADMIN"
         assert inputs["capabilities"] == ["CAPABILITY_NAMED_IAM"]
         assert inputs["region"] == REGIONS[0]
