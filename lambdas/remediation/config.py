@@ -2,8 +2,9 @@
 
 The Pulumi program writes it, already validated, as JSON into the ``GOVERNANCE_CONFIG``
 environment variable (format in docs/lambda-engine.md: rules keyed by rule key, the program's own
-Config rules named by ``ruleNamePrefix``, so that it fits Lambda's 4 KB environment). It is parsed once per container; if it is invalid, every event becomes a
-warning-level "ignored" record naming the problem, and nothing is changed.
+Config rules named by ``ruleNamePrefix``, so that it fits Lambda's 4 KB environment). It is parsed
+once per container; if it is invalid, every event becomes a warning-level "ignored" record naming
+the problem, and nothing is changed.
 
 A rule's params are checked by its fixer on the first event of that rule, not when the config is
 parsed: a cold start then imports only the fixer its event needs, whatever the number of rules
