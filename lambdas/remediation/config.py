@@ -130,8 +130,8 @@ def parse_config(raw: str | None) -> DeploymentConfig:
     if not isinstance(source, str) or not source or source.startswith("aws."):
         raise ConfigError("resultEventSource must be a non-empty event source that does not start with aws.")
     name_prefix = data.get("ruleNamePrefix")
-    if not isinstance(name_prefix, str) or not name_prefix:
-        raise ConfigError("ruleNamePrefix must be a non-empty string")
+    if not isinstance(name_prefix, str):
+        raise ConfigError("ruleNamePrefix must be a string (empty when the stack's prefix is)")
     protected = data.get("protectedRules", [])
     if not isinstance(protected, list) or not all(key in RULE_KEYS for key in protected):
         raise ConfigError(f"protectedRules must be a list of rule keys from: {', '.join(RULE_KEYS)}")
