@@ -2,8 +2,9 @@
 
 The Pulumi program writes it, already validated, as JSON into the ``GOVERNANCE_CONFIG``
 environment variable (format in docs/lambda-engine.md: rules keyed by rule key, the program's own
-Config rules named by ``ruleNamePrefix``, so that it fits Lambda's 4 KB environment). It is parsed once per container; if it is invalid, every event becomes a
-warning-level "ignored" record naming the problem, and nothing is changed.
+Config rules named by ``ruleNamePrefix``, so that it fits Lambda's 4 KB environment). It is parsed
+once per container; if it is invalid, every event becomes a warning-level "ignored" record naming
+the problem, and nothing is changed.
 
 A rule's params are checked by its fixer on the first event of that rule, not when the config is
 parsed: a cold start then imports only the fixer its event needs, whatever the number of rules
@@ -156,8 +157,8 @@ def parse_config(raw: str | None) -> DeploymentConfig:
     if not isinstance(source, str) or not source or source.startswith("aws."):
         raise ConfigError("resultEventSource must be a non-empty event source that does not start with aws.")
     name_prefix = data.get("ruleNamePrefix")
-    if not isinstance(name_prefix, str) or not name_prefix:
-        raise ConfigError("ruleNamePrefix must be a non-empty string")
+    if not isinstance(name_prefix, str):
+        raise ConfigError("ruleNamePrefix must be a string (empty when the stack's prefix is)")
     protected = data.get("protectedRules", [])
     if not isinstance(protected, list) or not all(key in RULE_KEYS for key in protected):
         raise ConfigError(f"protectedRules must be a list of rule keys from: {', '.join(RULE_KEYS)}")

@@ -110,6 +110,16 @@ def test_an_event_with_old_result_is_accepted_too() -> None:
     assert lambda_handler(event, FakeContext())["decision"] == "failed"
 
 
+def test_an_empty_rule_name_prefix_names_each_rule_by_its_key(deploy, requests) -> None:
+    """governance:ruleNamePrefix may be empty; the program's Config rules are then named by their keys alone."""
+    deploy(ruleNamePrefix="")
+    record = lambda_handler(compliance_event("restricted-admin-ports", "AWS::EC2::SecurityGroup", GROUP), FakeContext())
+    assert record["ruleKey"] == "restricted-admin-ports", record["reason"]
+    assert requests.operations() == ["DescribeSecurityGroups"]
+    unmanaged = lambda_handler(open_group_event(), FakeContext())
+    assert (unmanaged["decision"], unmanaged["level"]) == ("ignored", "warning")
+
+
 def test_security_hub_rule_names_are_matched_by_prefix(deploy, requests) -> None:
     deploy(rules={SECURITY_HUB_PORTS[0]: security_hub_entry(*SECURITY_HUB_PORTS)})
     own = lambda_handler(open_group_event(), FakeContext())
@@ -142,7 +152,7 @@ def test_an_unreadable_context_fails_closed(context: Any, requests) -> None:
         ("bad mode", json.dumps(base_config(rules={"vpc-flow-logs": {"mode": "yolo", "params": {}}}))),
         ("unknown key", json.dumps(base_config(rules={"nope": {"mode": "auto", "params": {}}}))),
         ("named by rule name", json.dumps(base_config(rules={"governance-vpc-flow-logs": {"mode": "auto"}}))),
-        ("no rule-name prefix", json.dumps(base_config(ruleNamePrefix=""))),
+        ("no rule-name prefix", json.dumps(base_config(ruleNamePrefix=None))),
         ("security hub prefixes not a list", json.dumps(base_config(rules={"vpc-flow-logs": {"mode": "auto", "securityHubPrefixes": "securityhub-x-"}}))),
         ("security hub prefix without its dash", json.dumps(base_config(rules={"vpc-flow-logs": {"mode": "auto", "securityHubPrefixes": ["securityhub-x"]}}))),
         ("aws source", json.dumps(base_config(resultEventSource="aws.config"))),
