@@ -42,7 +42,6 @@ from governance.plan import (
     role_arn,
 )
 from governance.settings import (
-    NAMESPACE,
     Account,
     ConfigError,
     OrganizationSettings,
@@ -492,10 +491,7 @@ def rules_template(settings: Settings, profile: RuleProfile) -> Template | None:
 
 def profile_rules_key(profile: RuleProfile) -> str:
     """The stack-config key holding a profile's rule settings."""
-    if profile.name == "base":
-        return f"{NAMESPACE}:rules"
-    index = profile.name.removeprefix("override-")
-    return f"{NAMESPACE}:organization.overrides[{index}].rules"
+    return profile.rules_key
 
 
 def template_problems(profile: RuleProfile, templates: MemberTemplates) -> list[str]:

@@ -52,7 +52,10 @@ ROOT_ID = re.compile(r"r-[a-z0-9]{4,32}", re.ASCII)
 MAX_ORGANIZATION_TARGETS = 50
 """At most this many OUs per CreateStackInstances call."""
 ORGANIZATION_KEYS = ("adminAccountId", "adminRoleArn", "targets", "excludeAccounts", "memberRoleName", "overrides")
-ORGANIZATION_OVERRIDE_KEYS = ("targets", "rules")
+ORGANIZATION_OVERRIDE_KEYS = ("name", "targets", "rules")
+PROFILE_NAME = re.compile(r"[a-z][a-z0-9-]{0,67}", re.ASCII)
+"""A rule profile's name, which its stack sets' names carry: as long as an OU id, whose shape it admits."""
+BASE_PROFILE = "base"
 DEFAULT_MEMBER_ROLE_NAME = "governance-member"
 
 
@@ -172,17 +175,24 @@ class RuleProfile:
     """The rules of a group of organization targets: the stack's rules, or an override merged over them."""
 
     name: str
-    """``base`` (targets no override names) or ``override-<index>`` (``governance:organization.overrides[<index>]``)."""
+    """``base`` (targets no override names), or an override's ``name`` (default: its first target's id).
+
+    The profile's stack sets carry it, so it stays the same when overrides are reordered or given more targets.
+    """
     targets: tuple[str, ...]
     """OU ids or a root id, as listed in ``governance:organization.targets``."""
     rules: tuple[RuleSettings, ...]
     """Enabled rules only (mode other than ``off``), in catalog order."""
+    rules_key: str = "governance:rules"
+    """The stack-config key of the profile's rule settings (``governance:organization.overrides[<i>].rules`` for an override)."""
 
 
 @dataclass(frozen=True)
 class OrganizationOverride:
     """One entry of ``governance:organization.overrides``, as written: whole targets and their rule settings."""
 
+    name: str
+    """The override's profile name: ``name`` as written, or its first target's id."""
     targets: tuple[str, ...]
     rules: Mapping[str, Mapping[str, Any]]
     """Rule key to the settings the override sets (``mode``, ``engine``, ``source``, ``params``), before merging."""
@@ -310,8 +320,13 @@ def _given(raw: Mapping[str, Any], key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-_RawOverride = tuple[tuple[str, ...], dict[str, dict[str, Any]]]
-"""An override's targets and its rule settings as written (shape checked)."""
+@dataclass(frozen=True)
+class _RawOverride:
+    """An override as written (shape checked): its profile name, targets and rule settings."""
+
+    name: str
+    targets: tuple[str, ...]
+    rules: dict[str, dict[str, Any]]
 
 
 def _frozen(rules: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
@@ -731,7 +746,9 @@ class _Loader:
             targets=targets,
             exclude_accounts=excluded,
             member_role_name=member_role,
-            overrides=tuple(OrganizationOverride(targets=override_targets, rules=_frozen(rules)) for override_targets, rules in overrides),
+            overrides=tuple(
+                OrganizationOverride(name=override.name, targets=override.targets, rules=_frozen(override.rules)) for override in overrides
+            ),
             profiles=profiles,
             partition=partition,
             regions=regions,
@@ -797,11 +814,12 @@ class _Loader:
             return []
         overrides: list[_RawOverride] = []
         claimed: dict[str, int] = {}
+        names: dict[str, str] = {}  # profile names taken, with the key that gave each
         for index, override in enumerate(raw):
             where = f"{key}[{index}]"
             if not isinstance(override, dict):
                 self.problem(where, "must be an object such as {targets: [ou-ab12-22222222], rules: {restricted-admin-ports: {mode: detect}}}", override)
-                overrides.append(((), {}))  # keeps the later overrides at their own index
+                overrides.append(_RawOverride("", (), {}))  # keeps the later overrides at their own index
                 continue
             for field_name in override:
                 if field_name not in ORGANIZATION_OVERRIDE_KEYS:
@@ -816,8 +834,32 @@ class _Loader:
                 if rule_key in protected and settings.get("mode") == "auto":
                     self.problem(f"{where}.rules.{rule_key}.mode", f"cannot be auto because {rule_key} is listed in "
                                                                    f"{_key('protectedRules')}; use manual or detect")
-            overrides.append((override_targets, rules))
+            name = self.profile_name(f"{where}.name", override.get("name"), override_targets, names)
+            if name:
+                names.setdefault(name, f"{where}.name" if "name" in override else f"{where}.targets[0]")
+            overrides.append(_RawOverride(name, override_targets, rules))
         return overrides
+
+    def profile_name(self, key: str, raw: Any, targets: tuple[str, ...], taken: Mapping[str, str]) -> str:
+        """An override's profile name: ``name`` when given, else its first target's id; ``""`` when invalid or unknown."""
+        if raw is None:
+            if not targets:
+                return ""  # the targets' own problem is enough
+            name = targets[0]
+        elif not isinstance(raw, str) or not PROFILE_NAME.fullmatch(raw):
+            self.problem(key, "must be 1-68 lowercase letters, digits and dashes starting with a letter, such as sandbox; "
+                              "the override's stack sets carry it", raw)
+            return ""
+        else:
+            name = raw
+        if name == BASE_PROFILE:
+            self.problem(key, f"cannot be {BASE_PROFILE}, the name of the profile of the targets no override names; choose another name")
+            return ""
+        if name in taken:
+            self.problem(key, f"names the profile {name}, which {taken[name]} names already; profile names must differ, "
+                                "so give this override another name", name)
+            return ""
+        return name
 
     def override_targets(
         self,
@@ -865,22 +907,23 @@ class _Loader:
         """
         # Always merged, even when every target is overridden, so that governance:rules is checked on its own.
         base_rules = self.merged_rules(where, stack_rules, {})
-        claimed = {target for override_targets, _ in overrides for target in override_targets}
+        claimed = {target for override in overrides for target in override.targets}
         base_targets = tuple(target for target in targets if target not in claimed)
-        candidates: list[tuple[str, tuple[str, ...], tuple[RuleSettings, ...] | None]] = []
+        candidates: list[tuple[str, str, tuple[str, ...], tuple[RuleSettings, ...] | None]] = []
         if base_targets:
-            candidates.append(("base", base_targets, base_rules))
-        for index, (override_targets, rules) in enumerate(overrides):
-            candidates.append((f"override-{index}", override_targets, self.merged_rules(f"{where}.overrides[{index}]", stack_rules, rules)))
+            candidates.append((BASE_PROFILE, _key("rules"), base_targets, base_rules))
+        for index, override in enumerate(overrides):
+            at = f"{where}.overrides[{index}]"
+            candidates.append((override.name, f"{at}.rules", override.targets, self.merged_rules(at, stack_rules, override.rules)))
         profiles: list[RuleProfile] = []
-        for name, profile_targets, profile_rules in candidates:
+        for name, rules_key, profile_targets, profile_rules in candidates:
             if profile_rules is None:
                 continue
             for rule in profile_rules:
                 found = rule.entry.regions_check(rule.params, regions)
                 if found:
                     self.problem(rule.param_key(found[0]), f"{found[1]} (accounts of {', '.join(profile_targets)})")
-            profiles.append(RuleProfile(name=name, targets=profile_targets, rules=profile_rules))
+            profiles.append(RuleProfile(name=name, targets=profile_targets, rules=profile_rules, rules_key=rules_key))
         return tuple(profiles)
 
 

@@ -56,6 +56,7 @@ OVERRIDES: list[dict[str, Any]] = [
         },
     },
     {
+        "name": "sandbox",
         "targets": [OU_3],
         "rules": {
             # One KMS key per region: the rule's input parameters differ between regions.
@@ -168,7 +169,7 @@ def direct_run(profile_name: str) -> ProgramRun:
     """Direct mode for an account with the rules of one profile of ``override_settings`` (base is the dev stack's)."""
     rules = dev_rules()
     if profile_name != "base":
-        override = OVERRIDES[int(profile_name.removeprefix("override-"))]
+        override = next(written for written in OVERRIDES if written.get("name", written["targets"][0]) == profile_name)
         for key, settings in override["rules"].items():
             merged = {**rules.get(key, {}), **settings}
             merged["params"] = {**rules.get(key, {}).get("params", {}), **settings.get("params", {})}
@@ -305,7 +306,8 @@ def statement_actions(policy: dict[str, Any]) -> set[str]:
 
 # --- one description, two renderings -----------------------------------------------------------------
 
-PROFILES = ("base", "override-0", "override-1")
+PROFILES = ("base", OU_2, "sandbox")
+"""The profiles of ``override_settings``: an override is named by its first target unless it gives a name."""
 
 
 @pytest.mark.parametrize("profile_name", PROFILES)
@@ -469,7 +471,7 @@ def rule_key_of(logical: str, template: Template) -> str | None:
 
 def test_an_override_profile_differs_from_the_base_in_its_overridden_rules_only() -> None:
     _, base = rendered(override_settings(), "base")
-    _, overridden = rendered(override_settings(), "override-0")
+    _, overridden = rendered(override_settings(), OU_2)
     logicals = set(base["Resources"]) | set(overridden["Resources"])
     differing = {
         rule_key_of(logical, base if logical in base["Resources"] else overridden)
@@ -481,7 +483,7 @@ def test_an_override_profile_differs_from_the_base_in_its_overridden_rules_only(
 
 
 def test_a_value_that_differs_between_regions_is_looked_up_by_region() -> None:
-    _, rules = rendered(override_settings(), "override-1")
+    _, rules = rendered(override_settings(), "sandbox")
     lookup = rules["Resources"]["S3BucketEncryptionRule"]["Properties"]["InputParameters"]
     assert lookup == {"Fn::FindInMap": ["RegionalValues", {"Ref": "AWS::Region"}, "S3BucketEncryptionRuleInputParameters"]}
     for region, key in zip(REGIONS, KMS_KEYS, strict=True):
@@ -613,7 +615,7 @@ def test_a_template_over_the_limit_is_refused_naming_the_profiles_rules(monkeypa
     raw = org_stack(dev_rules(), overrides=OVERRIDES)
     settings = load_settings(raw)
     with pytest.raises(ConfigError) as raised:
-        render_member_templates(settings, profile_named(settings, "override-1"))
+        render_member_templates(settings, profile_named(settings, "sandbox"))
     problems = raised.value.problems
     assert problems and all(problem.startswith("governance:organization.overrides[1].rules makes") for problem in problems)
     for problem in problems:
@@ -652,6 +654,6 @@ def test_a_template_needs_governance_organization() -> None:
 
 
 def test_member_templates_record_their_profile() -> None:
-    templates = render_member_templates(override_settings(), profile_named(override_settings(), "override-0"))
+    templates = render_member_templates(override_settings(), profile_named(override_settings(), OU_2))
     assert isinstance(templates, MemberTemplates)
-    assert templates.profile == "override-0"
+    assert templates.profile == OU_2

@@ -247,7 +247,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "unknown override key",
         stack({"overrides": [{**override([OU_2], {}), "accounts": [EXCLUDED]}]}),
         f"{OVERRIDES}[0].accounts",
-        "is not an override setting; allowed: targets, rules",
+        "is not an override setting; allowed: name, targets, rules",
     ),
     ("override without targets", stack({"overrides": [{"rules": {}}]}), f"{OVERRIDES}[0].targets", "must be a non-empty list of targets"),
     ("override with empty targets", stack({"overrides": [override([], {})]}), f"{OVERRIDES}[0].targets", "must be a non-empty list of targets"),
@@ -351,6 +351,30 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "cannot be auto because vpc-flow-logs is listed in governance:protectedRules; use manual or detect",
     ),
     (
+        "override name with capitals",
+        stack({"overrides": [{"name": "Sandbox", **override([OU_2], {})}]}),
+        f"{OVERRIDES}[0].name",
+        "must be 1-68 lowercase letters, digits and dashes starting with a letter",
+    ),
+    (
+        "override named base",
+        stack({"overrides": [{"name": "base", **override([OU_2], {})}]}),
+        f"{OVERRIDES}[0].name",
+        "cannot be base, the name of the profile of the targets no override names",
+    ),
+    (
+        "two overrides with one name",
+        stack({"targets": [OU_1, OU_2, OU_3], "overrides": [{"name": "sandbox", **override([OU_2], {})}, {"name": "sandbox", **override([OU_3], {})}]}),
+        f"{OVERRIDES}[1].name",
+        f"names the profile sandbox, which {OVERRIDES}[0].name names already",
+    ),
+    (
+        "override named as another override's first target",
+        stack({"targets": [OU_1, OU_2, OU_3], "overrides": [override([OU_2], {}), {"name": OU_2, **override([OU_3], {})}]}),
+        f"{OVERRIDES}[1].name",
+        f"names the profile {OU_2}, which {OVERRIDES}[0].targets[0] names already",
+    ),
+    (
         "stack rule invalid while no account is listed",
         stack(rules={"vpc-flow-logs": {"mode": "fix"}}),
         "governance:rules.vpc-flow-logs.mode",
@@ -439,7 +463,7 @@ def test_an_override_of_one_of_two_targets_merges_over_the_stacks_rules_key_by_k
         "vpc-flow-logs": {"mode": "auto", "params": {"logGroupName": "/ou2/flows"}},
     })]})
     base, ou_2 = organization_of(raw).profiles
-    assert (base.name, base.targets, ou_2.name, ou_2.targets) == ("base", (OU_1,), "override-0", (OU_2,))
+    assert (base.name, base.targets, ou_2.name, ou_2.targets) == ("base", (OU_1,), OU_2, (OU_2,))
     assert rules_by_key(base) == rules_by_key(organization_of(stack()).profiles[0])
     ports, flows = rules_by_key(ou_2)["restricted-admin-ports"], rules_by_key(ou_2)["vpc-flow-logs"]
     assert (ports.mode, ports.engine, ports.config_key) == ("detect", "lambda", f"{OVERRIDES}[0].rules.restricted-admin-ports")
@@ -469,8 +493,24 @@ def test_an_override_can_turn_a_rule_off_or_on_for_its_targets() -> None:
 def test_an_override_of_every_target_leaves_no_base_profile() -> None:
     raw = stack({"overrides": [override([OU_2, OU_1], {"restricted-admin-ports": {"mode": "manual"}})]})
     (only,) = organization_of(raw).profiles
-    assert (only.name, only.targets) == ("override-0", (OU_2, OU_1))
+    assert (only.name, only.targets) == (OU_2, (OU_2, OU_1))
     assert rules_by_key(only)["restricted-admin-ports"].mode == "manual"
+
+
+def test_a_profile_keeps_its_name_when_overrides_are_reordered_or_given_more_targets() -> None:
+    first = override([OU_3], {"vpc-flow-logs": {"mode": "off"}})
+    second = {"name": "sandbox", **override([OU_1], {"restricted-admin-ports": {"mode": "detect"}})}
+    targets = [OU_1, OU_2, OU_3, "ou-ab12-44444444"]
+    before = organization_of(stack({"targets": targets, "overrides": [first, second]}))
+    grown = {**first, "targets": [OU_3, OU_2]}
+    after = organization_of(stack({"targets": targets, "overrides": [second, grown]}))
+    assert sorted(profile.name for profile in before.profiles) == sorted(profile.name for profile in after.profiles) == sorted(["base", OU_3, "sandbox"])
+    assert {profile.name: profile.rules_key for profile in after.profiles} == {
+        "base": "governance:rules",
+        "sandbox": f"{OVERRIDES}[0].rules",
+        OU_3: f"{OVERRIDES}[1].rules",
+    }
+    assert [(written.name, written.targets) for written in after.overrides] == [("sandbox", (OU_1,)), (OU_3, (OU_3, OU_2))]
 
 
 def test_every_target_is_in_exactly_one_profile_in_the_order_base_then_overrides() -> None:
@@ -481,8 +521,8 @@ def test_every_target_is_in_exactly_one_profile_in_the_order_base_then_overrides
     organization = organization_of(raw)
     assert [(profile.name, profile.targets) for profile in organization.profiles] == [
         ("base", (OU_2, "ou-ab12-44444444")),
-        ("override-0", (OU_3,)),
-        ("override-1", (OU_1,)),
+        (OU_3, (OU_3,)),
+        (OU_1, (OU_1,)),
     ]
     placed = [target for profile in organization.profiles for target in profile.targets]
     assert sorted(placed) == sorted(organization.targets)
