@@ -199,7 +199,7 @@ class Organization(pulumi.ComponentResource):
             iam_instances.append(iam)
             iam_arns.append(iam.arn)
             for target in stack_sets.profile.targets:
-                iam_instances.append(self._instance(f"{name}-iam-{target}", iam, target, first, plan, []))
+                iam_instances.append(self._instance(f"{name}-iam-{target}", iam, target, first, []))
         if templates.rules is not None:
             # An account that joins a target later gets both stack sets by auto-deployment, which depends_on
             # does not order: the rules stack set's auto-deployment waits for the roles' (AutoDeployment.DependsOn),
@@ -209,7 +209,7 @@ class Organization(pulumi.ComponentResource):
             )
             for target in stack_sets.profile.targets:
                 for region in organization.regions:
-                    self._instance(f"{name}-rules-{target}-{region}", rules, target, region, plan, iam_instances)
+                    self._instance(f"{name}-rules-{target}-{region}", rules, target, region, iam_instances)
 
     def _stack_set(
         self,
@@ -248,16 +248,12 @@ class Organization(pulumi.ComponentResource):
         stack_set: aws.cloudformation.StackSet,
         target: str,
         region: str,
-        plan: OrganizationPlan,
         after: list[pulumi.Resource],
     ) -> aws.cloudformation.StackSetInstance:
-        # UNVERIFIED: that auto-deployment honours the DIFFERENCE filter for an excluded account that joins the OU later.
-        excluded = list(plan.organization.exclude_accounts)
-        targets = aws.cloudformation.StackSetInstanceDeploymentTargetsArgs(
-            organizational_unit_ids=[target],
-            account_filter_type="DIFFERENCE" if excluded else None,
-            accounts=excluded or None,
-        )
+        # No account filter: excluded accounts are left out by the templates (``member_template.with_exclusions``),
+        # since deployment_targets is ForceNew and a new exclusion list would replace the instance, deleting every
+        # stack of the OU. Targets change only when an OU is added or removed.
+        targets = aws.cloudformation.StackSetInstanceDeploymentTargetsArgs(organizational_unit_ids=[target])
         return aws.cloudformation.StackSetInstance(
             name,
             stack_set_name=stack_set.name,
@@ -265,8 +261,7 @@ class Organization(pulumi.ComponentResource):
             deployment_targets=targets,
             call_as=CALL_AS,
             operation_preferences=instance_preferences(),
-            # deployment_targets is ForceNew: a new exclusion list deletes this OU's stacks before creating them
-            # again, so that two instances never claim the same accounts (UNVERIFIED: the overlap hazard of
-            # create-before-delete, research §2.2).
+            # Replacing an instance deletes the OU's stacks before creating them again, so that two instances never
+            # claim the same accounts (UNVERIFIED: the overlap hazard of create-before-delete, research §2.2).
             opts=pulumi.ResourceOptions(parent=self, depends_on=after, delete_before_replace=True),
         )

@@ -68,6 +68,15 @@ REGIONAL_VALUES = "RegionalValues"
 HUB_PLUMBING_SIDS = frozenset({"WriteOwnLogs", "ReadOwnLogs", "KeepFailedEvents", "PublishResults"})
 """Statements of direct mode's Lambda role that concern the function itself (its logs, queue and bus): hub-side only."""
 FORWARDING_TARGET_ID = "hub-event-bus"
+GOVERNED = "IsGovernedAccount"
+"""The condition that holds in every account but those of ``excludeAccounts``: an excluded account's stack holds nothing else."""
+GOVERNED_FIRST_REGION = "IsGovernedAccountInFirstRegion"
+PLACEHOLDER = "Placeholder"
+"""A resource without properties or cost that every stack of a template with exclusions keeps, so none is left empty."""
+READ_VERBS = ("Get", "List", "Describe", "Lookup", "Head")
+"""Actions named so only read (IAM's naming convention): all a detect-only rule's fixer needs for ``scan``."""
+MAX_OR_CONDITIONS = 10
+"""``Fn::Or`` takes 2 to 10 conditions: longer lists of excluded accounts are nested."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,39 @@ def lambda_grants(plan: AccountPlan) -> RoleGrants:
     """The fixers' and the handler's rights, as direct mode grants its Lambda (``components.account_roles.lambda_grants``)."""
     rules = [(rule, fixer_iam_actions(rule.key)) for region in plan.regions for rule in region.lambda_rules]
     return split_grants(rules, extra=plan.handler_actions)
+
+
+def operated_rules(plan: AccountPlan) -> list[RuleSettings]:
+    """The rules the operator CLI reads and fixes in a member through the member role, as ``scan`` selects them."""
+    return [rule for region in plan.regions for rule in region.rules if rule.source == "own" or rule.uses_lambda]
+
+
+def member_grants(plan: AccountPlan) -> RoleGrants:
+    """The member role's rights: the fixers of every rule the hub's Lambda or the operator CLI runs there, and the handler's.
+
+    One role serves both (``memberRoleName``): the Lambda fixes the profile's lambda-engine rules, the CLI
+    scans every enabled rule and fixes the remediating ones of either engine. Direct mode leaves the CLI's
+    role to the operator; here the template must hold it, so the role grants each remediating rule's fixer
+    actions and each detect-only rule's reads.
+    """
+    rules = [(rule, operator_actions(rule)) for rule in operated_rules(plan)]
+    rules += [(rule, fixer_iam_actions(rule.key)) for region in plan.regions for rule in region.lambda_rules]
+    return split_grants(rules, extra=plan.handler_actions)
+
+
+def operator_actions(rule: RuleSettings) -> tuple[str, ...]:
+    """What the CLI needs of ``rule``'s fixer: every action when the rule remediates, its reads when it only detects."""
+    actions = fixer_iam_actions(rule.key)
+    if rule.remediates:
+        return actions
+    return tuple(action for action in actions if action.split(":", 1)[1].startswith(READ_VERBS))
+
+
+def trusted_principals(settings: Settings) -> tuple[str, ...]:
+    """The hub roles the member role trusts: the remediation Lambda's, and ``adminRoleArn`` (the CLI's way in) when set."""
+    organization = _organization(settings)
+    admin = (organization.admin_role_arn,) if organization.admin_role_arn else ()
+    return (hub_lambda_role_arn(settings), *admin)
 
 
 # --- placeholders to CloudFormation ----------------------------------------------------------------
@@ -195,8 +237,8 @@ def member_trust_policy(organization: OrganizationSettings, trusted_role_arns: t
 
 
 def member_role_policy(plan: AccountPlan) -> policies.Document:
-    """Direct mode's Lambda role policy without the statements about the function itself, which stays in the hub."""
-    document = policies.lambda_role_policy(plan.account, plan.names, lambda_grants(plan))
+    """Direct mode's Lambda role policy for ``member_grants``, without the statements about the function itself (hub-side)."""
+    document = policies.lambda_role_policy(plan.account, plan.names, member_grants(plan))
     sids = {statement.get("Sid") for statement in document["Statement"]}
     missing = HUB_PLUMBING_SIDS - sids
     if missing:
@@ -251,10 +293,10 @@ def iam_resources(settings: Settings, plan: AccountPlan, trusted_role_arns: tupl
     """The member's roles, each only when a rule of the profile needs it, with direct mode's documents."""
     organization, account, names = _organization(settings), plan.account, plan.names
     resources: dict[str, Any] = {}
-    if plan.needs_lambda_role:
+    if plan.needs_lambda_role or operated_rules(plan):
         resources["MemberRole"] = _role(
             organization.member_role_name,
-            "Assumed by the hub's remediation Lambda to fix this account's resources.",
+            "Assumed by the hub's remediation Lambda and the operator CLI to read and fix this account's resources.",
             member_trust_policy(organization, trusted_role_arns),
             member_role_policy(plan),
         )
@@ -289,11 +331,60 @@ def iam_template(settings: Settings, profile: RuleProfile, trusted_role_arns: tu
     ``trusted_role_arns`` are the hub roles that may assume the member role (default: the hub's remediation Lambda role).
     """
     plan = member_plan(settings, profile)
-    resources = iam_resources(settings, plan, trusted_role_arns or (hub_lambda_role_arn(settings),))
+    resources = iam_resources(settings, plan, trusted_role_arns or trusted_principals(settings))
     if not resources:
         return None
     description = f"governance: member roles of rule profile {profile.name}, governed from account {_organization(settings).admin_account_id}."
-    return _template(description, substituted(resources), {}, {})
+    resources, conditions = with_exclusions(resources, {}, _organization(settings).exclude_accounts)
+    return _template(description, substituted(resources), conditions, {})
+
+
+# --- excluded accounts ------------------------------------------------------------------------------
+
+
+def _any_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One condition that holds when any of ``conditions`` does, nesting ``Fn::Or`` by tens."""
+    if len(conditions) == 1:
+        return conditions[0]
+    if len(conditions) <= MAX_OR_CONDITIONS:
+        return {"Fn::Or": conditions}
+    groups = [conditions[start : start + MAX_OR_CONDITIONS] for start in range(0, len(conditions), MAX_OR_CONDITIONS)]
+    return _any_of([_any_of(group) for group in groups])
+
+
+def governed_condition(excluded: tuple[str, ...]) -> dict[str, Any]:
+    """The condition that holds in any account but the excluded ones."""
+    return {"Fn::Not": [_any_of([{"Fn::Equals": [{"Ref": "AWS::AccountId"}, account]} for account in excluded])]}
+
+
+def with_exclusions(
+    resources: Mapping[str, Any], conditions: Mapping[str, Any], excluded: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``resources`` created in governed accounts only, and a placeholder that every stack keeps.
+
+    Excluded accounts are left out by the templates, not by the stack set instances' account filter: the
+    provider replaces an instance whose deployment targets change, which deletes the stacks of every
+    account of its OU before creating them again. A new exclusion list is a template update instead: the
+    excluded accounts' resources are deleted, the other stacks see no change. The placeholder keeps an
+    excluded account's stack from being empty (UNVERIFIED: that CloudFormation refuses a stack whose every
+    resource is conditioned out; the placeholder, which has no properties and costs nothing, makes it moot).
+    """
+    if not excluded:
+        return dict(resources), dict(conditions)
+    conditioned = dict(conditions)
+    conditioned[GOVERNED] = governed_condition(excluded)
+    governed: dict[str, Any] = {}
+    for logical, resource in resources.items():
+        condition = resource.get("Condition")
+        if condition is None:
+            governed[logical] = {**resource, "Condition": GOVERNED}
+        elif condition == FIRST_REGION:
+            conditioned[GOVERNED_FIRST_REGION] = {"Fn::And": [{"Condition": GOVERNED}, {"Condition": FIRST_REGION}]}
+            governed[logical] = {**resource, "Condition": GOVERNED_FIRST_REGION}
+        else:
+            raise ValueError(f"{logical} has the condition {condition}, which exclusions do not combine with")
+    governed[PLACEHOLDER] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+    return governed, conditioned
 
 
 # --- the rules template ------------------------------------------------------------------------------
@@ -478,6 +569,7 @@ def rules_template(settings: Settings, profile: RuleProfile) -> Template | None:
     merger = _Merger(organization.regions, account_level)
     resources = {logical: merger.resource(logical, by_region) for logical, by_region in by_logical.items()}
     conditions = {FIRST_REGION: {"Fn::Equals": [{"Ref": "AWS::Region"}, organization.regions[0]]}} if merger.uses_first_region else {}
+    resources, conditions = with_exclusions(resources, conditions, organization.exclude_accounts)
     mappings = {REGIONAL_VALUES: merger.mappings} if merger.mappings else {}
     description = (
         f"governance: Config rules, remediations and event forwarding of rule profile {profile.name}, "

@@ -115,7 +115,7 @@ def override_settings() -> Settings:
 # --- resolving a template as CloudFormation would in one account and region -----------------------
 
 SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]+)\}")
-FUNCTIONS = ("Ref", "Fn::Sub", "Fn::FindInMap", "Fn::If", "Fn::Equals")
+FUNCTIONS = ("Ref", "Fn::Sub", "Fn::FindInMap", "Fn::If", "Fn::Equals", "Fn::Not", "Fn::Or", "Fn::And", "Condition")
 
 
 def resolve(template: Template, account: str, region: str, partition: str = "aws") -> dict[str, dict[str, Any]]:
@@ -138,12 +138,24 @@ def resolve(template: Template, account: str, region: str, partition: str = "aws
                 return template["Mappings"][mapping][first][second]
             if function == "Fn::If":
                 condition, when_true, when_false = argument
-                return evaluate(when_true if conditions[condition] else when_false)
+                return evaluate(when_true if holds(condition) else when_false)
+            if function == "Condition":
+                return holds(argument)
+            if function == "Fn::Not":
+                (inner,) = argument
+                return not evaluate(inner)
+            if function in ("Fn::Or", "Fn::And"):
+                assert 2 <= len(argument) <= 10, f"{function} takes 2 to 10 conditions, got {len(argument)}"
+                values = [evaluate(item) for item in argument]
+                return any(values) if function == "Fn::Or" else all(values)
             left, right = (evaluate(item) for item in argument)
             return left == right
         return {key: evaluate(value) for key, value in node.items()}
 
-    conditions = {name: evaluate(expression) for name, expression in template.get("Conditions", {}).items()}
+    def holds(condition: str) -> bool:
+        return bool(evaluate(template["Conditions"][condition]))
+
+    conditions = {name: holds(name) for name in template.get("Conditions", {})}
     return {
         logical: evaluate(resource)
         for logical, resource in template["Resources"].items()
@@ -334,14 +346,24 @@ def test_roles_are_what_direct_mode_deploys(profile_name: str) -> None:
         assert member_role(resources, "FlowLogsDeliveryRole") == direct_role(run, flow_logs[0].name)
     else:
         assert "FlowLogsDeliveryRole" not in resources
-    # The member role holds the Lambda role's statements, minus those about the function itself.
+    # The member role holds what the Lambda role grants its fixers, minus what concerns the function itself, and
+    # the fixer actions of every other rule the operator CLI scans or fixes through it (SSM-engine and detect rules).
     _, lambda_policy = direct_role(run, f"gov-{MEMBER}-remediation-lambda")
     _, member_policy = member_role(resources, "MemberRole")
-    fixing = [statement for statement in lambda_policy["Statement"] if statement["Sid"] not in HUB_PLUMBING_SIDS]
-    assert member_policy["Statement"] == fixing
-    assert statement_actions(member_policy) == statement_actions(lambda_policy) - {
+    fixing = statement_actions(lambda_policy) - {
         "logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents", "sqs:SendMessage", "events:PutEvents",
     }
+    profile = profile_named(override_settings(), profile_name)
+    operated = {
+        action
+        for rule in profile.rules
+        if rule.source == "own" or rule.engine == "lambda"
+        for action in fixer_iam_actions(rule.key)
+        if rule.remediates or action.split(":")[1].startswith(("Get", "List", "Describe", "Lookup", "Head"))
+    }
+    assert fixing <= statement_actions(member_policy) == fixing | operated
+    assert operated - fixing, "the profile has rules the Lambda does not fix, which the CLI reads through the member role"
+    assert {statement["Sid"] for statement in member_policy["Statement"]}.isdisjoint(HUB_PLUMBING_SIDS)
 
 
 @pytest.mark.parametrize("profile_name", PROFILES)
@@ -351,11 +373,13 @@ def test_the_grants_are_computed_by_direct_modes_functions(profile_name: str) ->
     assert member_template.ssm_grants(plan) == direct_ssm_grants(plan)
 
 
-def test_the_member_role_grants_exactly_the_fixers_actions_of_the_profile() -> None:
+def test_the_member_role_grants_exactly_the_fixers_actions_of_the_rules_the_hub_and_the_cli_run() -> None:
     iam, _ = rendered(dev_settings())
     _, policy = member_role(resolve(iam, MEMBER, REGIONS[0]), "MemberRole")
-    lambda_rules = {rule.key for rule in profile_named(dev_settings(), "base").rules if rule.uses_lambda}
-    fixers = {action for key in lambda_rules for action in fixer_iam_actions(key)}
+    operated = [rule for rule in profile_named(dev_settings(), "base").rules if rule.uses_lambda or rule.source == "own"]
+    fixers = {
+        action for rule in operated for action in fixer_iam_actions(rule.key) if rule.remediates or ":Describe" in action or ":Get" in action or ":List" in action
+    }
     # The hub audits the member's SSM executions through the role too, as direct mode's Lambda does.
     assert statement_actions(policy) == fixers | {"ssm:GetAutomationExecution"}
 
@@ -425,10 +449,15 @@ def test_detect_deploys_a_rule_off_nothing_and_lambda_no_remediation() -> None:
     assert remediation["DependsOn"] == ["S3BucketEncryptionRule"]
 
 
-def test_a_profile_of_detect_rules_needs_no_roles() -> None:
+def test_a_profile_of_detect_rules_needs_only_a_member_role_that_reads() -> None:
     settings = load_settings(org_stack({key: {"mode": "detect"} for key in CATALOG}))
     templates = render_member_templates(settings, profile_named(settings, "base"))
-    assert templates.iam is None
+    assert templates.iam is not None
+    resources = json.loads(templates.iam)["Resources"]
+    assert list(resources) == ["MemberRole"]
+    actions = statement_actions(resources["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"])
+    assert actions, "the operator CLI scans detect rules through the member role"
+    assert all(action.split(":")[1].startswith(("Get", "List", "Describe", "Lookup", "Head")) for action in actions), sorted(actions)
     assert templates.rules is not None
     assert "AWS::Events::Rule" not in templates.rules
 
@@ -489,6 +518,48 @@ def test_a_value_that_differs_between_regions_is_looked_up_by_region() -> None:
     for region, key in zip(REGIONS, KMS_KEYS, strict=True):
         resolved = resolve(rules, MEMBER, region)["S3BucketEncryptionRule"]["Properties"]
         assert json.loads(resolved["InputParameters"]) == {"kmsKeyArns": key}
+
+
+# --- excluded accounts ----------------------------------------------------------------------------
+
+EXCLUDED = [f"4444444{index:05d}" for index in range(23)]
+"""More than ten, so that the condition nests ``Fn::Or`` (2 to 10 conditions each), and a group of three left over."""
+
+
+@cache
+def excluding_settings() -> Settings:
+    raw = org_stack(dev_rules(), overrides=OVERRIDES, **CONTROLS)
+    raw["organization"]["excludeAccounts"] = EXCLUDED
+    return load_settings(raw)
+
+
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_an_excluded_account_gets_only_a_placeholder_and_the_others_what_they_get_without_exclusions(profile_name: str) -> None:
+    with_exclusions, without = rendered(excluding_settings(), profile_name), rendered(override_settings(), profile_name)
+    for template, plain in zip(with_exclusions, without, strict=True):
+        for region in REGIONS:
+            for account in (EXCLUDED[0], EXCLUDED[10], EXCLUDED[-1]):
+                assert resolve(template, account, region) == {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
+            governed = resolve(template, MEMBER, region)
+            placeholder = governed.pop("Placeholder")
+            assert placeholder == {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+            assert {logical: {k: v for k, v in resource.items() if k != "Condition"} for logical, resource in governed.items()} == {
+                logical: {k: v for k, v in resource.items() if k != "Condition"} for logical, resource in resolve(plain, MEMBER, region).items()
+            }
+
+
+def test_without_exclusions_the_templates_have_no_account_condition() -> None:
+    for template in rendered(override_settings()):
+        assert "Placeholder" not in template["Resources"]
+        assert member_template.GOVERNED not in template.get("Conditions", {})
+
+
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_templates_with_exclusions_lint_clean(profile_name: str) -> None:
+    templates = render_member_templates(excluding_settings(), profile_named(excluding_settings(), profile_name))
+    for body in (templates.iam, templates.rules):
+        assert body is not None
+        assert lint_errors(body, REGIONS) == []
 
 
 # --- what CloudFormation and the Config API accept -------------------------------------------------

@@ -170,12 +170,11 @@ def test_the_resource_count_is_a_function_of_regions_profiles_and_their_targets(
     assert counts[ROLE] == counts[ROLE_POLICY] == counts[PROVIDER] == counts[COMPONENT] == 1
 
 
-def test_a_detect_only_organization_deploys_the_rules_stack_set_alone() -> None:
+def test_a_detect_only_organization_deploys_no_hub_lambda_and_a_member_role_for_the_cli() -> None:
     rules = {key: {"mode": "detect"} for key in ("s3-bucket-versioning", "cloudtrail-multi-region", "restricted-admin-ports")}
     run = run_program(namespaced(org_stack(rules=rules)))
-    assert Counter(resource.type for resource in run.resources) == {PROVIDER: 1, COMPONENT: 1, STACK_SET: 1, INSTANCE: len(REGIONS)}
-    (stack_set,) = run.of_type(STACK_SET)
-    assert stack_set.inputs["name"] == "governance-member-rules-base"
+    assert Counter(resource.type for resource in run.resources) == {PROVIDER: 1, COMPONENT: 1, STACK_SET: 2, INSTANCE: 1 + len(REGIONS)}
+    assert sorted(stack_set.inputs["name"] for stack_set in run.of_type(STACK_SET)) == ["governance-member-iam-base", "governance-member-rules-base"]
     assert run.invokes == []  # no bus, so no organization id to read
 
 
@@ -219,7 +218,7 @@ def test_every_stack_set_is_service_managed_auto_deployed_by_the_delegated_admin
         assert "administrationRoleArn" not in inputs and "executionRoleName" not in inputs
 
 
-def test_instances_target_each_ou_in_each_region_with_the_excluded_accounts_left_out() -> None:
+def test_instances_target_each_whole_ou_in_each_region() -> None:
     run, settings = overridden_run(), overridden_settings()
     names = Names(settings.rule_name_prefix)
     expected = set()
@@ -235,16 +234,26 @@ def test_instances_target_each_ou_in_each_region_with_the_excluded_accounts_left
     assert found == expected and len(instances) == len(expected)
     for instance in instances:
         assert instance.inputs["callAs"] == "DELEGATED_ADMIN"
-        assert instance.inputs["deploymentTargets"]["accountFilterType"] == "DIFFERENCE"
-        assert instance.inputs["deploymentTargets"]["accounts"] == EXCLUDED
+        # Excluded accounts are left out by the templates: an account filter would replace the instance when it changes.
+        assert list(instance.inputs["deploymentTargets"]) == ["organizationalUnitIds"]
         assert "region" not in instance.inputs and "accountId" not in instance.inputs
         assert instance.options.delete_before_replace
 
 
-def test_without_exclusions_instances_take_whole_ous() -> None:
-    run = run_program(namespaced(org_stack()))
-    for instance in run.of_type(INSTANCE):
-        assert instance.inputs["deploymentTargets"] == {"organizationalUnitIds": [OU_1]}
+def test_a_new_exclusion_list_changes_the_templates_and_the_hub_config_but_no_instance() -> None:
+    before = overridden_run()
+    after = run_program(namespaced(org_stack(overrides=OVERRIDES, exclude=[*EXCLUDED, "666666666666"])))
+    def by_name(run: ProgramRun, type_token: str) -> dict[str, dict[str, Any]]:
+        return {resource.name: resource.inputs for resource in run.of_type(type_token)}
+
+    assert by_name(after, INSTANCE) == by_name(before, INSTANCE)
+    stack_sets, earlier = by_name(after, STACK_SET), by_name(before, STACK_SET)
+    assert sorted(stack_sets) == sorted(earlier)
+    changed = [name for name, inputs in stack_sets.items() if inputs["templateBody"] != earlier[name]["templateBody"]]
+    assert sorted(changed) == sorted(earlier), "every template leaves the newly excluded account out"
+    for stack_set in after.of_type(STACK_SET):
+        assert '"666666666666"' in stack_set.inputs["templateBody"]
+    assert all("666666666666" in function.inputs["environment"]["variables"]["GOVERNANCE_CONFIG"] for function in after.of_type(FUNCTION))
 
 
 def test_the_iam_stack_set_and_its_instances_come_before_the_rules_stack_set_and_its_instances() -> None:
@@ -393,7 +402,11 @@ def test_members_trust_the_hub_role_and_forward_to_the_hub_bus_the_program_creat
         assert templates.iam is not None and templates.rules is not None
         trust = json.loads(templates.iam)["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]
         (statement,) = trust["Statement"]
-        assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [f"arn:aws:iam::{HUB}:role/{role.inputs['name']}"]
+        # The hub Lambda's role, and adminRoleArn: the operator CLI's way into the members.
+        assert settings.organization is not None
+        assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+            f"arn:aws:iam::{HUB}:role/{role.inputs['name']}", settings.organization.admin_role_arn,
+        ]
         (target,) = json.loads(templates.rules)["Resources"]["ForwardEvents"]["Properties"]["Targets"]
         account_and_bus = ":".join(target["Arn"]["Fn::Sub"].rsplit(":", 2)[1:])
         assert {account_and_bus} == {f"{HUB}:event-bus/{name}" for name in bus_names}
