@@ -215,13 +215,17 @@ def _automation_event(event: Mapping[str, Any], config: DeploymentConfig, invoca
         return Ignored(f"runbook {document} is not used by this deployment", "warning", event_id, document)
     if not EXECUTION_ID.fullmatch(execution_id):
         return Ignored(f"{execution_id!r} is not a well-formed automation execution id", "warning", event_id, document)
-    if event.get("account") != invocation.account:
-        return Ignored(f"the event's account {_quoted(event.get('account'))} is not this function's account {invocation.account}", "warning", event_id, document)
+    account = event.get("account")
+    member = config.organization is not None and isinstance(account, str) and ACCOUNT_ID.fullmatch(account) is not None
+    if account != invocation.account and not member:
+        return Ignored(f"the event's account {_quoted(account)} is not this function's account {invocation.account}", "warning", event_id, document)
     if event.get("region") != invocation.region:
         return Ignored(f"the event's region {_quoted(event.get('region'))} is not this function's region {invocation.region}", "warning", event_id, document)
     if status not in SUCCEEDED_STATUSES | FAILED_STATUSES:
         return Ignored(f"automation status {status} is not final", "info", event_id, document)
-    return AutomationEvent(event_id, execution_id, document, status, runbook, invocation.account, invocation.region)
+    # An organization hub also takes a member's execution events; the handler checks the account is governed
+    # before reading the execution through the member role.
+    return AutomationEvent(event_id, execution_id, document, status, runbook, str(account), invocation.region)
 
 
 def _document_name(definition: str | None) -> str | None:

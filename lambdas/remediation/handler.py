@@ -28,7 +28,7 @@ from .clients import using_session
 from .config import ENVIRONMENT_VARIABLE, ConfigError, DeploymentConfig, load_config
 from .engine import Outcome, Progress, remediate
 from .errors import describe_error, is_transient
-from .events import ComplianceEvent, Ignored, Invocation, parse_event
+from .events import AutomationEvent, ComplianceEvent, Ignored, Invocation, parse_event
 from .fixers import load_fixer
 from .fixers.base import NotRemediable
 from .metrics import log_lines
@@ -94,16 +94,37 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if parsed.target.account != invocation.account:
             return _finish(_handle_member_event(parsed, config, invocation), config, invocation)
         return _finish(_handle_compliance(parsed, config, invocation), config, invocation)
+    return _finish(_handle_automation(parsed, config, invocation), config, invocation)
+
+
+def _handle_automation(event: AutomationEvent, config: DeploymentConfig, invocation: Invocation) -> AuditRecord:
+    """Record the outcome of a finished SSM remediation; a member's is read through the member role.
+
+    A hub's config holds one entry per runbook for every rule profile, and profiles may run a runbook in
+    different modes, so the record of a member's execution names no mode.
+    """
+    context: dict[str, Any] = {"engine": "ssm", "rule_key": event.runbook.key, "event_id": event.event_id}
+    member: boto3.Session | None = None
+    access_calls: tuple[dict[str, Any], ...] = ()
+    if event.account == invocation.account:
+        context["mode"] = event.runbook.mode
+    else:
+        context["account"] = event.account
+        reached = _member_session(event.account, config, invocation, context)
+        if isinstance(reached, AuditRecord):
+            return reached
+        member, access_calls = reached
     with recording() as calls:
+        calls.extend(access_calls)
         try:
-            outcome, resource_id = automation_outcome(parsed)
+            with _in_account(member):
+                outcome, resource_id = automation_outcome(event)
         except (ClientError, BotoCoreError) as error:
-            _write_attempt(error, AuditRecord("failed", "", engine="ssm", rule_key=parsed.runbook.key, event_id=parsed.event_id, api_calls=tuple(calls)), invocation)
+            _write_attempt(error, AuditRecord("failed", "", api_calls=tuple(calls), **context), invocation)
             raise
-    fixer = load_fixer(parsed.runbook.key)
-    record = _record(outcome, calls, invocation, engine="ssm", rule_key=parsed.runbook.key, mode=parsed.runbook.mode, event_id=parsed.event_id)
-    record = replace(record, resource_type=fixer.RESOURCE_TYPES[0] if resource_id else None, resource_id=resource_id)
-    return _finish(record, config, invocation)
+    fixer = load_fixer(event.runbook.key)
+    record = _record(outcome, calls, invocation, **context)
+    return replace(record, resource_type=fixer.RESOURCE_TYPES[0] if resource_id else None, resource_id=resource_id)
 
 
 def _event_context(event: ComplianceEvent) -> dict[str, Any]:
@@ -127,7 +148,20 @@ def _handle_member_event(event: ComplianceEvent, config: DeploymentConfig, invoc
     STS returns credentials of that very account; otherwise the record says why, and nothing changed.
     """
     context = _event_context(event)
-    account = event.target.account
+    reached = _member_session(event.target.account, config, invocation, context)
+    if isinstance(reached, AuditRecord):
+        return reached
+    session, calls = reached
+    return _handle_compliance(event, config, invocation, session, calls)
+
+
+def _member_session(
+    account: str, config: DeploymentConfig, invocation: Invocation, context: dict[str, Any]
+) -> tuple[boto3.Session, tuple[dict[str, Any], ...]] | AuditRecord:
+    """The member role's session in ``account`` and the calls that reached it, or the record saying why not.
+
+    Raises on a transient error (after logging the attempt), so that Lambda retries the event.
+    """
     if config.organization is None:  # parse_event accepts other accounts only for a hub; kept as a guard
         reason = f"the event's account {account} is not this function's account {invocation.account}; nothing was changed"
         return _with_invocation(AuditRecord("ignored", reason, "warning", **context), invocation)
@@ -150,7 +184,7 @@ def _handle_member_event(event: ComplianceEvent, config: DeploymentConfig, invoc
                 raise
             reason = f"AWS refused a call needed to reach account {account} ({describe_error(error)}); nothing was changed"
             return _with_invocation(AuditRecord("failed", reason, "error", api_calls=tuple(calls), **context), invocation)
-    return _handle_compliance(event, config, invocation, session, tuple(calls))
+    return session, tuple(calls)
 
 
 def _handle_compliance(

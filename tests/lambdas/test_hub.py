@@ -20,9 +20,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from conftest import ACCOUNT, REGION, FakeContext, RequestLog, compliance_event, rule_name
+from conftest import ACCOUNT, REGION, FakeContext, RequestLog, automation_event, compliance_event, rule_name
 from moto.organizations import utils as moto_organizations_utils
-from remediation import handler, hub
+from remediation import automation, handler, hub
 from remediation.calls import attach_recorder
 from remediation.config import ConfigError, OrganizationSetting, parse_config
 from remediation.handler import HUB_IAM_ACTIONS, lambda_handler
@@ -364,3 +364,78 @@ def test_hub_actions_are_granted_only_to_a_hub() -> None:
     as_hub = handler_iam_actions(audits_ssm=True, updates_securityhub=True, organization_hub=True)
     assert set(as_hub) - set(plain) == set(HUB_IAM_ACTIONS)
     assert not set(plain) & set(HUB_IAM_ACTIONS)
+
+
+# --- a member's SSM remediations ----------------------------------------------------------------
+
+LOG_VALIDATION_RUNBOOK = "AWSConfigRemediation-EnableCloudTrailLogFileValidation"
+EXECUTION_ID = "4105a4fc-f944-11e6-9d32-0a1b2c3d495e"
+
+
+def member_automation_event(account: str, status: str = "Success") -> dict[str, Any]:
+    """A member's execution event as its forwarding rule delivers it: the member's ``account`` kept."""
+    event = automation_event(LOG_VALIDATION_RUNBOOK, status)
+    event["account"] = account
+    event["resources"] = [arn.replace(f":{ACCOUNT}:", f":{account}:") for arn in event["resources"]]
+    return event
+
+
+@pytest.fixture
+def stubbed_executions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Answer GetAutomationExecution (moto has no automation executions); yields the accounts whose credentials asked."""
+    accounts: list[str] = []
+    stubbers: list[Stubber] = []
+    real_client = automation.client
+
+    def client(service: str, region: str | None = None) -> Any:
+        ssm = real_client(service, region)
+        frozen = ssm._request_signer._credentials.get_frozen_credentials()
+        identity = boto3.client(
+            "sts", aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token
+        ).get_caller_identity()
+        accounts.append(identity["Account"])
+        stubber = Stubber(ssm)
+        execution = {"AutomationExecutionId": EXECUTION_ID, "DocumentName": LOG_VALIDATION_RUNBOOK, "AutomationExecutionStatus": "Success",
+                     "Parameters": {"TrailName": ["member-trail"]}}
+        stubber.add_response("get_automation_execution", {"AutomationExecution": execution}, {"AutomationExecutionId": EXECUTION_ID})
+        stubber.activate()
+        stubbers.append(stubber)
+        return ssm
+
+    monkeypatch.setattr(automation, "client", client)
+    yield accounts
+    for stubber in stubbers:
+        stubber.deactivate()
+
+
+def test_a_members_ssm_outcome_is_read_through_the_member_role_and_recorded_with_the_member(
+    hub_deploy: Callable[..., Any], stubbed_executions: list[str]
+) -> None:
+    hub_deploy()
+    record = lambda_handler(member_automation_event(MEMBER), FakeContext())
+    assert (record["decision"], record["engine"], record["ruleKey"]) == ("remediated", "ssm", "cloudtrail-log-validation")
+    assert (record["account"], record["hubAccount"], record["resourceId"]) == (MEMBER, ACCOUNT, "member-trail")
+    assert stubbed_executions == [MEMBER], "the execution is read with the member role's credentials"
+    assert operations(record) == ["ListParents", "ListParents", "AssumeRole", "GetAutomationExecution"]
+    # Profiles may run the runbook in different modes, and the hub cannot tell which one ran it.
+    assert record["mode"] is None
+
+
+@pytest.mark.parametrize("account", [EXCLUDED, SIBLING_MEMBER])
+def test_an_ssm_outcome_of_an_account_the_hub_does_not_govern_is_not_read(
+    hub_deploy: Callable[..., Any], stubbed_executions: list[str], account: str
+) -> None:
+    hub_deploy()
+    record = lambda_handler(member_automation_event(account), FakeContext())
+    assert (record["decision"], record["level"], record["account"]) == ("ignored", "warning", account)
+    assert "nothing was changed" in record["reason"]
+    assert stubbed_executions == []
+    assert "GetAutomationExecution" not in operations(record)
+
+
+def test_without_an_organization_section_a_members_ssm_outcome_is_ignored(deploy: Callable[..., Any], stubbed_executions: list[str]) -> None:
+    deploy()
+    record = lambda_handler(member_automation_event(MEMBER), FakeContext())
+    assert (record["decision"], record["level"]) == ("ignored", "warning")
+    assert f"the event's account '{MEMBER}' is not this function's account" in record["reason"]
+    assert stubbed_executions == []
