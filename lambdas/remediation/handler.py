@@ -91,14 +91,15 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 event_id=parsed.event_id,
             )
             return _finish(_with_invocation(record, invocation), config, invocation)
-        if parsed.target.account != invocation.account:
+        if config.organization is not None or parsed.target.account != invocation.account:
+            # A hub acts in every account through the member role, its own included (its role holds no fixer action).
             return _finish(_handle_member_event(parsed, config, invocation), config, invocation)
         return _finish(_handle_compliance(parsed, config, invocation), config, invocation)
     return _finish(_handle_automation(parsed, config, invocation), config, invocation)
 
 
 def _handle_automation(event: AutomationEvent, config: DeploymentConfig, invocation: Invocation) -> AuditRecord:
-    """Record the outcome of a finished SSM remediation; a member's is read through the member role.
+    """Record the outcome of a finished SSM remediation; a hub reads it through the member role of the event's account.
 
     A hub's config holds one entry per runbook for every rule profile, and profiles may run a runbook in
     different modes, so the record of a member's execution names no mode.
@@ -106,7 +107,7 @@ def _handle_automation(event: AutomationEvent, config: DeploymentConfig, invocat
     context: dict[str, Any] = {"engine": "ssm", "rule_key": event.runbook.key, "event_id": event.event_id}
     member: boto3.Session | None = None
     access_calls: tuple[dict[str, Any], ...] = ()
-    if event.account == invocation.account:
+    if config.organization is None and event.account == invocation.account:
         context["mode"] = event.runbook.mode
     else:
         context["account"] = event.account

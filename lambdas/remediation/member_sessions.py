@@ -110,7 +110,8 @@ class _Provider(CredentialProvider):
 class MemberSessions:
     """Sessions in member accounts, through ``arn:{partition}:iam::{account}:role/{role_name}``.
 
-    ``own_account`` (the hub's) is served with the function's own credentials, without AssumeRole.
+    ``own_account`` (the hub's) is reached through its member role like any other: the hub's own role holds
+    no fixer action, and a hub under one of its targets has a member role from the stack sets.
     Safe to call from several threads: one AssumeRole per account while its credentials are fresh.
     """
 
@@ -160,8 +161,6 @@ class MemberSessions:
         cached then), and STS's own ClientError when it is transient (throttling, 5xx).
         """
         self._check_account(account_id)
-        if account_id == self.own_account:
-            return self._own_session()
         with self._account_lock(account_id):
             cached = self._sessions.get(account_id)
             if cached is None:
@@ -178,12 +177,6 @@ class MemberSessions:
             raise InvalidAccountId(f"{account_id!r} is not an AWS account id (12 digits), so no role is assumed for it.")
         if account_id in self.excluded:
             raise ExcludedAccount(f"Account {account_id} is excluded from governance, so nothing is done in it.")
-
-    def _own_session(self) -> boto3.Session:
-        with self._lock:
-            if self._base is None:
-                self._base = boto3.Session()
-            return self._base
 
     def _session_with(self, credentials: RefreshableCredentials) -> boto3.Session:
         """A boto3 session whose only credentials are ``credentials`` (never the function's own, as a fallback).

@@ -266,18 +266,38 @@ def test_throttled_organizations_raises_for_a_retry(hub_deploy: Callable[..., An
     assert attempt["reason"].startswith("transient error (TooManyRequestsException")
 
 
-def test_an_own_account_event_is_handled_as_before(hub_deploy: Callable[..., Any]) -> None:
-    hub_deploy()
+def own_open_group() -> str:
     ec2 = boto3.client("ec2")
-    group = ec2.create_security_group(GroupName="own-open", Description="open")["GroupId"]
+    group = str(ec2.create_security_group(GroupName="own-open", Description="open")["GroupId"])
     ec2.authorize_security_group_ingress(
         GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
     )
+    return group
+
+
+def test_the_hubs_own_event_is_fixed_through_its_member_role_when_a_target_holds_the_hub(
+    hub_deploy: Callable[..., Any], org: Organization
+) -> None:
+    hub_deploy(targets=[org.root])
+    group = own_open_group()
 
     record = lambda_handler(ports_event(ACCOUNT, group), FakeContext())
 
     assert record["decision"] == "remediated" and (record["account"], record["hubAccount"]) == (ACCOUNT, ACCOUNT)
-    assert "ListParents" not in operations(record) and "AssumeRole" not in operations(record)
+    # The hub's role holds no fixer action: the member role the stack sets give the hub does the fix.
+    assert operations(record)[:2] == ["ListParents", "AssumeRole"]
+    assert not world_open(ACCOUNT, group)
+
+
+def test_the_hubs_own_event_is_ignored_when_no_target_holds_the_hub(hub_deploy: Callable[..., Any]) -> None:
+    hub_deploy()
+    group = own_open_group()
+
+    record = lambda_handler(ports_event(ACCOUNT, group), FakeContext())
+
+    assert (record["decision"], record["level"], record["account"]) == ("ignored", "warning", ACCOUNT)
+    assert "AssumeRole" not in operations(record)
+    assert world_open(ACCOUNT, group)
 
 
 @pytest.mark.parametrize(

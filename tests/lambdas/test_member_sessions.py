@@ -112,13 +112,13 @@ def test_each_account_gets_its_own_session_and_one_assume_role() -> None:
         assert clients.client("sts").get_caller_identity()["Account"] == OTHER
 
 
-def test_the_hub_account_uses_the_functions_own_credentials_without_assume_role() -> None:
+def test_the_hub_account_is_reached_through_its_member_role_like_any_other() -> None:
     sessions = MemberSessions(ROLE, "aws", ACCOUNT)
 
     session = sessions.session_for(ACCOUNT)
 
-    assert sessions.assume_role_calls() == 0 and sessions.session_for(ACCOUNT) is session
-    assert session.client("sts").get_caller_identity()["Account"] == ACCOUNT
+    assert sessions.assume_role_calls(ACCOUNT) == 1 and sessions.session_for(ACCOUNT) is session
+    assert session.client("sts").get_caller_identity()["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/")
 
 
 def test_clients_made_before_a_refresh_sign_with_the_refreshed_credentials() -> None:
