@@ -766,13 +766,14 @@ def validate_bus_policy(args: ResourceValidationArgs, report_violation: ReportVi
 # --- Organization mode: member roles trust the hub only ------------------------------------------
 
 _PRINCIPAL_ACCOUNT = re.compile(r"arn:[^:]*:(?:iam|sts)::(?P<account>[^:]*):.*")
-_OWN_ACCOUNT = "${AWS::AccountId}"
+_OWN_ACCOUNT = "(member)"
+"""What ``${AWS::AccountId}`` reads as in an ARN: the account the template is deployed in."""
 
 
 def _principal_account(value: Any) -> str | None:
     """The account of an AWS principal (an account id, an IAM/STS ARN, or ``Fn::Sub`` of one), or None."""
     if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-        value = value["Fn::Sub"]
+        value = value["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", _OWN_ACCOUNT)
     if not isinstance(value, str):
         return None
     if _ACCOUNT_ID.fullmatch(value):
