@@ -210,12 +210,23 @@ def _condition_values(statement: Mapping[str, Any], condition_key: str) -> list[
     return None
 
 
-def trust_policy_problems(document: Any) -> list[str]:
+_TEMPLATE_OWN_ACCOUNT: tuple[Any, ...] = ({"Ref": "AWS::AccountId"}, {"Fn::Sub": "${AWS::AccountId}"})
+"""How a CloudFormation template names the account it is deployed in."""
+
+
+def _names_accounts(account: Any, in_template: bool) -> bool:
+    if in_template and account in _TEMPLATE_OWN_ACCOUNT:
+        return True
+    return is_unknown(account) or (isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) is not None)
+
+
+def trust_policy_problems(document: Any, in_template: bool = False) -> list[str]:
     """Why a role's trust policy lets an AWS service act for someone else (empty when it is safe).
 
     Every ``Allow`` statement that trusts a service principal must require ``aws:SourceAccount`` (a
-    12-digit account, no wildcard); services in ``SOURCE_ARN_SERVICES`` must also require
-    ``aws:SourceArn``. A statement that trusts any principal (``*``) is always a problem.
+    12-digit account, no wildcard; in a CloudFormation template, ``in_template``, also the account the
+    stack is deployed in); services in ``SOURCE_ARN_SERVICES`` must also require ``aws:SourceArn``. A
+    statement that trusts any principal (``*``) is always a problem.
     """
     parsed = _policy_document(document)
     if isinstance(parsed, str):
@@ -240,7 +251,7 @@ def trust_policy_problems(document: Any) -> list[str]:
                 f"{label} lets {', '.join(names)} assume the role without an aws:SourceAccount condition; "
                 'add "Condition": {"StringEquals": {"aws:SourceAccount": "<account id>"}}'
             )
-        elif not all(is_unknown(account) or (isinstance(account, str) and _ACCOUNT_ID.fullmatch(account)) for account in accounts):
+        elif not all(_names_accounts(account, in_template) for account in accounts):
             problems.append(f"{label} has aws:SourceAccount {accounts}; it must name 12-digit account ids, no wildcards")
         needs_arn = [name for name in names if name in SOURCE_ARN_SERVICES]
         if needs_arn and _condition_values(statement, "aws:SourceArn") is None:
@@ -252,7 +263,10 @@ def trust_policy_problems(document: Any) -> list[str]:
 
 
 def validate_role_trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """An IAM role that a service assumes carries the confused-deputy conditions."""
+    """An IAM role that a service assumes carries the confused-deputy conditions, in the stack or in a stack set's template."""
+    if args.resource_type == STACK_SET:
+        _check_template_role_trust(args, report_violation)
+        return
     if args.resource_type != ROLE:
         return
     document = lookup(args.props, "assumeRolePolicy")
@@ -260,6 +274,17 @@ def validate_role_trust(args: ResourceValidationArgs, report_violation: ReportVi
         return
     for problem in trust_policy_problems(document):
         report_violation(f"Role {args.name}: {problem}.", None)
+
+
+def _check_template_role_trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    template = stack_set_template(args.props)
+    if not isinstance(template, Mapping):
+        return  # unknown in preview; an unreadable template is member-templates-least-privilege's to report
+    label = _stack_set_label(args.name, args.props)
+    for role in template_resources(template):
+        if role.type == TEMPLATE_ROLE:
+            for problem in trust_policy_problems(role.properties.get("AssumeRolePolicyDocument"), in_template=True):
+                report_violation(f"StackSet {label}, role {role.logical_id}: {problem}.", None)
 
 
 # --- IAM: no wildcard actions -------------------------------------------------------------------
@@ -924,7 +949,8 @@ def validate_member_templates(args: ResourceValidationArgs, report_violation: Re
 POLICIES: list[Policy] = [
     ResourceValidationPolicy(
         name="iam-trust-confused-deputy",
-        description="Roles that AWS services assume require aws:SourceAccount (and aws:SourceArn where the service sends it).",
+        description="Roles that AWS services assume, in the stack or in member templates, require aws:SourceAccount "
+        "(and aws:SourceArn where the service sends it).",
         validate=validate_role_trust,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=Severity.HIGH,

@@ -454,6 +454,56 @@ def test_an_unknown_template_skips_the_trust_check() -> None:
     assert member_trust(stack_set, {**stack_set.inputs, "templateBody": UNKNOWN_STRING_VALUE}) == []
 
 
+# --- service roles of member templates: confused-deputy conditions ------------------------------------
+
+
+def service_trust_messages(stack_set: Registered, props: dict[str, Any] | None = None) -> list[str]:
+    return check_resource(validators.validate_role_trust, resource_args(stack_set, props))
+
+
+def service_roles(template_: Template) -> dict[str, dict[str, Any]]:
+    """Roles of a template that an AWS service assumes, by the service."""
+    return {
+        statement["Principal"]["Service"]: statement
+        for role in of_kind(template_, "AWS::IAM::Role").values()
+        for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"] if "Service" in statement["Principal"]
+    }
+
+
+def test_the_service_roles_of_member_templates_carry_confused_deputy_conditions() -> None:
+    stack_sets = stack_sets_with(org_run(), "AWS::IAM::Role")
+    assert {"ssm.amazonaws.com", "events.amazonaws.com"} <= {service for s in stack_sets for service in service_roles(template(s))}
+    for stack_set in org_run().of_type(STACK_SET):
+        assert service_trust_messages(stack_set) == [], stack_set.name
+
+
+def service_statement(service: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Template], None]:
+    return lambda template_: change(service_roles(template_)[service])
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (service_statement("events.amazonaws.com", lambda statement: statement.pop("Condition")),
+         "lets events.amazonaws.com assume the role without an aws:SourceAccount condition"),
+        (service_statement("events.amazonaws.com", lambda statement: statement.update(Condition={"StringLike": {"aws:SourceAccount": "*"}})),
+         "it must name 12-digit account ids"),
+        (service_statement("ssm.amazonaws.com", lambda statement: statement["Condition"].pop("ArnLike")),
+         "lets ssm.amazonaws.com assume the role without an aws:SourceArn condition"),
+    ],
+    ids=["no-source-account", "any-source-account", "ssm-without-source-arn"],
+)
+def test_a_service_role_of_a_member_template_without_its_conditions_fails(change: Callable[[Template], None], expected: str) -> None:
+    (stack_set, *_) = stack_sets_with(org_run(), "AWS::IAM::Role")
+    (message,) = service_trust_messages(stack_set, with_template(stack_set, change))
+    assert message.startswith(f"StackSet {stack_set.inputs['name']}, role ") and expected in message
+
+
+def test_an_unknown_template_skips_the_service_trust_check() -> None:
+    (stack_set, *_) = stack_sets_with(org_run(), "AWS::IAM::Role")
+    assert service_trust_messages(stack_set, {**stack_set.inputs, "templateBody": UNKNOWN_STRING_VALUE}) == []
+
+
 # --- member templates: no credentials, no wildcard actions -----------------------------------------
 
 
