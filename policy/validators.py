@@ -13,6 +13,9 @@ What the engine passes:
   policy with a "can't run during preview" warning, so every read here goes through ``lookup``, which
   turns unknown into ``UNKNOWN``. A check that needs an unknown value skips that one item; a value that
   is known to be absent is still a violation.
+- organization mode's member templates reach the pack as a stack set's ``templateBody`` (a JSON string
+  the program renders, known in preview); the pack parses it and reads every value a resource may take
+  (see ``template_strings``). The hub account is the one the stack set's provider is pinned to.
 
 This module depends only on the standard library and ``pulumi_policy``: the pack's own virtualenv holds
 nothing else.
