@@ -649,7 +649,15 @@ def _check_member_remediations(resource: PolicyResource, names: _RuleNames, repo
         if remediation.type != TEMPLATE_REMEDIATION or not _may_be_true(remediation.properties.get("Automatic"), template):
             continue
         for rule_name in template_strings(remediation.properties.get("ConfigRuleName"), template):
-            key = names.protected_key(rule_name) if isinstance(rule_name, str) else None
+            if not isinstance(rule_name, str):
+                report_violation(
+                    f"StackSet {label}: its template's {remediation.logical_id} is automatic for a Config rule whose name the "
+                    f"pack cannot read ({json.dumps(rule_name)}), so it may be a protected rule. Name the rule literally or "
+                    "by Ref to the rule's resource.",
+                    resource.urn,
+                )
+                continue
+            key = names.protected_key(rule_name)
             if key is not None:
                 report_violation(
                     f"StackSet {label} remediates protected rule {key} automatically in member accounts (its template's "
@@ -845,6 +853,8 @@ def member_trust_problems(trust: Any, template: Mapping[str, Any], hub_accounts:
             account = _principal_account(value)
             if account is None:
                 problems.append(f"{label} trusts {json.dumps(value)}, which names no account the pack can read")
+            elif "*" in account or "?" in account:
+                problems.append(f"{label} trusts {json.dumps(value)} of any account; name the hub's roles")
             elif hub_accounts is not None and account not in hub_accounts:
                 problems.append(
                     f"{label} trusts {json.dumps(value)} of {_describe_account(account)}; only the hub "
@@ -854,12 +864,14 @@ def member_trust_problems(trust: Any, template: Mapping[str, Any], hub_accounts:
 
 
 def _condition_arns(statement: Mapping[str, Any]) -> list[Any]:
-    """``aws:PrincipalArn`` values of a statement's conditions, under any operator."""
+    """``aws:PrincipalArn`` values a statement's conditions admit (negated operators exclude, so they are left out)."""
     conditions = lookup(statement, "Condition")
     if not isinstance(conditions, Mapping):
         return []
     values: list[Any] = []
     for operator in conditions:
+        if "Not" in operator:
+            continue
         block = lookup(conditions, operator)
         if isinstance(block, Mapping):
             values.extend(item for key in block if key.lower() == "aws:principalarn" for item in _as_list(lookup(block, key)))

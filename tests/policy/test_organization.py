@@ -217,6 +217,19 @@ def test_an_automatic_remediation_of_a_protected_rule_in_any_profile_fails(chang
         assert logical in message
 
 
+def test_an_automatic_remediation_of_a_rule_the_pack_cannot_name_fails() -> None:
+    run = org_run()
+    (stack_set, *_) = stack_sets_with(run, "AWS::Config::RemediationConfiguration")
+
+    def unreadable(template_: Template) -> None:
+        _, remediation = remediation_of(template_, "ebs-default-encryption")
+        remediation["Properties"].update(Automatic=True, ConfigRuleName={"Fn::Join": ["", ["governance-", "ebs-default-encryption"]]})
+
+    logical, _ = remediation_of(template(stack_set), "ebs-default-encryption")
+    ((message, urn),) = protected_rule_messages(run, {stack_set.name: with_template(stack_set, unreadable, stack_set.state)})
+    assert urn == urn_of(stack_set) and logical in message and "cannot read" in message
+
+
 def test_an_automatic_remediation_of_an_unprotected_rule_passes() -> None:
     run = org_run()
     (stack_set, *_) = stack_sets_with(run, "AWS::Config::RemediationConfiguration")
@@ -419,7 +432,7 @@ def trusting(update: dict[str, Any] | Callable[[dict[str, Any]], Any]) -> Callab
         (trusting({"Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}}), "of the member account itself"),
         (trusting(lambda statement: statement["Condition"]["ArnEquals"]["aws:PrincipalArn"].append(f"arn:aws:iam::{OTHER}:role/x")),
          f'"arn:aws:iam::{OTHER}:role/x" of account {OTHER}'),
-        (trusting({"Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/governance-remediation-lambda"}}}), "of account *"),
+        (trusting({"Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/governance-remediation-lambda"}}}), "of any account"),
         (trusting({"Principal": {"Federated": "cognito-identity.amazonaws.com"}}), "trusts Federated principals"),
         (trusting(lambda statement: statement.update(NotPrincipal=statement.pop("Principal"))), "trusts any principal"),
         (trusting({"Principal": {"AWS": {"Ref": "TrustedAccount"}}}), "names no account the pack can read"),
@@ -447,6 +460,14 @@ def test_without_a_pinned_provider_only_wildcards_and_unreadable_principals_fail
     assert member_trust(stack_set, other, pinned={}) == []
     anyone = with_template(stack_set, trusting({"Principal": {"AWS": "*"}}))
     assert member_trust(stack_set, anyone, pinned={}) != []
+    any_account = with_template(stack_set, trusting({"Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"}}}))
+    assert member_trust(stack_set, any_account, pinned={}) != []
+
+
+def test_a_negated_principal_arn_condition_excludes_and_passes() -> None:
+    change = trusting(lambda statement: statement["Condition"].update({"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/x"}}))
+    for stack_set in member_role_stack_sets():
+        assert member_trust(stack_set, with_template(stack_set, change)) == []
 
 
 def test_an_unknown_template_skips_the_trust_check() -> None:
