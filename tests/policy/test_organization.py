@@ -129,6 +129,22 @@ def test_a_violation_on_the_wire_names_its_policy() -> None:
     assert stack_set.inputs["name"] in violation.message
 
 
+def test_the_hub_account_reaches_the_policy_with_the_provider_on_the_wire() -> None:
+    run = org_run()
+    (stack_set, *_) = member_role_stack_sets()
+    elsewhere = {**provider(run, stack_set), "allowedAccountIds": json.dumps([OTHER])}
+    violations = analyze(stack_set, provider=elsewhere)
+    assert violations and {violation.policy for violation in violations} == {"member-role-trusts-hub-only"}
+
+
+def test_a_protected_rule_automatic_in_members_is_blocked_on_the_wire() -> None:
+    run = run_program(namespaced(org_stack(protectedRules=["s3-bucket-encryption"])))
+    violations = analyze_stack(((resource, resource.state) for resource in custom_resources(run)), providers=provider_inputs(run))
+    flagged = {violation.urn for violation in violations if "\nStackSet " in violation.message}
+    assert flagged == automatic_remediations(run, "s3-bucket-encryption")
+    assert {violation.policy for violation in violations} == {"protected-rules-never-auto"}
+
+
 # --- protected rules in member templates and in the hub Lambda --------------------------------------
 
 
