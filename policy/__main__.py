@@ -16,5 +16,6 @@ PolicyPack(
     policies=POLICIES,
     enforcement_level=EnforcementLevel.MANDATORY,
     description="Guardrails for the governance program: least-privilege remediation roles, no lost events, "
-    "and no automatic remediation of rules a stack protects.",
+    "no automatic remediation of rules a stack protects, and organization mode's stack sets, member templates "
+    "and hub bus confined to the organization.",
 )

@@ -13,6 +13,9 @@ What the engine passes:
   policy with a "can't run during preview" warning, so every read here goes through ``lookup``, which
   turns unknown into ``UNKNOWN``. A check that needs an unknown value skips that one item; a value that
   is known to be absent is still a violation.
+- organization mode's member templates reach the pack as a stack set's ``templateBody`` (a JSON string
+  the program renders, known in preview); the pack parses it and reads every value a resource may take
+  (see ``template_strings``). The hub account is the one the stack set's provider is pinned to.
 
 This module depends only on the standard library and ``pulumi_policy``: the pack's own virtualenv holds
 nothing else.
@@ -60,6 +63,13 @@ REMEDIATION = "aws:cfg/remediationConfiguration:RemediationConfiguration"
 FUNCTION = "aws:lambda/function:Function"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+EVENT_BUS_POLICY = "aws:cloudwatch/eventBusPolicy:EventBusPolicy"
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+STACK_SET_INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+
+TEMPLATE_CONFIG_RULE = "AWS::Config::ConfigRule"
+TEMPLATE_REMEDIATION = "AWS::Config::RemediationConfiguration"
+TEMPLATE_ROLE = "AWS::IAM::Role"
 
 LAMBDA_CONFIG_VARIABLE = "GOVERNANCE_CONFIG"
 """Environment variable holding the remediation Lambda's JSON config (rules, modes, protected rules)."""
@@ -203,12 +213,23 @@ def _condition_values(statement: Mapping[str, Any], condition_key: str) -> list[
     return None
 
 
-def trust_policy_problems(document: Any) -> list[str]:
+_TEMPLATE_OWN_ACCOUNT: tuple[Any, ...] = ({"Ref": "AWS::AccountId"}, {"Fn::Sub": "${AWS::AccountId}"})
+"""How a CloudFormation template names the account it is deployed in."""
+
+
+def _names_accounts(account: Any, in_template: bool) -> bool:
+    if in_template and account in _TEMPLATE_OWN_ACCOUNT:
+        return True
+    return is_unknown(account) or (isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) is not None)
+
+
+def trust_policy_problems(document: Any, in_template: bool = False) -> list[str]:
     """Why a role's trust policy lets an AWS service act for someone else (empty when it is safe).
 
     Every ``Allow`` statement that trusts a service principal must require ``aws:SourceAccount`` (a
-    12-digit account, no wildcard); services in ``SOURCE_ARN_SERVICES`` must also require
-    ``aws:SourceArn``. A statement that trusts any principal (``*``) is always a problem.
+    12-digit account, no wildcard; in a CloudFormation template, ``in_template``, also the account the
+    stack is deployed in); services in ``SOURCE_ARN_SERVICES`` must also require ``aws:SourceArn``. A
+    statement that trusts any principal (``*``) is always a problem.
     """
     parsed = _policy_document(document)
     if isinstance(parsed, str):
@@ -233,7 +254,7 @@ def trust_policy_problems(document: Any) -> list[str]:
                 f"{label} lets {', '.join(names)} assume the role without an aws:SourceAccount condition; "
                 'add "Condition": {"StringEquals": {"aws:SourceAccount": "<account id>"}}'
             )
-        elif not all(is_unknown(account) or (isinstance(account, str) and _ACCOUNT_ID.fullmatch(account)) for account in accounts):
+        elif not all(_names_accounts(account, in_template) for account in accounts):
             problems.append(f"{label} has aws:SourceAccount {accounts}; it must name 12-digit account ids, no wildcards")
         needs_arn = [name for name in names if name in SOURCE_ARN_SERVICES]
         if needs_arn and _condition_values(statement, "aws:SourceArn") is None:
@@ -245,7 +266,10 @@ def trust_policy_problems(document: Any) -> list[str]:
 
 
 def validate_role_trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """An IAM role that a service assumes carries the confused-deputy conditions."""
+    """An IAM role that a service assumes carries the confused-deputy conditions, in the stack or in a stack set's template."""
+    if args.resource_type == STACK_SET:
+        _check_template_role_trust(args, report_violation)
+        return
     if args.resource_type != ROLE:
         return
     document = lookup(args.props, "assumeRolePolicy")
@@ -253,6 +277,17 @@ def validate_role_trust(args: ResourceValidationArgs, report_violation: ReportVi
         return
     for problem in trust_policy_problems(document):
         report_violation(f"Role {args.name}: {problem}.", None)
+
+
+def _check_template_role_trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    template = stack_set_template(args.props)
+    if not isinstance(template, Mapping):
+        return  # unknown in preview; an unreadable template is member-templates-least-privilege's to report
+    label = _stack_set_label(args.name, args.props)
+    for role in template_resources(template):
+        if role.type == TEMPLATE_ROLE:
+            for problem in trust_policy_problems(role.properties.get("AssumeRolePolicyDocument"), in_template=True):
+                report_violation(f"StackSet {label}, role {role.logical_id}: {problem}.", None)
 
 
 # --- IAM: no wildcard actions -------------------------------------------------------------------
@@ -380,6 +415,107 @@ def validate_lambda_on_failure(args: StackValidationArgs, report_violation: Repo
             )
 
 
+# --- Organization mode: the CloudFormation templates of stack sets --------------------------------
+#
+# A stack set's ``templateBody`` is a JSON string the program renders, known in preview. Inside it,
+# values may be CloudFormation intrinsics (``Fn::Sub``, ``Fn::If``, ``Fn::FindInMap``, ``Ref``) and
+# resources may carry a ``Condition``; a check reads every value a resource may take, in any account
+# and region, and ignores conditions (a resource deployed in some accounts only must pass as well).
+
+
+@dataclass(frozen=True)
+class TemplateResource:
+    """One resource of a stack set's template."""
+
+    logical_id: str
+    type: str
+    properties: Mapping[str, Any]
+
+
+def stack_set_template(props: Any) -> Mapping[str, Any] | str | None:
+    """The template a stack set deploys, parsed; an error sentence if the pack cannot read it; None while unknown.
+
+    Only an inline JSON ``templateBody`` is read: a ``templateUrl`` or a YAML body would hide the template
+    from every check, so it is an error.
+    """
+    body = lookup(props, "templateBody")
+    if body is UNKNOWN:
+        return None
+    if body is MISSING:
+        url = lookup(props, "templateUrl")
+        return None if url is UNKNOWN else "has no inline templateBody (a templateUrl cannot be checked)"
+    if not isinstance(body, str):
+        return "has a templateBody that is not a string"
+    try:
+        template = json.loads(body)
+    except json.JSONDecodeError as error:
+        return f"has a templateBody that is not JSON ({error.msg}); the program renders JSON templates"
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        return "has a templateBody without a Resources object"
+    return template
+
+
+def template_resources(template: Mapping[str, Any]) -> list[TemplateResource]:
+    """Every resource of a parsed template, by logical id."""
+    resources = []
+    for logical_id, resource in sorted(template.get("Resources", {}).items()):
+        if isinstance(resource, dict) and isinstance(resource.get("Type"), str):
+            properties = resource.get("Properties")
+            resources.append(TemplateResource(logical_id, resource["Type"], properties if isinstance(properties, dict) else {}))
+    return resources
+
+
+def _stack_set_label(resource_name: str, props: Any) -> str:
+    name = lookup(props, "name")
+    return name if isinstance(name, str) else resource_name
+
+
+def template_strings(value: Any, template: Mapping[str, Any], depth: int = 0) -> list[Any]:
+    """Every literal a template value may take; an intrinsic that cannot be followed is kept as it is.
+
+    ``Fn::If`` gives both branches, ``Fn::FindInMap`` over ``AWS::Region`` every region's value, and a
+    ``Ref`` to a Config rule its ``ConfigRuleName`` (what ``Ref`` returns for that type).
+    """
+    if depth > 8 or not isinstance(value, dict) or len(value) != 1:
+        return [value]
+    ((function, argument),) = value.items()
+    if function == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
+        return [*template_strings(argument[1], template, depth + 1), *template_strings(argument[2], template, depth + 1)]
+    if function == "Fn::FindInMap" and isinstance(argument, list) and len(argument) == 3:
+        mapping = template.get("Mappings", {}).get(argument[0]) if isinstance(argument[0], str) else None
+        if isinstance(mapping, dict) and isinstance(argument[2], str):
+            tops = [argument[1]] if isinstance(argument[1], str) else list(mapping)
+            found = [mapping[top][argument[2]] for top in tops if isinstance(mapping.get(top), dict) and argument[2] in mapping[top]]
+            if found:
+                return [item for entry in found for item in template_strings(entry, template, depth + 1)]
+    if function == "Ref" and isinstance(argument, str):
+        target = template.get("Resources", {}).get(argument)
+        if isinstance(target, dict) and target.get("Type") == TEMPLATE_CONFIG_RULE:
+            name = (target.get("Properties") or {}).get("ConfigRuleName")
+            if name is not None:
+                return template_strings(name, template, depth + 1)
+    return [value]
+
+
+def _may_be_true(value: Any, template: Mapping[str, Any]) -> bool:
+    """Whether a CloudFormation Boolean may be true somewhere (``true``, ``"true"``, or a branch of ``Fn::If``)."""
+    return any(item is True or (isinstance(item, str) and item.lower() == "true") for item in template_strings(value, template))
+
+
+def _provider_accounts(provider: Any) -> frozenset[str] | None:
+    """The accounts a resource's provider is pinned to (``allowedAccountIds``), or None when not known."""
+    if provider is None:
+        return None
+    raw = lookup(provider.props, "allowedAccountIds")
+    if isinstance(raw, str) and not is_unknown(raw):
+        try:
+            raw = json.loads(raw)  # provider inputs hold non-string config as JSON text
+        except json.JSONDecodeError:
+            return None
+    accounts = frozenset(_string_list(raw))
+    return accounts if accounts and all(_ACCOUNT_ID.fullmatch(account) for account in accounts) else None
+
+
 # --- Protected rules are never automatic --------------------------------------------------------
 
 
@@ -430,8 +566,10 @@ def validate_protected_rules(args: StackValidationArgs, report_violation: Report
     """No rule the stack protects (``governance:protectedRules``) is remediated automatically.
 
     Flags a RemediationConfiguration with ``automatic: true`` on a protected rule's Config rule, a Config
-    rule tagged both protected and ``auto``, and a Lambda whose config runs a protected rule in ``auto``.
-    The policy config ``protectedRules`` adds keys to the ones the stack marks.
+    rule tagged both protected and ``auto``, a Lambda whose config runs a protected rule in ``auto``, and
+    (organization mode) a stack set whose template holds an ``AWS::Config::RemediationConfiguration``
+    with ``Automatic: true`` for a protected rule. The policy config ``protectedRules`` adds keys to the
+    ones the stack marks.
     """
     extra = list(_string_list(lookup(args.get_config(), "protectedRules")))
     protected = protected_rule_keys(args.resources, extra)
@@ -459,11 +597,75 @@ def validate_protected_rules(args: StackValidationArgs, report_violation: Report
                 resource.urn,
             )
 
+    prefixes = rule_name_prefixes(args.resources)
     for resource in args.resources:
         if resource.resource_type == REMEDIATION:
             _check_remediation(resource, rules_by_name, report_violation)
         elif resource.resource_type == FUNCTION:
             _check_lambda_modes(resource, protected, report_violation)
+        elif resource.resource_type == STACK_SET:
+            _check_member_remediations(resource, _RuleNames(protected, prefixes, rules_by_name), report_violation)
+
+
+def rule_name_prefixes(resources: Iterable[PolicyResource]) -> frozenset[str]:
+    """The rule-name prefixes the stack's remediation Lambdas know (``ruleNamePrefix`` of their config)."""
+    prefixes = set()
+    for resource in resources:
+        config = _lambda_config(resource) if resource.resource_type == FUNCTION else None
+        prefix = config.get("ruleNamePrefix") if config is not None else None
+        if isinstance(prefix, str):
+            prefixes.add(prefix)
+    return frozenset(prefixes)
+
+
+@dataclass(frozen=True)
+class _RuleNames:
+    """Tells which protected rule a Config rule name belongs to."""
+
+    protected: frozenset[str]
+    prefixes: frozenset[str]
+    """Known rule-name prefixes; without any, a name ending in a protected key is that key's."""
+    rules_by_name: Mapping[str, list[_RuleInfo]]
+
+    def protected_key(self, rule_name: str) -> str | None:
+        """The protected rule key ``rule_name`` names, or None."""
+        tagged = [info for info in self.rules_by_name.get(rule_name, []) if info.protected]
+        if tagged:
+            return tagged[0].key or rule_name
+        for key in sorted(self.protected, key=len, reverse=True):
+            if rule_name == key or (
+                any(rule_name == prefix + key for prefix in self.prefixes) if self.prefixes else rule_name.endswith(key)
+            ):
+                return key
+        return None
+
+
+def _check_member_remediations(resource: PolicyResource, names: _RuleNames, report_violation: ReportViolation) -> None:
+    template = stack_set_template(resource.props)
+    if not isinstance(template, Mapping):
+        return  # unknown in preview; an unreadable template is member-templates-least-privilege's to report
+    label = _stack_set_label(resource.name, resource.props)
+    for remediation in template_resources(template):
+        if remediation.type != TEMPLATE_REMEDIATION or not _may_be_true(remediation.properties.get("Automatic"), template):
+            continue
+        for rule_name in template_strings(remediation.properties.get("ConfigRuleName"), template):
+            if not isinstance(rule_name, str):
+                report_violation(
+                    f"StackSet {label}: its template's {remediation.logical_id} is automatic for a Config rule whose name the "
+                    f"pack cannot read ({json.dumps(rule_name)}), so it may be a protected rule. Name the rule literally or "
+                    "by Ref to the rule's resource.",
+                    resource.urn,
+                )
+                continue
+            key = names.protected_key(rule_name)
+            if key is not None:
+                report_violation(
+                    f"StackSet {label} remediates protected rule {key} automatically in member accounts (its template's "
+                    f"{remediation.logical_id} has Automatic: true for Config rule {rule_name}). Set the rule's mode to manual "
+                    f"in governance:rules.{key} and in any governance:organization.overrides entry, or remove it from "
+                    "governance:protectedRules in a reviewed change.",
+                    resource.urn,
+                )
 
 
 def _check_remediation(
@@ -504,12 +706,266 @@ def _check_lambda_modes(resource: PolicyResource, protected: frozenset[str], rep
             )
 
 
+# --- Organization mode: stack sets --------------------------------------------------------------
+
+STACK_SET_SETTINGS: tuple[tuple[tuple[str, ...], Any, str], ...] = (
+    (("permissionModel",), "SERVICE_MANAGED", "CloudFormation deploys through Organizations' own roles, with no administration role to guard"),
+    (("autoDeployment", "enabled"), True, "an account that joins a target OU later is governed without a new deployment"),
+    (("callAs",), "DELEGATED_ADMIN", "the hub manages the stack sets as the organization's delegated administrator"),
+)
+"""What every stack set must set: ``(property path, required value, why)``."""
+
+
+def validate_stack_sets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Member stack sets are service-managed, auto-deployed, and managed as the delegated administrator.
+
+    A stack set instance must be called as the delegated administrator too. An absent property takes
+    CloudFormation's default (``SELF_MANAGED``, no auto-deployment, ``SELF``), so it is a violation; an
+    unknown one is skipped.
+    """
+    if args.resource_type == STACK_SET:
+        settings = STACK_SET_SETTINGS
+        label = f"StackSet {_stack_set_label(args.name, args.props)}"
+    elif args.resource_type == STACK_SET_INSTANCE:
+        settings = STACK_SET_SETTINGS[2:]
+        label = f"StackSetInstance {args.name}"
+    else:
+        return
+    for path, required, why in settings:
+        value = lookup(args.props, *path)
+        if value is UNKNOWN or value == required:
+            continue
+        shown = "absent" if value is MISSING else repr(value)
+        report_violation(f"{label}: {'.'.join(path)} is {shown}; it must be {required!r}: {why}.", None)
+
+
+# --- Organization mode: the hub bus admits the organization only ---------------------------------
+
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+PUT_EVENTS = "events:PutEvents"
+
+
+def _action_matches(pattern: Any, action: str) -> bool:
+    """Whether an IAM action pattern (``*`` and ``?`` wildcards, case-insensitive) covers ``action``."""
+    if not isinstance(pattern, str):
+        return False
+    expression = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(expression, action, re.IGNORECASE) is not None
+
+
+def _grants(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether an ``Allow`` statement grants ``action`` (through ``Action``, or a ``NotAction`` that leaves it out)."""
+    not_action = lookup(statement, "NotAction")
+    if _is_known(not_action):
+        return not any(_action_matches(pattern, action) for pattern in _as_list(not_action))
+    actions = lookup(statement, "Action")
+    return _is_known(actions) and any(_action_matches(pattern, action) for pattern in _as_list(actions))
+
+
+def bus_policy_problems(document: Any) -> list[str]:
+    """Why an event bus policy lets someone outside the organization put events (empty when it does not).
+
+    Every ``Allow`` that grants ``events:PutEvents`` must require ``aws:PrincipalOrgID`` with an
+    organization id (``o-...``, no wildcard), whoever its principal is.
+    """
+    parsed = _policy_document(document)
+    if isinstance(parsed, str):
+        return [f"the policy {parsed}"]
+    if parsed is None:
+        return []
+    problems = []
+    for label, statement in _statements(parsed):
+        if not _allows(statement) or not _grants(statement, PUT_EVENTS):
+            continue
+        organizations = _condition_values(statement, "aws:PrincipalOrgID")
+        if organizations is None:
+            problems.append(
+                f"{label} allows {PUT_EVENTS} without an aws:PrincipalOrgID condition; "
+                'add "Condition": {"StringEquals": {"aws:PrincipalOrgID": "<organization id>"}}'
+            )
+        elif not all(is_unknown(value) or (isinstance(value, str) and _ORGANIZATION_ID.fullmatch(value)) for value in organizations):
+            problems.append(f"{label} has aws:PrincipalOrgID {organizations}; it must name the organization's id (o-...), no wildcards")
+    return problems
+
+
+def validate_bus_policy(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """An event bus policy lets only principals of the organization put events on the bus."""
+    if args.resource_type != EVENT_BUS_POLICY:
+        return
+    document = lookup(args.props, "policy")
+    if not _is_known(document):
+        return  # in preview the policy names the new bus's ARN and the organization id, both computed
+    for problem in bus_policy_problems(document):
+        report_violation(f"EventBusPolicy {args.name}: {problem}.", None)
+
+
+# --- Organization mode: member roles trust the hub only ------------------------------------------
+
+_PRINCIPAL_ACCOUNT = re.compile(r"arn:[^:]*:(?:iam|sts)::(?P<account>[^:]*):.*")
+_OWN_ACCOUNT = "(member)"
+"""What ``${AWS::AccountId}`` reads as in an ARN: the account the template is deployed in."""
+
+
+def _principal_account(value: Any) -> str | None:
+    """The account of an AWS principal (an account id, an IAM/STS ARN, or ``Fn::Sub`` of one), or None."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        value = value["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", _OWN_ACCOUNT)
+    if not isinstance(value, str):
+        return None
+    if _ACCOUNT_ID.fullmatch(value):
+        return value
+    match = _PRINCIPAL_ACCOUNT.fullmatch(value)
+    return match.group("account") if match else None
+
+
+def _describe_account(account: str) -> str:
+    return "the member account itself" if account == _OWN_ACCOUNT else f"account {account}"
+
+
+def member_trust_problems(trust: Any, template: Mapping[str, Any], hub_accounts: frozenset[str] | None) -> list[str]:
+    """Why a member role's trust policy lets in someone other than the hub (empty when it does not).
+
+    No statement trusts ``*``, a federated or canonical-user principal, or an AWS principal outside
+    ``hub_accounts``; ``aws:PrincipalArn`` values name roles of the hub. Service principals are left to
+    the service's own conditions. With ``hub_accounts`` None (the provider is not pinned), only ``*`` and
+    principals that cannot be read are problems.
+    """
+    if not isinstance(trust, Mapping):
+        return ["its AssumeRolePolicyDocument is not a JSON object the pack can read"]
+    problems = []
+    for label, statement in _statements(trust):
+        if not _allows(statement):
+            continue
+        principal = lookup(statement, "Principal")
+        if _is_known(lookup(statement, "NotPrincipal")) or principal == "*":
+            problems.append(f"{label} trusts any principal; trust the hub's roles only")
+            continue
+        if not isinstance(principal, Mapping):
+            continue
+        for kind in sorted(set(principal) - {"AWS", "Service"}):
+            problems.append(f"{label} trusts {kind} principals; trust the hub's roles only")
+        principals = [item for value in _as_list(lookup(principal, "AWS")) if _is_known(value) for item in template_strings(value, template)]
+        arns = [item for value in _condition_arns(statement) for item in template_strings(value, template)]
+        for value in [*principals, *arns]:
+            if value == "*":
+                problems.append(f"{label} trusts any principal (*); trust the hub's roles only")
+                continue
+            account = _principal_account(value)
+            if account is None:
+                problems.append(f"{label} trusts {json.dumps(value)}, which names no account the pack can read")
+            elif "*" in account or "?" in account:
+                problems.append(f"{label} trusts {json.dumps(value)} of any account; name the hub's roles")
+            elif hub_accounts is not None and account not in hub_accounts:
+                problems.append(
+                    f"{label} trusts {json.dumps(value)} of {_describe_account(account)}; only the hub "
+                    f"({', '.join(sorted(hub_accounts))}) may assume a member role"
+                )
+    return problems
+
+
+def _condition_arns(statement: Mapping[str, Any]) -> list[Any]:
+    """``aws:PrincipalArn`` values a statement's conditions admit (negated operators exclude, so they are left out)."""
+    conditions = lookup(statement, "Condition")
+    if not isinstance(conditions, Mapping):
+        return []
+    values: list[Any] = []
+    for operator in conditions:
+        if "Not" in operator:
+            continue
+        block = lookup(conditions, operator)
+        if isinstance(block, Mapping):
+            values.extend(item for key in block if key.lower() == "aws:principalarn" for item in _as_list(lookup(block, key)))
+    return values
+
+
+def validate_member_trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Roles that a stack set deploys to member accounts are assumed by the hub's roles only.
+
+    The hub is the account the stack set's provider is pinned to (``allowedAccountIds``), which is where
+    the stack set, the bus and the remediation Lambda live.
+    """
+    if args.resource_type != STACK_SET:
+        return
+    template = stack_set_template(args.props)
+    if not isinstance(template, Mapping):
+        return  # unknown in preview; an unreadable template is member-templates-least-privilege's to report
+    hub_accounts = _provider_accounts(args.provider)
+    label = _stack_set_label(args.name, args.props)
+    for role in template_resources(template):
+        if role.type != TEMPLATE_ROLE:
+            continue
+        for problem in member_trust_problems(role.properties.get("AssumeRolePolicyDocument"), template, hub_accounts):
+            report_violation(f"StackSet {label}, role {role.logical_id}: {problem}.", None)
+
+
+# --- Organization mode: member templates hold no credentials and no wildcard actions ---------------
+
+MEMBER_FORBIDDEN_TYPES: Mapping[str, str] = {
+    "AWS::IAM::User": "an IAM user",
+    "AWS::IAM::AccessKey": "an access key",
+    "AWS::IAM::UserPolicy": "an IAM user's policy",
+    "AWS::IAM::UserToGroupAddition": "IAM users added to a group",
+}
+"""Template resources that would leave long-lived credentials in every member account."""
+_POLICY_DOCUMENT_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy", "AWS::IAM::GroupPolicy"})
+
+
+def _template_policy_documents(resource: TemplateResource) -> list[tuple[str, Any]]:
+    """``(label, document)`` for each permissions policy a template resource holds."""
+    if resource.type == TEMPLATE_ROLE:
+        policies = resource.properties.get("Policies")
+        return [
+            (f"policy {entry.get('PolicyName', index)!s}", entry.get("PolicyDocument"))
+            for index, entry in enumerate(policies if isinstance(policies, list) else [])
+            if isinstance(entry, dict)
+        ]
+    if resource.type in _POLICY_DOCUMENT_TYPES:
+        return [("its PolicyDocument", resource.properties.get("PolicyDocument"))]
+    return []
+
+
+def member_template_problems(template: Mapping[str, Any]) -> list[str]:
+    """Why a member template grants more than the listed actions, or creates credentials (empty when it does not)."""
+    problems = []
+    for resource in template_resources(template):
+        what = MEMBER_FORBIDDEN_TYPES.get(resource.type)
+        if what is not None:
+            problems.append(f"{resource.logical_id} ({resource.type}) creates {what} in every member account; use roles only")
+        if resource.type == TEMPLATE_ROLE and resource.properties.get("ManagedPolicyArns"):
+            problems.append(
+                f"{resource.logical_id} attaches managed policies {json.dumps(resource.properties['ManagedPolicyArns'])}, "
+                "whose actions the pack cannot check; list the actions in Policies"
+            )
+        for label, document in _template_policy_documents(resource):
+            if not isinstance(document, Mapping):
+                problems.append(f"{resource.logical_id} {label} is not a JSON policy document the pack can read")
+                continue
+            problems.extend(f"{resource.logical_id} {label}: {problem}" for problem in wildcard_action_problems(document))
+    return problems
+
+
+def validate_member_templates(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """A stack set's template is readable, creates no IAM user or access key, and allows no wildcard action."""
+    if args.resource_type != STACK_SET:
+        return
+    template = stack_set_template(args.props)
+    if template is None:
+        return  # unknown in preview
+    label = _stack_set_label(args.name, args.props)
+    if isinstance(template, str):
+        report_violation(f"StackSet {label} {template}; the pack must read a stack set's template to check it.", None)
+        return
+    for problem in member_template_problems(template):
+        report_violation(f"StackSet {label}: {problem}.", None)
+
+
 # --- The policies --------------------------------------------------------------------------------
 
 POLICIES: list[Policy] = [
     ResourceValidationPolicy(
         name="iam-trust-confused-deputy",
-        description="Roles that AWS services assume require aws:SourceAccount (and aws:SourceArn where the service sends it).",
+        description="Roles that AWS services assume, in the stack or in member templates, require aws:SourceAccount "
+        "(and aws:SourceArn where the service sends it).",
         validate=validate_role_trust,
         enforcement_level=EnforcementLevel.MANDATORY,
         severity=Severity.HIGH,
@@ -550,6 +1006,34 @@ POLICIES: list[Policy] = [
                 },
             },
         ),
+    ),
+    ResourceValidationPolicy(
+        name="organization-stack-sets",
+        description="Member stack sets are SERVICE_MANAGED with auto-deployment on, and called as DELEGATED_ADMIN (instances too).",
+        validate=validate_stack_sets,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    ResourceValidationPolicy(
+        name="member-role-trusts-hub-only",
+        description="Roles in member templates are assumed by the hub account's roles only: no '*', no other account.",
+        validate=validate_member_trust,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.CRITICAL,
+    ),
+    ResourceValidationPolicy(
+        name="hub-bus-organization-only",
+        description="An event bus policy allows events:PutEvents only with an aws:PrincipalOrgID condition.",
+        validate=validate_bus_policy,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
+    ),
+    ResourceValidationPolicy(
+        name="member-templates-least-privilege",
+        description="Member templates are readable, create no IAM user or access key, and allow no wildcard action.",
+        validate=validate_member_templates,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=Severity.HIGH,
     ),
 ]
 """Every policy of the pack, in the order the CLI reports them."""

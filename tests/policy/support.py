@@ -68,29 +68,46 @@ def preview(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return unknown_checking_proxy(copy.deepcopy(dict(props)))
 
 
-def resource_args(resource: Registered, props: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None) -> ResourceValidationArgs:
-    """What a resource policy receives for ``resource`` (its inputs, or ``props`` instead)."""
+def provider_inputs(run: ProgramRun) -> dict[str, Mapping[str, Any]]:
+    """The inputs of each explicit provider of a run, by the provider's logical name (what the engine sends as its properties)."""
+    return {provider.name: provider.inputs for provider in run.of_type("pulumi:providers:aws")}
+
+
+def provider_of(resource: Registered, props: Mapping[str, Any] | None = None) -> PolicyProviderResource | None:
+    """The provider a policy receives with ``resource``, with ``props`` as its properties (inputs)."""
+    if not resource.provider:
+        return None
+    urn = provider_urn(resource)
+    return PolicyProviderResource("pulumi:providers:aws", preview(props or {}), urn, urn.rsplit("::", 1)[-1])
+
+
+def resource_args(
+    resource: Registered,
+    props: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    provider: Mapping[str, Any] | None = None,
+) -> ResourceValidationArgs:
+    """What a resource policy receives for ``resource`` (its inputs, or ``props`` instead), with its provider's ``provider`` inputs."""
     return ResourceValidationArgs(
         resource_type=resource.type,
         props=preview(resource.inputs if props is None else props),
         urn=urn_of(resource),
         name=resource.name,
         opts=OPTIONS,
-        provider=None,
+        provider=provider_of(resource, provider) if provider is not None else None,
         config=config,
     )
 
 
-def policy_resource(resource: Registered, props: Mapping[str, Any] | None = None) -> PolicyResource:
-    """What a stack policy receives for ``resource`` (its outputs, or ``props`` instead)."""
-    provider = PolicyProviderResource("pulumi:providers:aws", {}, provider_urn(resource), provider_urn(resource).rsplit("::", 1)[-1])
+def policy_resource(resource: Registered, props: Mapping[str, Any] | None = None, provider: Mapping[str, Any] | None = None) -> PolicyResource:
+    """What a stack policy receives for ``resource`` (its outputs, or ``props`` instead), with its provider's ``provider`` inputs."""
     return PolicyResource(
         resource_type=resource.type,
         props=preview(resource.state if props is None else props),
         urn=urn_of(resource),
         name=resource.name,
         opts=OPTIONS,
-        provider=provider if resource.provider else None,
+        provider=provider_of(resource, provider),
         parent=None,
         dependencies=[],
         property_dependencies={},
@@ -125,15 +142,20 @@ def evaluate_pack(run: ProgramRun, overrides: Mapping[str, Mapping[str, Any]] | 
     overrides = overrides or {}
     violations: list[Violation] = []
     resources = custom_resources(run)
+    providers = provider_inputs(run)
+
+    def provider(resource: Registered) -> Mapping[str, Any]:
+        return providers.get(provider_urn(resource).rsplit("::", 1)[-1], {})
+
     for policy in POLICIES:
         def report(message: str, urn: str | None = None, policy: Policy = policy) -> None:
             violations.append(Violation(policy.name, message, urn))
 
         if isinstance(policy, ResourceValidationPolicy):
             for resource in resources:
-                policy.validate(resource_args(resource, overrides.get(resource.name)), report)
+                policy.validate(resource_args(resource, overrides.get(resource.name), provider=provider(resource)), report)
         elif isinstance(policy, StackValidationPolicy):
-            stack = [policy_resource(resource, overrides.get(resource.name)) for resource in resources]
+            stack = [policy_resource(resource, overrides.get(resource.name), provider(resource)) for resource in resources]
             policy.validate(StackValidationArgs(stack), report)
     return violations
 
@@ -162,22 +184,30 @@ def _messages(response: Any) -> list[Violation]:
     return [Violation(d.policyName, d.message, d.urn or None) for d in response.diagnostics]
 
 
-def analyze(resource: Registered, props: Mapping[str, Any] | None = None) -> list[Violation]:
-    """Run every resource policy on one resource through the servicer (inputs, or ``props``)."""
+def _provider_message(resource: Registered, inputs: Mapping[str, Any] | None) -> proto.AnalyzerProviderResource:
+    urn = provider_urn(resource)
+    return proto.AnalyzerProviderResource(type="pulumi:providers:aws", urn=urn, name=urn.rsplit("::", 1)[-1], properties=_struct(inputs or {}))
+
+
+def analyze(resource: Registered, props: Mapping[str, Any] | None = None, provider: Mapping[str, Any] | None = None) -> list[Violation]:
+    """Run every resource policy on one resource through the servicer (inputs, or ``props``), with its provider's inputs."""
     request = proto.AnalyzeRequest(
         type=resource.type,
         urn=urn_of(resource),
         name=resource.name,
         properties=_struct(resource.inputs if props is None else props),
     )
+    if resource.provider:
+        request.provider.CopyFrom(_provider_message(resource, provider))
     return _messages(servicer().Analyze(request, None))
 
 
 def analyze_stack(
     resources: Iterable[tuple[Registered, Mapping[str, Any]]],
     config: Mapping[str, Mapping[str, Any]] | None = None,
+    providers: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Violation]:
-    """Run every stack policy through the servicer on ``(resource, outputs)`` pairs."""
+    """Run every stack policy through the servicer on ``(resource, outputs)`` pairs; ``providers`` as ``provider_inputs``."""
     request = proto.AnalyzeStackRequest()
     for resource, props in resources:
         entry = request.resources.add()
@@ -186,5 +216,5 @@ def analyze_stack(
         entry.name = resource.name
         entry.properties.CopyFrom(_struct(props))
         if resource.provider:
-            entry.provider.CopyFrom(proto.AnalyzerProviderResource(type="pulumi:providers:aws", urn=provider_urn(resource), name="aws"))
+            entry.provider.CopyFrom(_provider_message(resource, (providers or {}).get(provider_urn(resource).rsplit("::", 1)[-1])))
     return _messages(servicer(config).AnalyzeStack(request, None))

@@ -118,7 +118,7 @@ def test_the_entry_point_builds_the_pack_without_serving(monkeypatch: pytest.Mon
     assert built["name"] == PACK_NAME
     assert [policy.name for policy in built["policies"]] == [policy.name for policy in POLICIES]
     assert built["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
-    assert len({policy.name for policy in POLICIES}) == len(POLICIES) == 5
+    assert len({policy.name for policy in POLICIES}) == len(POLICIES) == 9
 
 
 def test_the_pack_runs_in_its_own_virtualenv_with_pinned_dependencies() -> None:
