@@ -164,7 +164,7 @@ def deploy(settings: Settings) -> dict[str, Any]:
                 "ssmRoleArn": roles.ssm_role_arn,
                 "lambdaRoleArn": roles.lambda_role_arn,
             }
-        account_dashboard(f"gov-{account.id}-dashboard", plan, provider)
+        account_dashboard(f"gov-{account.id}-dashboard", plan, pulumi.ResourceOptions(provider=provider))
     exports["accountRegions"] = outputs
     return exports
 

@@ -11,7 +11,7 @@ from governance.operations import dashboard_body
 from governance.plan import AccountPlan
 
 
-def account_dashboard(name: str, plan: AccountPlan, provider: pulumi.ProviderResource) -> aws.cloudwatch.Dashboard | None:
+def account_dashboard(name: str, plan: AccountPlan, opts: pulumi.ResourceOptions) -> aws.cloudwatch.Dashboard | None:
     """The dashboard of ``plan``'s account, or None when no region of it runs the Lambda (nothing to draw).
 
     Dashboards are global to an account; the request goes to the account's first region. Metrics
@@ -24,5 +24,5 @@ def account_dashboard(name: str, plan: AccountPlan, provider: pulumi.ProviderRes
         dashboard_name=plan.names.dashboard,
         dashboard_body=json.dumps(dashboard_body(plan), sort_keys=True),
         region=plan.account.home_region,
-        opts=pulumi.ResourceOptions(provider=provider),
+        opts=opts,
     )

@@ -14,6 +14,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
+from components.dashboard import account_dashboard
+from components.operations import Operations, OperationsArgs
 from components.remediation_function import RemediationFunction, RemediationFunctionArgs
 from governance.lambda_code import handler_iam_actions
 from governance.organization_plan import OrganizationPlan, ProfileStackSets
@@ -93,7 +95,8 @@ class Organization(pulumi.ComponentResource):
 
     Per governed region: the bus ``<prefix>member-events`` that members forward to, open to the
     organization (``aws:PrincipalOrgID``), and direct mode's remediation Lambda, log group, dead-letter
-    queue and invoke config, fed by a rule on that bus. Once: the Lambda's role, allowed to assume the
+    queue and invoke config, fed by a rule on that bus, with direct mode's alarms, notification rule
+    and topic. Once: the dashboard of the hub's function. Once: the Lambda's role, allowed to assume the
     member role in any account. Per rule profile: an IAM stack set with one instance per target OU in
     the first region, and a rules stack set with one instance per target OU and region, after it.
     """
@@ -115,6 +118,7 @@ class Organization(pulumi.ComponentResource):
             for region in hub.regions:
                 if region.needs_function:
                     self.function_arns[region.region] = self._region(f"{name}-{region.region}", region, role_arn, organization_id, args)
+            account_dashboard(f"{name}-dashboard", hub, pulumi.ResourceOptions(parent=self))
 
         self.stack_set_names = []
         for profile in plan.profiles:
@@ -184,6 +188,14 @@ class Organization(pulumi.ComponentResource):
                 log_retention_days=args.settings.log_retention_days,
                 delivery=args.settings.delivery,
                 event_bus_name=bus.name,
+            ),
+            parent=self,
+        )
+        # Direct mode's alarms and notifications, on the hub's function: its failures are every member's.
+        Operations(
+            f"{name}-operations",
+            OperationsArgs(
+                plan=region, settings=args.settings.operations, delivery=args.settings.delivery, dead_letter_queue_arn=function.dead_letter_queue_arn
             ),
             parent=self,
         )

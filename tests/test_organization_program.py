@@ -126,10 +126,24 @@ def in_region(run: ProgramRun, region: str, type_token: str) -> list[Registered]
     return [resource for resource in run.of_type(type_token) if resource.name.startswith(f"gov-org-{HUB}-{region}-")]
 
 
+def on_hub_bus(run: ProgramRun, region: str, type_token: str) -> list[Registered]:
+    """The region's rules or targets on the members' bus (the notification rule is on the default bus)."""
+    return [resource for resource in in_region(run, region, type_token) if resource.inputs.get("eventBusName") == "governance-member-events"]
+
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+OPERATIONS_PER_REGION = {ALARM: 4, TOPIC: 1, EVENT_RULE: 1, EVENT_TARGET: 1}
+"""Direct mode's alarms, topic and notification rule with its target, on the hub's function."""
+
+
 def expected_count(regions: int, targets_per_profile: list[int]) -> int:
-    """Provider, component, the Lambda role and its policy; nine resources per region; per profile two stack sets,
-    one IAM instance per target and one rules instance per target and region."""
-    return 4 + len(HUB_REGION_TYPES) * regions + sum(2 + targets * (1 + regions) for targets in targets_per_profile)
+    """Provider, component, the Lambda role and its policy, the dashboard; nine resources per region for the function
+    and seven for its alarms and notifications; per profile two stack sets, one IAM instance per target and one rules
+    instance per target and region."""
+    per_region = len(HUB_REGION_TYPES) + sum(OPERATIONS_PER_REGION.values())
+    return 5 + per_region * regions + sum(2 + targets * (1 + regions) for targets in targets_per_profile)
 
 
 # --- what is registered, and how many -------------------------------------------------------------
@@ -166,8 +180,10 @@ def test_the_resource_count_is_a_function_of_regions_profiles_and_their_targets(
     assert counts[STACK_SET] == 2 * len(targets)
     assert counts[INSTANCE] == sum(targets) * (1 + len(regions))
     for type_token in HUB_REGION_TYPES:
-        assert counts[type_token] == len(regions), type_token
-    assert counts[ROLE] == counts[ROLE_POLICY] == counts[PROVIDER] == counts[COMPONENT] == 1
+        assert counts[type_token] == len(regions) * (1 + OPERATIONS_PER_REGION.get(type_token, 0)), type_token
+    for type_token, per_region in OPERATIONS_PER_REGION.items():
+        assert counts[type_token] == len(regions) * (per_region + (type_token in HUB_REGION_TYPES)), type_token
+    assert counts[ROLE] == counts[ROLE_POLICY] == counts[PROVIDER] == counts[COMPONENT] == counts[DASHBOARD] == 1
 
 
 def test_a_detect_only_organization_deploys_no_hub_lambda_and_a_member_role_for_the_cli() -> None:
@@ -369,7 +385,7 @@ def test_the_hub_bus_admits_the_organization_and_feeds_the_lambda_with_the_membe
         assert statement["Principal"] == "*" and statement["Action"] == "events:PutEvents"
         assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": MOCK_ORGANIZATION_ID}}
         assert statement["Resource"] == bus.state["arn"]
-        (rule,) = in_region(run, region, EVENT_RULE)
+        (rule,) = on_hub_bus(run, region, EVENT_RULE)
         assert rule.inputs["eventBusName"] == "governance-member-events"
         pattern = json.loads(rule.inputs["eventPattern"])
         hub_names = json.dumps(pattern)
@@ -379,7 +395,7 @@ def test_the_hub_bus_admits_the_organization_and_feeds_the_lambda_with_the_membe
             for part in member_pattern.get("$or", [member_pattern]):
                 for name in part["detail"].get("configRuleName", part["detail"].get("Definition")):
                     assert json.dumps(name) in hub_names, (profile.name, name)
-        (target,) = in_region(run, region, EVENT_TARGET)
+        (target,) = on_hub_bus(run, region, EVENT_TARGET)
         assert target.inputs["eventBusName"] == "governance-member-events"
         assert target.inputs["deadLetterConfig"]["arn"] and target.inputs["retryPolicy"]["maximumRetryAttempts"] >= 0
 
@@ -389,7 +405,7 @@ def test_with_one_profile_the_hub_rule_matches_exactly_what_members_forward() ->
     run, settings = run_program(namespaced(raw)), load_settings(raw)
     (profile,) = profiles(settings)
     for index, region in enumerate(REGIONS):
-        (rule,) = in_region(run, region, EVENT_RULE)
+        (rule,) = on_hub_bus(run, region, EVENT_RULE)
         assert json.loads(rule.inputs["eventPattern"]) == member_plan(settings, profile).regions[index].event_pattern
 
 
