@@ -5,14 +5,12 @@ events to, and deploys each rule profile's member templates through two service-
 The program never lists the organization's accounts: what it registers depends on the regions, the
 profiles and their targets only.
 
-One hub Lambda serves every profile, and a forwarded event names its account, not its profile. So the
-Lambda's config holds one setting per rule key and per runbook: profiles may differ in which rules
-the Lambda acts on (a profile without a rule neither forwards its events nor grants its member role
-the fixer's actions), but a rule that the Lambda fixes in several profiles must have the same mode,
-source and params in all of them. Rules remediated by SSM may differ: their remediation runs in the
-member account as its template sets it. A per-profile config does not fit: for the dev stack's rules with
-two overrides it measures 6,575 bytes of environment in us-east-1, over Lambda's 4,096
-(``tests/test_organization_program.py`` rebuilds that layout).
+One hub Lambda per region serves every profile, and a forwarded event names its account, not its
+profile: the function finds the target above the account (it walks the account's parents anyway to
+know it is governed) and takes that target's profile. Its config holds the union of the profiles'
+Lambda rules as ``rules`` and, in ``organization.profiles``, each profile that differs with its
+differences only (a rule the profile does not have the Lambda fix is ``null``), which keeps several
+profiles within Lambda's 4 KB environment where whole per-profile configs would not fit.
 """
 
 from __future__ import annotations
@@ -24,8 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from governance import limits
-from governance.member_template import MemberTemplates, member_plan, profile_rules_key, render_member_templates
-from governance.plan import AccountPlan, Names, limit_problems, plan_account
+from governance.member_template import (
+    ACCOUNT_ID,
+    PARTITION,
+    REGION,
+    MemberTemplates,
+    member_plan,
+    render_member_templates,
+)
+from governance.plan import AccountPlan, Names, RegionPlan, limit_problems, plan_account
 from governance.settings import (
     NAMESPACE,
     Account,
@@ -75,45 +80,47 @@ def hub_section(organization: OrganizationSettings) -> dict[str, Any]:
     }
 
 
-def _member_entries(settings: Settings, profile: RuleProfile) -> dict[tuple[str, str, str], Any]:
-    """What the hub's Lambda config would hold for ``profile``, by (region, section, name), with member placeholders."""
-    entries: dict[tuple[str, str, str], Any] = {}
-    for region in member_plan(settings, profile).regions:
-        config = region.lambda_config
-        for section in ("rules", "ssmRunbooks"):
-            for name, entry in config[section].items():
-                entries[(region.region, section, name)] = entry
+def _member_entries(settings: Settings, profile: RuleProfile, hub_region: RegionPlan, index: int) -> dict[str, dict[str, Any]]:
+    """The Lambda config sections of ``profile``'s members in ``hub_region`` (its ``index``-th), as the hub's function reads them.
+
+    Region and partition are the hub's own (it serves the members of its region); the account id stays a
+    placeholder, which no hub value can stand for.
+    """
+    config = member_plan(settings, profile).regions[index].lambda_config
+    text = json.dumps({section: config[section] for section in ("rules", "ssmRunbooks")})
+    text = text.replace(REGION, hub_region.region).replace(PARTITION, hub_region.account.partition)
+    entries: dict[str, dict[str, Any]] = json.loads(text)
     return entries
 
 
-def _rule_key_of(section: str, name: str, entry: Any) -> str:
-    return name if section == "rules" else str(entry["key"])
+def hub_rules(organization: OrganizationSettings) -> tuple[RuleSettings, ...]:
+    """The union of the profiles' remediating rules: one per key and engine, the first profile's.
 
-
-def hub_rules(settings: Settings, organization: OrganizationSettings) -> tuple[tuple[RuleSettings, ...], list[str]]:
-    """The union of the profiles' remediating rules, and one sentence per rule whose hub settings differ between profiles."""
-    problems: list[str] = []
-    seen: dict[tuple[str, str, str], tuple[RuleProfile, Any]] = {}
-    for profile in organization.profiles:
-        for where, entry in _member_entries(settings, profile).items():
-            earlier = seen.setdefault(where, (profile, entry))
-            # A runbook's entry only labels the hub's records of automation events, and the hub takes none of a
-            # member account's yet: the first profile's entry stands for all (SSM modes may differ by profile).
-            if earlier[1] != entry and where[1] == "rules":
-                key = _rule_key_of(where[1], where[2], entry)
-                problems.append(
-                    f"{profile_rules_key(profile)}.{key} gives the rule other remediation settings than {profile_rules_key(earlier[0])} "
-                    "(mode, source or params), but one hub Lambda serves every profile and cannot tell them apart; "
-                    "make them equal, or turn the rule off or to detect in one of them."
-                )
-    # By key and engine: a rule the Lambda fixes in one profile and SSM in another is in both sections of the config.
+    The hub's config holds these as ``rules`` and each profile's differences from them (``profile_differences``).
+    """
     union: dict[tuple[str, str], RuleSettings] = {}
     for profile in organization.profiles:
         for rule in profile.rules:
             if rule.remediates:
                 union.setdefault((rule.key, rule.engine), rule)
-    ordered = tuple(rule for profile in organization.profiles for rule in profile.rules if union.get((rule.key, rule.engine)) is rule)
-    return ordered, list(dict.fromkeys(problems))
+    return tuple(rule for profile in organization.profiles for rule in profile.rules if union.get((rule.key, rule.engine)) is rule)
+
+
+def profile_differences(settings: Settings, organization: OrganizationSettings, hub_region: RegionPlan, index: int) -> list[dict[str, Any]]:
+    """The ``organization.profiles`` entries of the hub's config in ``hub_region``: each profile whose Lambda rules differ.
+
+    A rule the profile's members do not have the Lambda fix is ``null``; one they fix otherwise is their entry.
+    The function takes the profile from the target it finds above the event's account.
+    """
+    union = hub_region.lambda_config["rules"]
+    differing = []
+    for profile in organization.profiles:
+        members = _member_entries(settings, profile, hub_region, index)["rules"]
+        differences: dict[str, Any] = {key: entry for key, entry in members.items() if union.get(key) != entry}
+        differences.update({key: None for key in union if key not in members})
+        if differences:
+            differing.append({"targets": list(profile.targets), "rules": differences})
+    return differing
 
 
 def hub_account(organization: OrganizationSettings, rules: tuple[RuleSettings, ...]) -> Account:
@@ -130,37 +137,46 @@ def hub_account(organization: OrganizationSettings, rules: tuple[RuleSettings, .
 
 
 def _account_specific(settings: Settings, organization: OrganizationSettings, hub: AccountPlan) -> list[str]:
-    """One sentence per rule whose hub setting holds a value of the hub's own account where members need their own."""
+    """One sentence per rule whose Lambda setting holds a value of each member account, which the hub's config cannot name."""
     problems = []
-    config_keys = {rule.key: rule.config_key for rule in hub.account.rules if rule.config_key}
-    members: dict[tuple[str, str, str], Any] = {}
-    for profile in organization.profiles:
-        for where, entry in _member_entries(settings, profile).items():
-            members.setdefault(where, entry)
-    for region in hub.regions:
-        config = region.lambda_config
-        for section in ("rules", "ssmRunbooks"):
-            for name, entry in config[section].items():
-                if members.get((region.region, section, name), entry) != entry:
-                    key = _rule_key_of(section, name, entry)
-                    problems.append(
-                        f"{config_keys.get(key, f'{NAMESPACE}:rules.{key}')} makes the hub Lambda pass a resource of each member account (such as a role ARN) "
-                        "that its config cannot name for every account; organization mode does not support it yet, so use the ssm engine "
-                        "or another destination for this rule."
-                    )
+    config_keys = {(profile.name, rule.key): rule.config_key for profile in organization.profiles for rule in profile.rules}
+    for index, region in enumerate(hub.regions):
+        for profile in organization.profiles:
+            for section, entries in _member_entries(settings, profile, region, index).items():
+                for name, entry in entries.items():
+                    if ACCOUNT_ID in json.dumps(entry):
+                        key = _rule_key_of(section, name, entry)
+                        problems.append(
+                            f"{config_keys.get((profile.name, key), f'{NAMESPACE}:rules.{key}')} makes the hub Lambda pass a resource of each member "
+                            "account (such as a role ARN) that its config cannot name for every account; organization mode does not support it "
+                            "yet, so use the ssm engine or another destination for this rule."
+                        )
     return list(dict.fromkeys(problems))
 
 
+def _rule_key_of(section: str, name: str, entry: Any) -> str:
+    return name if section == "rules" else str(entry["key"])
+
+
 def _section_problems(organization: OrganizationSettings, hub: AccountPlan) -> list[str]:
-    """One sentence when the ``organization`` section alone takes the hub Lambda's environment over its limit."""
-    key = f"{ORGANIZATION_KEY}.excludeAccounts" if organization.exclude_accounts else f"{ORGANIZATION_KEY}.targets"
+    """One sentence when the ``organization`` section takes the hub Lambda's environment over its limit, naming what to change."""
     for region in hub.regions:
-        if not region.needs_function:
+        if not region.needs_function or region.organization is None:
             continue
         environment = json.dumps(region.lambda_environment())
+        if limits.violation(limits.LAMBDA_ENVIRONMENT, environment) is None:
+            continue
+        without_profiles = dataclasses.replace(region, organization={k: v for k, v in region.organization.items() if k != "profiles"})
         without = json.dumps(dataclasses.replace(region, organization=None).lambda_environment())
         breach = limits.violation(limits.LAMBDA_ENVIRONMENT, environment)
-        if breach is not None and limits.violation(limits.LAMBDA_ENVIRONMENT, without) is None:
+        if limits.violation(limits.LAMBDA_ENVIRONMENT, json.dumps(without_profiles.lambda_environment())) is None:
+            return [
+                f"{ORGANIZATION_KEY}.overrides make {limits.LAMBDA_ENVIRONMENT.what} of the hub's remediation Lambda in {region.region} "
+                f"{breach}, with each profile's differences in the Lambda's rules it must carry; make the overrides' Lambda rules more alike "
+                "(same mode and params), or use the ssm engine for the rules that differ."
+            ]
+        if limits.violation(limits.LAMBDA_ENVIRONMENT, without) is None:
+            key = f"{ORGANIZATION_KEY}.excludeAccounts" if organization.exclude_accounts else f"{ORGANIZATION_KEY}.targets"
             return [
                 f"{key} makes {limits.LAMBDA_ENVIRONMENT.what} of the hub's remediation Lambda in {region.region} {breach}, "
                 "with the targets and excluded accounts it must carry; exclude fewer accounts (move them to an OU that is "
@@ -195,13 +211,17 @@ def plan_organization(settings: Settings) -> OrganizationPlan:
     if organization is None:
         raise ValueError("organization mode needs governance:organization")
     problems = _admin_in_accounts(settings, organization)
-    rules, conflicts = hub_rules(settings, organization)
-    problems.extend(conflicts)
-    planned = plan_account(settings, hub_account(organization, rules))
-    section = hub_section(organization)
-    hub = dataclasses.replace(planned, regions=tuple(dataclasses.replace(region, organization=section) for region in planned.regions))
-    if not conflicts:
-        problems.extend(_account_specific(settings, organization, hub))
+    planned = plan_account(settings, hub_account(organization, hub_rules(organization)))
+    account_specific = _account_specific(settings, organization, planned)
+    problems.extend(account_specific)
+    regions = []
+    for index, region in enumerate(planned.regions):
+        section = hub_section(organization)
+        differences = [] if account_specific else profile_differences(settings, organization, region, index)
+        if differences:
+            section["profiles"] = differences
+        regions.append(dataclasses.replace(region, organization=section))
+    hub = dataclasses.replace(planned, regions=tuple(regions))
     section_problems = _section_problems(organization, hub)
     problems.extend(section_problems)
     # When the organization section is what breaks the environment's limit, its own sentence says so instead.

@@ -320,23 +320,57 @@ def hub_config(run: ProgramRun, region: str) -> dict[str, Any]:
     return config
 
 
-def test_the_hub_lambda_config_has_the_organization_section_and_every_profiles_rules() -> None:
-    run, settings = overridden_run(), overridden_settings()
+def effective_rules(config: dict[str, Any], target: str) -> dict[str, Any]:
+    """The Lambda rules the hub's config gives accounts under ``target``: its rules with that profile's differences."""
+    rules = dict(config["rules"])
+    for profile in config["organization"].get("profiles", []):
+        if target in profile["targets"]:
+            rules.update(profile["rules"])
+    return {key: entry for key, entry in rules.items() if entry is not None}
+
+
+def assert_each_profile_gets_its_members_rules(run: ProgramRun, settings: Settings) -> None:
     for index, region in enumerate(REGIONS):
         config = hub_config(run, region)
-        assert config["organization"] == {"memberRoleName": MEMBER_ROLE, "targets": [OU_1, OU_2, OU_3], "excludeAccounts": EXCLUDED}
-        expected_rules: dict[str, Any] = {}
-        expected_runbooks: dict[str, Any] = {}
         for profile in profiles(settings):
             member = member_plan(settings, profile).regions[index].lambda_config
-            expected_rules.update(member["rules"])
-            for document, runbook in member["ssmRunbooks"].items():
+            for target in profile.targets:
+                assert effective_rules(config, target) == member["rules"], (profile.name, target, region)
+
+
+def test_the_hub_lambda_config_gives_each_profile_exactly_its_members_rules() -> None:
+    run, settings = overridden_run(), overridden_settings()
+    assert_each_profile_gets_its_members_rules(run, settings)
+    for index, region in enumerate(REGIONS):
+        config = hub_config(run, region)
+        section = config["organization"]
+        assert {key: section[key] for key in ("memberRoleName", "targets", "excludeAccounts")} == {
+            "memberRoleName": MEMBER_ROLE, "targets": [OU_1, OU_2, OU_3], "excludeAccounts": EXCLUDED
+        }
+        expected_runbooks: dict[str, Any] = {}
+        for profile in profiles(settings):
+            for document, runbook in member_plan(settings, profile).regions[index].lambda_config["ssmRunbooks"].items():
                 expected_runbooks.setdefault(document, runbook)
-        assert config["rules"] == expected_rules
         assert config["ssmRunbooks"] == expected_runbooks
         # Each override changes what the Lambda acts on: s3-bucket-versioning only in OU_2, restricted-admin-ports not there.
         assert {"s3-bucket-versioning", "restricted-admin-ports", "kms-key-rotation", "s3-bucket-encryption"} <= set(config["rules"])
+        assert "restricted-admin-ports" not in effective_rules(config, OU_2)
+        assert "s3-bucket-versioning" not in effective_rules(config, OU_1)
         assert config["ssmRunbooks"]["AWS-EnableS3BucketEncryption"]["mode"] == "auto"
+
+
+def test_profiles_may_fix_a_lambda_rule_in_another_mode_or_from_another_source() -> None:
+    overrides = [
+        {"targets": [OU_2], "rules": {"sqs-queue-public": {"mode": "auto"}}},
+        {"name": "shared-hub", "targets": [OU_3], "rules": {"restricted-admin-ports": {"source": "securityhub"}}},
+    ]
+    raw = org_stack(overrides=overrides)
+    run, settings = run_program(namespaced(raw)), load_settings(raw)
+    assert_each_profile_gets_its_members_rules(run, settings)
+    config = hub_config(run, REGIONS[0])
+    assert (config["rules"]["sqs-queue-public"]["mode"], effective_rules(config, OU_2)["sqs-queue-public"]["mode"]) == ("manual", "auto")
+    assert "securityHubPrefixes" in effective_rules(config, OU_3)["restricted-admin-ports"]
+    assert "securityHubPrefixes" not in effective_rules(config, OU_1)["restricted-admin-ports"]
 
 
 def test_the_lambda_takes_the_hub_config_as_an_organization_hub_within_its_environment_limit() -> None:
@@ -456,10 +490,6 @@ def test_a_config_per_profile_would_not_fit_the_lambda_environment_for_the_dev_r
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
-        (org_stack(overrides=[{"targets": [OU_2], "rules": {"restricted-admin-ports": {"mode": "manual"}}}]),
-         "governance:organization.overrides[0].rules.restricted-admin-ports "),
-        (org_stack(overrides=[{"targets": [OU_2], "rules": {"restricted-admin-ports": {"source": "securityhub"}}}]),
-         "governance:organization.overrides[0].rules.restricted-admin-ports "),
         (org_stack(rules=dev_rules()), "governance:rules.vpc-flow-logs "),
         (org_stack(ruleNamePrefix="gov_"), "governance:ruleNamePrefix "),
         (org_stack(accounts=[{"id": HUB, "roleArn": f"arn:aws:iam::{HUB}:role/deploy"}]), "governance:accounts[0].id "),
@@ -484,17 +514,3 @@ def test_an_invalid_organization_config_registers_nothing(raw: dict[str, Any], k
     for problem in problems:
         assert_one_sentence(problem)
         assert_names_its_key(problem, raw)
-
-
-def test_the_dev_rules_with_conflicting_overrides_name_each_override_once() -> None:
-    overrides = [
-        {"targets": [OU_2], "rules": {"sqs-queue-public": {"mode": "auto"}}},
-        {"targets": [OU_3], "rules": {"restricted-admin-ports": {"source": "securityhub"}}},
-    ]
-    with pytest.raises(pulumi.RunError) as raised:
-        run_program(namespaced(org_stack(overrides=overrides)))
-    problems = str(raised.value).splitlines()[1:]
-    assert [problem.split(" ")[1] for problem in problems] == [
-        "governance:organization.overrides[0].rules.sqs-queue-public",
-        "governance:organization.overrides[1].rules.restricted-admin-ports",
-    ]

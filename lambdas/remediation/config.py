@@ -97,6 +97,25 @@ class RunbookSetting:
 
 
 @dataclass(frozen=True)
+class ProfileRule:
+    """A rule profile's own setting for one rule key: how it is fixed, and where its events come from."""
+
+    setting: RuleSetting | None
+    """None: accounts of the profile's targets do not have the Lambda fix this rule."""
+    security_hub_prefixes: tuple[str, ...] | None = None
+    """The Security Hub rule-name prefixes when the profile takes Security Hub's rule; None for the program's own."""
+
+
+@dataclass(frozen=True)
+class ProfileSetting:
+    """A rule profile whose Lambda rules differ from the config's ``rules``: its targets and its differences."""
+
+    targets: tuple[str, ...]
+    rules: Mapping[str, ProfileRule]
+    """By rule key; a key not listed is handled as ``rules`` says."""
+
+
+@dataclass(frozen=True)
 class OrganizationSetting:
     """The hub's reach: which member accounts it governs, and through which role."""
 
@@ -106,6 +125,12 @@ class OrganizationSetting:
     """OU ids and root ids; accounts anywhere below them are governed."""
     exclude_accounts: tuple[str, ...] = ()
     """Accounts never governed, wherever they are."""
+    profiles: tuple[ProfileSetting, ...] = ()
+    """Rule profiles that differ from ``rules``, each for some of ``targets``."""
+
+    def profile_for(self, target: str) -> ProfileSetting | None:
+        """The profile of the accounts under ``target``; None when they take the config's ``rules``."""
+        return next((profile for profile in self.profiles if target in profile.targets), None)
 
 
 @dataclass(frozen=True)
@@ -172,6 +197,17 @@ def parse_config(raw: str | None) -> DeploymentConfig:
         else:
             prefixes.update(dict.fromkeys(hub_prefixes, setting))
     runbooks = {name: _runbook_setting(f"ssmRunbooks.{name}", value) for name, value in _object(data, "ssmRunbooks").items()}
+    organization = _organization(data.get("organization"), protected)
+    # A profile's own rule names and prefixes match events too: the handler then takes the account's profile's setting.
+    for profile in organization.profiles if organization else ():
+        for key, rule in profile.rules.items():
+            if rule.setting is None:
+                continue
+            if rule.security_hub_prefixes is None:
+                rules.setdefault(f"{name_prefix}{key}", rule.setting)
+            else:
+                for prefix in rule.security_hub_prefixes:
+                    prefixes.setdefault(prefix, rule.setting)
     return DeploymentConfig(
         exemption_tag=exemption_tag,
         security_hub_updates=security_hub_updates,
@@ -179,7 +215,7 @@ def parse_config(raw: str | None) -> DeploymentConfig:
         rules=rules,
         rule_prefixes=tuple(sorted(prefixes.items(), key=lambda item: -len(item[0]))),
         ssm_runbooks=runbooks,
-        organization=_organization(data.get("organization")),
+        organization=organization,
     )
 
 
@@ -196,10 +232,10 @@ def load_config(raw: str | None) -> DeploymentConfig | ConfigError:
     return _LOADED[raw]
 
 
-def _object(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+def _object(data: Mapping[str, Any], name: str, where: str | None = None) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict) or not all(isinstance(key, str) and key for key in value):
-        raise ConfigError(f"{name} must be an object keyed by name")
+        raise ConfigError(f"{where or name} must be an object keyed by name")
     return value
 
 
@@ -212,8 +248,8 @@ def _mode(where: str, value: Any) -> Mode:
     return mode
 
 
-def _rule_setting(key: str, value: Any) -> RuleSetting:
-    where = f"rules.{key}"
+def _rule_setting(key: str, value: Any, section: str = "rules") -> RuleSetting:
+    where = f"{section}.{key}"
     if key not in RULE_KEYS:
         raise ConfigError(f"{where} is not a rule key; rules are keyed by one of {', '.join(RULE_KEYS)}")
     mode = _mode(where, value)
@@ -251,7 +287,7 @@ def _runbook_setting(where: str, value: Any) -> RunbookSetting:
     return RunbookSetting(key, mode, parameter)
 
 
-def _organization(value: Any) -> OrganizationSetting | None:
+def _organization(value: Any, protected: list[str]) -> OrganizationSetting | None:
     """The ``organization`` section, or None when the config has none."""
     if value is None:
         return None
@@ -270,4 +306,32 @@ def _organization(value: Any) -> OrganizationSetting | None:
     excluded = value.get("excludeAccounts", [])
     if not isinstance(excluded, list) or not all(isinstance(account, str) and ACCOUNT_ID.fullmatch(account) for account in excluded):
         raise ConfigError("organization.excludeAccounts must be a list of account ids (12 digits)")
-    return OrganizationSetting(role, tuple(dict.fromkeys(targets)), tuple(dict.fromkeys(excluded)))
+    raw_profiles = value.get("profiles", [])
+    if not isinstance(raw_profiles, list):
+        raise ConfigError("organization.profiles must be a list of {targets, rules} objects")
+    profiles = tuple(_profile(f"organization.profiles[{index}]", raw, targets, protected) for index, raw in enumerate(raw_profiles))
+    claimed = [target for profile in profiles for target in profile.targets]
+    if len(claimed) != len(set(claimed)):
+        raise ConfigError("organization.profiles must name each target in one profile at most")
+    return OrganizationSetting(role, tuple(dict.fromkeys(targets)), tuple(dict.fromkeys(excluded)), profiles)
+
+
+def _profile(where: str, value: Any, targets: list[str], protected: list[str]) -> ProfileSetting:
+    """One entry of ``organization.profiles``: some of the targets, and rule settings by key (null: not fixed there)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be an object with targets and rules")
+    profile_targets = value.get("targets")
+    if not isinstance(profile_targets, list) or not profile_targets or not all(target in targets for target in profile_targets):
+        raise ConfigError(f"{where}.targets must be a non-empty list of entries of organization.targets")
+    rules: dict[str, ProfileRule] = {}
+    section = f"{where}.rules"
+    for key, entry in _object(value, "rules", section).items():
+        if entry is None:
+            if key not in RULE_KEYS:
+                raise ConfigError(f"{section}.{key} is not a rule key; rules are keyed by one of {', '.join(RULE_KEYS)}")
+            rules[key] = ProfileRule(None)
+            continue
+        setting = _protect(_rule_setting(key, entry, section), protected)
+        prefixes = _security_hub_prefixes(f"{section}.{key}", entry)
+        rules[key] = ProfileRule(setting, tuple(prefixes) if prefixes is not None else None)
+    return ProfileSetting(tuple(dict.fromkeys(profile_targets)), rules)

@@ -114,7 +114,7 @@ def _handle_automation(event: AutomationEvent, config: DeploymentConfig, invocat
         reached = _member_session(event.account, config, invocation, context)
         if isinstance(reached, AuditRecord):
             return reached
-        member, access_calls = reached
+        member, access_calls, _ = reached
     with recording() as calls:
         calls.extend(access_calls)
         try:
@@ -152,14 +152,42 @@ def _handle_member_event(event: ComplianceEvent, config: DeploymentConfig, invoc
     reached = _member_session(event.target.account, config, invocation, context)
     if isinstance(reached, AuditRecord):
         return reached
-    session, calls = reached
-    return _handle_compliance(event, config, invocation, session, calls)
+    session, calls, target = reached
+    profiled = _profile_event(event, config, target)
+    if isinstance(profiled, str):
+        record = AuditRecord("ignored", profiled, "info", api_calls=calls, **context)
+        return _with_invocation(record, invocation)
+    problem = profiled.rule.params_problem()
+    if problem is not None:
+        reason = f"the deployment config is invalid: {problem}; nothing was changed"
+        return _with_invocation(AuditRecord("ignored", reason, "warning", api_calls=calls, **context), invocation)
+    return _handle_compliance(profiled, config, invocation, session, calls)
+
+
+def _profile_event(event: ComplianceEvent, config: DeploymentConfig, target: str | None) -> ComplianceEvent | str:
+    """``event`` with the setting of the profile of the account's target, or why that profile does not fix it."""
+    assert config.organization is not None
+    profile = config.organization.profile_for(target) if target else None
+    if profile is None or event.rule.key not in profile.rules:
+        return event
+    rule = profile.rules[event.rule.key]
+    if rule.setting is None:
+        return f"the Lambda does not fix {event.rule.key} in accounts under {target}, whose rule profile leaves it out; nothing was changed"
+    from_security_hub = rule.security_hub_prefixes is not None
+    matches = event.rule_name.startswith(rule.security_hub_prefixes) if rule.security_hub_prefixes else not event.from_security_hub
+    if event.from_security_hub != from_security_hub or not matches:
+        source = "Security Hub's rule" if from_security_hub else "the program's own Config rule"
+        return (
+            f"accounts under {target} take {event.rule.key} from {source}, not from {event.rule_name}, "
+            "so this event is not theirs to fix; nothing was changed"
+        )
+    return replace(event, rule=rule.setting)
 
 
 def _member_session(
     account: str, config: DeploymentConfig, invocation: Invocation, context: dict[str, Any]
-) -> tuple[boto3.Session, tuple[dict[str, Any], ...]] | AuditRecord:
-    """The member role's session in ``account`` and the calls that reached it, or the record saying why not.
+) -> tuple[boto3.Session, tuple[dict[str, Any], ...], str | None] | AuditRecord:
+    """The member role's session in ``account``, the calls that reached it and its target; or why not, as a record.
 
     Raises on a transient error (after logging the attempt), so that Lambda retries the event.
     """
@@ -176,6 +204,7 @@ def _member_session(
                 reason = f"{verdict.reason.rstrip('.')}; this hub does not act in account {account}, nothing was changed"
                 return _with_invocation(AuditRecord("ignored", reason, "warning", api_calls=tuple(calls), **context), invocation)
             session = access.sessions.session_for(account)
+            target = verdict.target
         except hub.member_sessions.MemberAccessRefused as refused:
             reason = f"{str(refused).rstrip('.')}; nothing was changed"
             return _with_invocation(AuditRecord("failed", reason, "error", api_calls=tuple(calls), **context), invocation)
@@ -185,7 +214,7 @@ def _member_session(
                 raise
             reason = f"AWS refused a call needed to reach account {account} ({describe_error(error)}); nothing was changed"
             return _with_invocation(AuditRecord("failed", reason, "error", api_calls=tuple(calls), **context), invocation)
-    return session, tuple(calls)
+    return session, tuple(calls), target
 
 
 def _handle_compliance(

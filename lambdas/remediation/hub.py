@@ -30,13 +30,14 @@ class Hub:
         self.sessions = MemberSessions(setting.member_role_name, partition, own_account, frozenset(setting.exclude_accounts))
 
 
-_HUBS: dict[tuple[OrganizationSetting, str, str], Hub] = {}
+_HUBS: dict[tuple[str, tuple[str, ...], tuple[str, ...], str, str], Hub] = {}
 _LOCK = threading.Lock()
 
 
 def hub_for(setting: OrganizationSetting, own_account: str, partition: str) -> Hub:
     """The container's ``Hub`` for ``setting``, made on first use."""
-    key = (setting, own_account, partition)
+    # What the membership checks and sessions depend on; profiles only choose rule settings.
+    key = (setting.member_role_name, setting.targets, setting.exclude_accounts, own_account, partition)
     with _LOCK:
         hub = _HUBS.get(key)
         if hub is None:

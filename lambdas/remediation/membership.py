@@ -67,6 +67,11 @@ class Verdict:
     def __bool__(self) -> bool:
         return self.governed
 
+    @property
+    def target(self) -> str | None:
+        """The target the account is governed under (the nearest one), None when it is not governed."""
+        return self.path[-1] if self.governed and self.path else None
+
 
 class OrganizationMembership:
     """Decides whether accounts are governed: under one of ``targets`` and not in ``excluded``.

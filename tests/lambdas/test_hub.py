@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,20 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from conftest import ACCOUNT, REGION, FakeContext, RequestLog, automation_event, compliance_event, rule_name
+from conftest import (
+    ACCOUNT,
+    DEFAULT_PARAMS,
+    REGION,
+    SECURITY_HUB_PORTS,
+    FakeContext,
+    RequestLog,
+    automation_event,
+    base_config,
+    compliance_event,
+    rule_entry,
+    rule_name,
+    security_hub_entry,
+)
 from moto.organizations import utils as moto_organizations_utils
 from remediation import automation, handler, hub
 from remediation.calls import attach_recorder
@@ -459,3 +473,78 @@ def test_without_an_organization_section_a_members_ssm_outcome_is_ignored(deploy
     assert (record["decision"], record["level"]) == ("ignored", "warning")
     assert f"the event's account '{MEMBER}' is not this function's account" in record["reason"]
     assert stubbed_executions == []
+
+
+# --- rule profiles --------------------------------------------------------------------------------
+
+
+def test_an_account_takes_the_rules_of_its_targets_profile(hub_deploy: Callable[..., Any], org: Organization) -> None:
+    # The config's rules fix ports automatically; the profile of the governed OU only records the planned change.
+    hub_deploy(targets=[org.governed, org.sibling], profiles=[{"targets": [org.governed], "rules": {PORTS: rule_entry(DEFAULT_PARAMS[PORTS], "manual")}}])
+    member_group, sibling_group = open_group_in(MEMBER), open_group_in(SIBLING_MEMBER)
+
+    member = lambda_handler(ports_event(MEMBER, member_group), FakeContext())
+    sibling = lambda_handler(ports_event(SIBLING_MEMBER, sibling_group), FakeContext())
+
+    assert (member["decision"], member["mode"]) == ("dry_run", "manual")
+    assert world_open(MEMBER, member_group)
+    assert (sibling["decision"], sibling["mode"]) == ("remediated", "auto")
+    assert not world_open(SIBLING_MEMBER, sibling_group)
+
+
+def test_a_rule_the_profile_leaves_out_is_not_fixed_in_its_accounts(hub_deploy: Callable[..., Any], org: Organization) -> None:
+    hub_deploy(profiles=[{"targets": [org.governed], "rules": {PORTS: None}}])
+    group = open_group_in(MEMBER)
+
+    record = lambda_handler(ports_event(MEMBER, group), FakeContext())
+
+    assert (record["decision"], record["level"]) == ("ignored", "info")
+    assert f"does not fix {PORTS} in accounts under {org.governed}" in record["reason"]
+    assert world_open(MEMBER, group)
+    assert not any(operation.startswith(("Revoke", "Authorize")) for operation in operations(record))
+
+
+def test_an_event_of_a_rule_source_the_profile_does_not_take_is_not_fixed(hub_deploy: Callable[..., Any], org: Organization) -> None:
+    # The governed OU takes the ports rule from Security Hub: an event of the program's own rule is not its to fix.
+    _, *prefixes = SECURITY_HUB_PORTS
+    hub_deploy(profiles=[{"targets": [org.governed], "rules": {PORTS: security_hub_entry(PORTS, *prefixes)}}])
+    group = open_group_in(MEMBER)
+
+    own = lambda_handler(ports_event(MEMBER, group), FakeContext())
+    assert (own["decision"], own["level"]) == ("ignored", "info")
+    assert "take restricted-admin-ports from Security Hub's rule" in own["reason"]
+    assert world_open(MEMBER, group)
+
+    from_security_hub = lambda_handler(
+        compliance_event(f"{prefixes[0]}a1b2c3", "AWS::EC2::SecurityGroup", group, account=MEMBER), FakeContext()
+    )
+    assert from_security_hub["decision"] == "remediated", from_security_hub["reason"]
+    assert not world_open(MEMBER, group)
+
+
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        ("governed", "organization.profiles must be a list of {targets, rules} objects"),
+        (["governed"], "organization.profiles[0] must be an object with targets and rules"),
+        ([{"targets": ["ou-abcd-99999999"], "rules": {}}], "organization.profiles[0].targets must be a non-empty list of entries of organization.targets"),
+        ([{"targets": ["r-abcd"], "rules": []}], "organization.profiles[0].rules must be an object keyed by name"),
+        ([{"targets": ["r-abcd"], "rules": {"open-ports": None}}], "organization.profiles[0].rules.open-ports is not a rule key"),
+        ([{"targets": ["r-abcd"], "rules": {PORTS: {"mode": "fix"}}}], f"organization.profiles[0].rules.{PORTS}.mode must be auto or manual"),
+        ([{"targets": ["r-abcd"], "rules": {}}, {"targets": ["r-abcd"], "rules": {}}], "organization.profiles must name each target in one profile at most"),
+    ],
+)
+def test_an_invalid_profile_is_named(profiles: Any, message: str) -> None:
+    raw = base_config(organization={**VALID, "profiles": profiles})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(json.dumps(raw))
+
+
+def test_a_protected_rule_is_manual_in_a_profile_too() -> None:
+    raw = base_config(protectedRules=[PORTS], organization={**VALID, "profiles": [{"targets": ["r-abcd"], "rules": {PORTS: rule_entry(DEFAULT_PARAMS[PORTS])}}]})
+    organization = parse_config(json.dumps(raw)).organization
+    assert organization is not None
+    profile = organization.profile_for("r-abcd")
+    assert profile is not None
+    setting = profile.rules[PORTS].setting
+    assert setting is not None and (setting.mode, setting.auto_refused) == ("manual", True)
