@@ -288,7 +288,7 @@ def show_hub(out: TextIO, hub: HubDeployment, large: ProgramRun, organization: D
     fixes = ", ".join(f"{key} ({rule['mode']})" for key, rule in sorted(hub.lambda_config["rules"].items()))
     say(out, f"    rules the hub Lambda fixes: {fixes}")
     say(out, f"  Hub bus {hub.bus_name}; the hub rule on it routes {len(_rule_names(hub.hub_pattern))} rule name(s) to the Lambda")
-    for stack_set in dict.fromkeys(instance.stack_set for instance in hub.instances):
+    for stack_set in sorted({instance.stack_set for instance in hub.instances}):
         deployments = [instance for instance in hub.instances if instance.stack_set == stack_set]
         template = deployments[0].template
         kinds = sorted({resource["Type"].removeprefix("AWS::") for resource in template["Resources"].values()})
