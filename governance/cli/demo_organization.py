@@ -52,7 +52,6 @@ LARGE_ORGANIZATION = 2000
 ACCESS_ROLE = "OrganizationAccountAccessRole"
 """The role Organizations creates in every account it creates, trusting the management account."""
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
-RULE_NAME_PREFIX = "governance-"
 
 FUNCTION = "aws:lambda/function:Function"
 EVENT_BUS = "aws:cloudwatch/eventBus:EventBus"
@@ -108,6 +107,11 @@ class HubDeployment:
     """The hub rule's pattern on ``bus_name``, in ``EVENT_REGION``."""
     lambda_role: Registered
     instances: tuple[StackSetDeployment, ...]
+
+    @property
+    def rule_name_prefix(self) -> str:
+        """What the Config rules' names start with, as the hub Lambda's config says."""
+        return str(self.lambda_config["ruleNamePrefix"])
 
 
 @dataclass
@@ -243,6 +247,12 @@ def _in_region(run: ProgramRun, type_token: str, region: str) -> list[Registered
     return [resource for resource in run.of_type(type_token) if resource.inputs.get("region") == region]
 
 
+def _trusts_lambda(role: Registered) -> bool:
+    """Whether the role's trust policy names the Lambda service (the hub Lambda's execution role)."""
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    return any(statement.get("Principal", {}).get("Service") == "lambda.amazonaws.com" for statement in trust["Statement"])
+
+
 def hub_deployment(config: dict[str, Any], accounts: tuple[str, ...]) -> HubDeployment:
     """Run the program under mocks (the organization holding ``accounts``) and read the hub's side from it."""
     run = run_program(config, STACK, organization_accounts=accounts)
@@ -271,7 +281,7 @@ def hub_deployment(config: dict[str, Any], accounts: tuple[str, ...]) -> HubDepl
         bus_name=bus.inputs["name"],
         hub_rule_name=rule.inputs["name"],
         hub_pattern=json.loads(rule.inputs["eventPattern"]),
-        lambda_role=_one(run.of_type(ROLE), "hub Lambda roles"),
+        lambda_role=_one([role for role in run.of_type(ROLE) if _trusts_lambda(role)], "hub Lambda roles"),
         instances=tuple(instances),
     )
 
@@ -554,9 +564,10 @@ class MemberFinding:
     resource_id: str
     show: Callable[[], str]
 
-    def event(self) -> dict[str, Any]:
-        """The "Config Rules Compliance Change" event of the member's rule for this resource."""
-        return compliance_event(self.account, EVENT_REGION, f"{RULE_NAME_PREFIX}{self.rule_key}", self.resource_type, self.resource_id, "NON_COMPLIANT")
+    def event(self, rule_name_prefix: str) -> dict[str, Any]:
+        """The "Config Rules Compliance Change" event of the member's rule (named with ``rule_name_prefix``) for this resource."""
+        rule_name = f"{rule_name_prefix}{self.rule_key}"
+        return compliance_event(self.account, EVENT_REGION, rule_name, self.resource_type, self.resource_id, "NON_COMPLIANT")
 
 
 def _record_line(record: dict[str, Any]) -> str:
@@ -655,7 +666,7 @@ def show_member_events(scene: Scene, hub: HubDeployment, inbox: HubInbox, invoke
     for finding in findings:
         say(out, f"  {finding.label:10} {finding.account} {finding.rule_key:24} {finding.resource_id:38} {finding.show()}")
 
-    delivered = {finding.label: forward(access, inbox, finding.account, [finding.event()]) for finding in findings}
+    delivered = {finding.label: forward(access, inbox, finding.account, [finding.event(hub.rule_name_prefix)]) for finding in findings}
     heading(out, f"EventBridge: {len(findings)} events put on member buses, {sum(map(len, delivered.values()))} forwarded to the hub bus {hub.bus_name} and matched the hub rule")
     say(out, "  moto's cross-account forwarding drops the event's account, which EventBridge keeps as the sender's: set to the member whose bus sent it.")
     say(out, "  The hub rule's target is a queue here (moto cannot invoke Lambda); each event is handed to the handler with the hub Lambda's environment and role.")
@@ -700,21 +711,21 @@ def show_newcomer(scene: Scene, hub: HubDeployment, inbox: HubInbox, invoke: Cal
     group, show = open_security_group(scene.access, newcomer, "bastion")
     finding = MemberFinding("newcomer", newcomer, "restricted-admin-ports", "AWS::EC2::SecurityGroup", group, show)
     say(out, f"  before: {group} {show()}")
-    records = [invoke(event) for event in forward(scene.access, inbox, newcomer, [finding.event()])]
+    records = [invoke(event) for event in forward(scene.access, inbox, newcomer, [finding.event(hub.rule_name_prefix)])]
     for record in records:
         _say_record(out, record)
     say(out, f"  after:  {group} {show()}")
     scene.outcome.check("the new account is enrolled", enrolled and [r["decision"] for r in records] == ["remediated"] and "tcp:22" not in show())
 
 
-def show_refusals(scene: Scene, invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+def show_refusals(scene: Scene, hub: HubDeployment, invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """A forged event of an account outside the targets, and an excluded account's event, handed straight to the handler."""
     out, access, accounts = scene.out, scene.access, scene.organization.accounts
     heading(out, "Events the hub must not act on (handed straight to the hub handler)")
     results = {}
     for name, what in (("sandbox", "a forged event naming sandbox (Sandbox OU, not a target)"), ("excluded", "an event of the excluded account (it forwards nothing)")):
         group, show = open_security_group(access, accounts[name], "bastion")
-        record = invoke(MemberFinding(name, accounts[name], "restricted-admin-ports", "AWS::EC2::SecurityGroup", group, show).event())
+        record = invoke(MemberFinding(name, accounts[name], "restricted-admin-ports", "AWS::EC2::SecurityGroup", group, show).event(hub.rule_name_prefix))
         say(out, f"  {what}:")
         _say_record(out, record)
         say(out, f"  {'':10} the group: {show()}")
@@ -753,7 +764,7 @@ def run_organization_demo(out: TextIO, workdir: Path) -> bool:
         with hub_lambda(access, hub, hub_account).running() as invoke:
             show_member_events(scene, hub, inbox, invoke)
             show_newcomer(scene, hub, inbox, invoke)
-            show_refusals(scene, invoke)
+            show_refusals(scene, hub, invoke)
     failed = [claim for claim, held in scene.outcome.checks.items() if not held]
     if failed:
         say(out, "  NOT as expected: " + "; ".join(failed))
