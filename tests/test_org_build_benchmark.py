@@ -71,15 +71,15 @@ def test_the_script_runs_on_tiny_inputs(capsys: pytest.CaptureFixture[str], monk
     code = main(["--runs", "1", "--accounts", "3", "--direct-accounts", "1"])
 
     out = capsys.readouterr().out
-    rows = re.findall(r"^(\d) account\(s\) +\d +(\d+) +[\d.]+   DescribeOrganization 1 \(0 listing\)$", out, re.MULTILINE)
+    rows = re.findall(r"^(\d) account\(s\) +\d +(\d+) +[\d.]+ +[\d.]+   DescribeOrganization 1 \(0 listing\)$", out, re.MULTILINE)
     assert [size for size, _ in rows] == ["1", "3"] and rows[0][1] == rows[1][1], out
-    assert re.search(r"^ratio 3/1: [\d.]+x \(target <= 0.0x\)$", out, re.MULTILINE) and code == 1
+    assert re.search(r"^ratio 3/1: [\d.]+x \(target <= 0.0x\); CPU time ratio [\d.]+x$", out, re.MULTILINE) and code == 1
     assert re.search(r"^contrast, direct mode with 1 accounts in governance:accounts \(built once\): \d+ resources", out, re.MULTILINE)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--runs", "0"], "--runs must be 1 or more, not 0"),
-    (["--accounts", "0"], "--accounts must be 1 or more, not 0"),
+    (["--accounts", "1"], "--accounts must be 2 or more (the large organization, against one of 1 account), not 1"),
     (["--direct-accounts", "-1"], "--direct-accounts must be 0 (none) or more, not -1"),
 ])
 def test_bad_arguments_are_named(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
