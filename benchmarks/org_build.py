@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"; {args.accounts:,} accounts not run: about {per_account * args.accounts / 60:.0f} min at this rate"
         )
         print(f"contrast, direct mode with {args.direct_accounts:,} accounts in governance:accounts (built once): "
-              f"{direct.resources} resources, {direct.seconds:.2f} s, {per_account:.2f} s per account{note}")
+              f"{direct.resources} resources, {direct.seconds:.2f} s ({direct.cpu_seconds:.2f} s CPU), {per_account:.2f} s per account{note}")
     return 1 if ratio > MAX_RATIO else 0
 
 

@@ -390,18 +390,27 @@ def member_role_summary(access: ManagementAccess, account: str, role_name: str) 
         role = iam.get_role(RoleName=role_name)["Role"]
     except iam.exceptions.NoSuchEntityException:
         return f"no role {role_name}"
-    statements = _document(role["AssumeRolePolicyDocument"])["Statement"]
-    trusted = "; ".join(
-        f"{statement['Principal'].get('AWS')} when aws:PrincipalArn is {', '.join(statement.get('Condition', {}).get('ArnEquals', {}).get('aws:PrincipalArn', ['any']))}"
-        for statement in statements
-    )
-    actions = sorted({
+    trusted = "; ".join(_trusted(statement) for statement in _document(role["AssumeRolePolicyDocument"])["Statement"])
+    actions = {
         action
         for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         for statement in _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])["Statement"]
-        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-    })
+        for action in _listed(statement.get("Action"))
+    }
     return f"trusts {trusted}; allows {len(actions)} actions"
+
+
+def _listed(value: Any) -> list[Any]:
+    """A policy element that is one value or a list of them, as a list."""
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
+
+
+def _trusted(statement: dict[str, Any]) -> str:
+    """Who a trust policy statement lets assume the role, and under which principal ARNs."""
+    principal = statement.get("Principal")
+    who = ", ".join(map(str, _listed(principal.get("AWS") or principal.get("Service")))) if isinstance(principal, dict) else str(principal)
+    arns = _listed(statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn"))
+    return f"{who} when aws:PrincipalArn is {', '.join(map(str, arns))}" if arns else who
 
 
 def forwarding_summary(access: ManagementAccess, account: str) -> str:
@@ -459,14 +468,14 @@ def forward(access: ManagementAccess, inbox: HubInbox, member: str, events: list
 
 @dataclass
 class HubLambda:
-    """The hub handler run as Lambda runs it: the function's environment and context, its log lines kept."""
+    """The hub handler run as Lambda runs it: the function's environment and context (its log lines go unshown)."""
 
     hub: HubDeployment
     hub_account: str
     credentials: dict[str, str]
     """The hub Lambda role's credentials, which Lambda puts in the function's environment."""
     organizations_reader: Any
-    log_lines: list[str] = field(default_factory=list)
+    """The Organizations client the hub's membership checks use."""
 
     def environment(self) -> dict[str, str]:
         """What the function's environment holds that the handler reads."""
@@ -497,10 +506,8 @@ class HubLambda:
         context = FunctionContext(self.hub_account, EVENT_REGION, self.hub.function_name)
 
         def invoke(event: dict[str, Any]) -> dict[str, Any]:
-            logged = io.StringIO()
-            with redirect_stdout(logged):
+            with redirect_stdout(io.StringIO()):  # the audit lines the function logs: the demo prints the records
                 record: dict[str, Any] = handler.lambda_handler(event, context)
-            self.log_lines.extend(logged.getvalue().splitlines())
             return record
 
         try:
