@@ -349,7 +349,8 @@ def deploy_member_stacks(
                 if only is not None and account not in only:
                     continue
                 cloudformation = access.client(account, "cloudformation", instance.region)
-                # StackSets names an instance's stack StackSet-<stack set>-<uuid>.
+                # Named as StackSets names a stack instance's stack, StackSet-<stack set>-<uuid> (UNVERIFIED: the form
+                # seen in member accounts, not re-read in AWS's documentation for this project; nothing depends on it).
                 cloudformation.create_stack(
                     StackName=f"StackSet-{instance.stack_set}-{uuid.uuid4()}",
                     TemplateBody=json.dumps(instance.template),
