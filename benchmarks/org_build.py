@@ -240,7 +240,16 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the figures; 1 when the ratio is above ``MAX_RATIO``."""
     args = arguments(argv)
+    warn = pulumi.log.warn
     pulumi.log.warn = lambda *_args, **_kwargs: None  # keep the output to figures
+    try:
+        return measure(args)
+    finally:
+        pulumi.log.warn = warn
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Build, print the figures and return the exit code."""
     config = organization_stack()
     sizes = (1, args.accounts)
     builds: dict[int, list[Build]] = {size: [] for size in sizes}

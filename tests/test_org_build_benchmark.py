@@ -68,7 +68,11 @@ def test_the_mocks_count_an_invoke_made_through_pulumi() -> None:
 def test_the_script_runs_on_tiny_inputs(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(org_build, "MAX_RATIO", 0.0)  # any measured ratio is above it: the exit code must say so
 
+    warn = pulumi.log.warn
+
     code = main(["--runs", "1", "--accounts", "3", "--direct-accounts", "1"])
+
+    assert pulumi.log.warn is warn, "the program's warnings are silenced during the measurement only"
 
     out = capsys.readouterr().out
     rows = re.findall(r"^(\d) account\(s\) +\d +(\d+) +[\d.]+ +[\d.]+   DescribeOrganization 1 \(0 listing\)$", out, re.MULTILINE)
