@@ -15,6 +15,9 @@
    events into (a queue stands in for the SNS topic); then ``scan``, ``apply`` and ``undo``
    on what the events did not cover. Every bucket has SSE-S3 already (as on AWS), so the encryption
    rule's real job is shown with a copy of the stack that moves buckets to SSE-KMS.
+5. Organization mode, on the same emulator (``demo_organization``): an organization with a hub
+   account, the member side its stack sets deploy, member events fixed by the hub, a new account
+   enrolled, and events the hub must not act on.
 """
 
 from __future__ import annotations
@@ -57,14 +60,16 @@ class Seeded:
     show: Callable[[], str]
 
 
-def _say(out: TextIO, text: str = "") -> None:
+def say(out: TextIO, text: str = "") -> None:
+    """Write one line of the demo's output, at once."""
     out.write(text + "\n")
     out.flush()
 
 
-def _heading(out: TextIO, text: str) -> None:
-    _say(out)
-    _say(out, f"== {text}")
+def heading(out: TextIO, text: str) -> None:
+    """Write a blank line and a ``== `` heading."""
+    say(out)
+    say(out, f"== {text}")
 
 
 def deployed_lambda(account: str, region: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -305,25 +310,25 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
     started = time.monotonic()
     settings = load_stack(STACK)
     with embedded_emulator() as emulator:
-        _heading(out, f"Embedded AWS emulator on {emulator.endpoint_url} (moto); stack {STACK} from Pulumi.{STACK}.yaml")
+        heading(out, f"Embedded AWS emulator on {emulator.endpoint_url} (moto); stack {STACK} from Pulumi.{STACK}.yaml")
         sessions = AccountSessions()
         accounts = {account.id: account for account in settings.accounts}
         lambda_session = sessions.regional(accounts[LAMBDA_ACCOUNT], LAMBDA_REGION)
         seeded = seed(lambda_session, LAMBDA_REGION, "events") + seed_new_rules(lambda_session, "events")
         other = settings.accounts[1]
         seed(sessions.regional(other, other.regions[-1]), other.regions[-1], "backlog")
-        _say(out, f"Seeded misconfigured buckets, security groups, VPCs, a KMS key, a log group, a queue and a snapshot in {LAMBDA_ACCOUNT}/{LAMBDA_REGION}, and a backlog in {other.id}/{other.regions[-1]}.")
+        say(out, f"Seeded misconfigured buckets, security groups, VPCs, a KMS key, a log group, a queue and a snapshot in {LAMBDA_ACCOUNT}/{LAMBDA_REGION}, and a backlog in {other.id}/{other.regions[-1]}.")
 
-        _heading(out, "What the program deploys (Pulumi program under mocks)")
+        heading(out, "What the program deploys (Pulumi program under mocks)")
         config, pattern = deployed_lambda(LAMBDA_ACCOUNT, LAMBDA_REGION)
         for key, rule in sorted(config["rules"].items()):
             matched = " or ".join(f"{prefix}*" for prefix in rule.get("securityHubPrefixes", [])) or f"{config['ruleNamePrefix']}{key}"
-            _say(out, f"  Lambda rule {matched}: fixer {key}, mode {rule['mode']}")
-        _say(out, f"  EventBridge pattern routes {len(config['rules'])} rule name(s) and {len(config['ssmRunbooks'])} SSM runbook(s)")
+            say(out, f"  Lambda rule {matched}: fixer {key}, mode {rule['mode']}")
+        say(out, f"  EventBridge pattern routes {len(config['rules'])} rule name(s) and {len(config['ssmRunbooks'])} SSM runbook(s)")
 
-        _heading(out, "Before")
+        heading(out, "Before")
         for item in seeded:
-            _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
+            say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
 
         names = {key: f"{config['ruleNamePrefix']}{key}" for key, rule in config["rules"].items() if "securityHubPrefixes" not in rule}
         events = [
@@ -334,7 +339,7 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
         delivered = deliver(lambda_session, pattern, events)
         context = FunctionContext(LAMBDA_ACCOUNT, LAMBDA_REGION, "governance-remediation")
         notifications_url = notification_queue(lambda_session, settings, context.invoked_function_arn)
-        _heading(out, f"EventBridge: {len(events)} events put on the bus, {len(delivered)} matched the deployed pattern and reached the handler")
+        heading(out, f"EventBridge: {len(events)} events put on the bus, {len(delivered)} matched the deployed pattern and reached the handler")
         handler = lambda_module("handler")
         records = []
         log_lines: list[str] = []
@@ -351,55 +356,61 @@ def run_demo(out: TextIO | None = None, workdir: Path | None = None) -> int:
                 os.environ.pop("GOVERNANCE_CONFIG", None)
             else:
                 os.environ["GOVERNANCE_CONFIG"] = previous
-        _heading(out, "Audit records (one JSON line each in the function's log group; here summarised)")
+        heading(out, "Audit records (one JSON line each in the function's log group; here summarised)")
         for record in records:
-            _say(out, f"  {record['decision']:18} {record.get('ruleKey') or '-':26} {record.get('resourceId') or '-'}: {record['reason']}")
-            _say(out, f"  {'':18} calls: {', '.join(call['operation'] for call in record['apiCalls'])}")
+            say(out, f"  {record['decision']:18} {record.get('ruleKey') or '-':26} {record.get('resourceId') or '-'}: {record['reason']}")
+            say(out, f"  {'':18} calls: {', '.join(call['operation'] for call in record['apiCalls'])}")
 
-        _heading(out, "Metrics CloudWatch Logs extracts from those lines (Embedded Metric Format: no extra request)")
+        heading(out, "Metrics CloudWatch Logs extracts from those lines (Embedded Metric Format: no extra request)")
         metrics = extracted_metrics(log_lines)
         for (rule_key, decision), count in sorted(metrics.items()):
-            _say(out, f"  Governance/Decisions  ruleKey={rule_key:26} decision={decision:18} {count}")
+            say(out, f"  Governance/Decisions  ruleKey={rule_key:26} decision={decision:18} {count}")
         notifications = received_notifications(lambda_session, notifications_url)
-        _heading(out, f"Notifications: {len(notifications)} message(s) on the topic (decisions {', '.join(settings.operations.decisions)})")
+        heading(out, f"Notifications: {len(notifications)} message(s) on the topic (decisions {', '.join(settings.operations.decisions)})")
         for message in notifications:
-            _say(out, f"  {message}")
+            say(out, f"  {message}")
 
-        _heading(out, "After")
+        heading(out, "After")
         for item in seeded:
-            _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
+            say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
 
         from governance.cli.main import main as cli
 
         stack_args = ["--stack", STACK]
-        _heading(out, "python -m governance scan --stack dev   (what-if across both accounts and regions; no writes)")
+        heading(out, "python -m governance scan --stack dev   (what-if across both accounts and regions; no writes)")
         with redirect_stdout(out), redirect_stderr(out):
             scan_code = cli(["scan", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports"])
         audit_file = workdir / "demo-audit.jsonl"
         audit_file.unlink(missing_ok=True)
-        _heading(out, "python -m governance apply --stack dev --yes   (same fixers, in parallel)")
+        heading(out, "python -m governance apply --stack dev --yes   (same fixers, in parallel)")
         with redirect_stdout(out):
             apply_code = cli(["apply", *stack_args, "--rule", "s3-bucket-encryption", "--rule", "restricted-admin-ports", "--yes", "--audit-file", str(audit_file)])
         kms_stack = kms_stack_file(settings, sessions, workdir)
         kms_args = ["--stack-file", str(kms_stack), "--rule", "s3-bucket-encryption"]
-        _heading(out, f"SSE-KMS, the encryption rule's real job: {kms_stack.name} sets params.algorithm aws:kms with one key per account-region")
+        heading(out, f"SSE-KMS, the encryption rule's real job: {kms_stack.name} sets params.algorithm aws:kms with one key per account-region")
         with redirect_stdout(out), redirect_stderr(out):
             kms_scan_code = cli(["scan", *kms_args])
         with redirect_stdout(out):
             kms_apply_code = cli(["apply", *kms_args, "--yes", "--audit-file", str(audit_file)])
         for item in seeded:
             if item.rule_key == "s3-bucket-encryption":
-                _say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
+                say(out, f"  {item.rule_key:26} {item.resource_id:32} {item.show()}")
         applied = read_audit_file(audit_file)
         group_record = next(record for record in applied if record["ruleKey"] == "restricted-admin-ports" and record["decision"] == "remediated")
-        _heading(out, f"python -m governance undo {group_record['recordId']} --yes   (restores the recorded before-state)")
+        heading(out, f"python -m governance undo {group_record['recordId']} --yes   (restores the recorded before-state)")
         with redirect_stdout(out):
             undo_code = cli(["undo", *stack_args, group_record["recordId"], "--audit-file", str(audit_file), "--yes"])
+        first_part_seconds = time.monotonic() - started
+
+        from governance.cli.demo_organization import run_organization_demo
+
+        organization_expected = run_organization_demo(out, workdir)
         seconds = time.monotonic() - started
-        _heading(out, f"Done in {seconds:.1f} s; the emulator stops now. Audit records of apply: {audit_file}")
+        heading(out, f"Organization part in {seconds - first_part_seconds:.1f} s")
+        heading(out, f"Done in {seconds:.1f} s; the emulator stops now. Audit records of apply: {audit_file}")
     decisions = [record["decision"] for record in records]
     expected = scan_code == 1 and apply_code == 0 and undo_code == 0 and "remediated" in decisions and "dry_run" in decisions
-    expected = expected and kms_scan_code == 1 and kms_apply_code == 0
+    expected = expected and kms_scan_code == 1 and kms_apply_code == 0 and organization_expected
     # Every final decision is counted once, and every auto-mode remediation or failure is notified.
     notified = sum(1 for record in records if record["decision"] == "failed" or (record["decision"] == "remediated" and record["mode"] == "auto"))
     expected = expected and sum(metrics.values()) == len(records) and len(notifications) == notified
