@@ -63,7 +63,8 @@ def assert_organization_part(text: str) -> None:
     hub = accounts["hub"]
     counts = re.search(r"(\d+) resources registered with 7 accounts in the organization; (\d+) with 2,000", text)
     assert counts is not None and counts[1] == counts[2]
-    assert f"excluded   {accounts['excluded']}: no stack" in member_side and "in excluded: no role governance-member" in member_side
+    assert f"excluded   {accounts['excluded']}: governance-member-iam-base" in member_side and "the templates' condition leaves each stack a placeholder" in member_side
+    assert "in excluded: no role governance-member" in member_side and "forwarding in excluded (us-east-1): no rule" in member_side
     assert re.search(rf"workloads  {accounts['workloads']}: \S+ in us-east-1; \S+ in us-east-1, eu-west-1\n", member_side)
     assert f":root when aws:PrincipalArn is arn:aws:iam::{hub}:role/" in member_side
     assert f"-> arn:aws:events:us-east-1:{hub}:event-bus/" in member_side
