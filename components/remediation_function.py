@@ -11,11 +11,9 @@ import pulumi_aws as aws
 from components import policies
 from components.moved import moved_from_component
 from governance.lambda_code import LAMBDA_RUNTIME
-from governance.plan import LAMBDA_CONFIG_VARIABLE, RegionPlan
+from governance.plan import DEAD_LETTER_RETENTION_SECONDS, LAMBDA_CONFIG_VARIABLE, RegionPlan
 from governance.settings import DeliverySettings
 
-DEAD_LETTER_RETENTION_SECONDS = 1209600
-"""Fourteen days, SQS's maximum: time enough to notice and replay a failed event."""
 LAMBDA_TIMEOUT_SECONDS = 120
 LAMBDA_MEMORY_MB = 256
 FORMER_COMPONENT = "governance:index:RemediationFunction"

@@ -32,6 +32,7 @@ from governance import limits
 from governance.catalog import VPC_FLOW_LOGS
 from governance.lambda_code import fixer_iam_actions
 from governance.plan import (
+    DEAD_LETTER_RETENTION_SECONDS,
     AccountPlan,
     Emitted,
     Names,
@@ -473,8 +474,33 @@ def forwarding_rule_properties(region: RegionPlan, organization: OrganizationSet
             "Arn": hub_event_bus_arn(organization, region.names),
             # Required for a bus of another account since 2023-03-02; the role is in the iam template.
             "RoleArn": role_arn(region.account, region.names.forwarding_role),
+            # Events the hub's bus refuses (its policy, a missing bus) are kept in the member: nothing is lost. A bus
+            # target takes a dead-letter queue but no retry policy (the CDK's EventBusProps, AWS's documentation).
+            "DeadLetterConfig": {"Arn": forwarding_dead_letter_queue_arn(region)},
         }],
     }
+
+
+def forwarding_dead_letter_queue_arn(region: RegionPlan) -> str:
+    """The member's queue for events the hub's bus does not take (with placeholders)."""
+    return f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{region.names.forwarding_dead_letter_queue}"
+
+
+def forwarding_dead_letter_resources(region: RegionPlan) -> Iterator[tuple[str, _Resource]]:
+    """The queue and its policy: only the forwarding rule may send to it, as direct mode's dead-letter queue."""
+    names = region.names
+    yield "ForwardEventsDeadLetters", _Resource(
+        "AWS::SQS::Queue",
+        {"QueueName": names.forwarding_dead_letter_queue, "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
+    )
+    rule_arn = f"arn:{PARTITION}:events:{REGION}:{ACCOUNT_ID}:rule/{names.forwarding_rule}"
+    yield "ForwardEventsDeadLettersPolicy", _Resource(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": "ForwardEventsDeadLetters"}],
+            "PolicyDocument": policies.dead_letter_queue_policy(forwarding_dead_letter_queue_arn(region), [rule_arn]),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -507,6 +533,7 @@ def region_resources(settings: Settings, region: RegionPlan) -> Iterator[tuple[s
             )
     pattern = region.event_pattern
     if pattern is not None:
+        yield from forwarding_dead_letter_resources(region)
         yield "ForwardEvents", _Resource("AWS::Events::Rule", forwarding_rule_properties(region, organization, pattern))
 
 

@@ -32,6 +32,8 @@ TERMINAL_AUTOMATION_STATUSES = (
 PREFIX_KEY = f"{NAMESPACE}:ruleNamePrefix"
 ALARM_KINDS = ("dead-letters", "function-errors", "failed-remediations", "runaway-remediations")
 """The alarms of a region that runs the Lambda (``governance.operations.alarm_specs`` builds them)."""
+DEAD_LETTER_RETENTION_SECONDS = 1209600
+"""How long every dead-letter queue keeps an event: fourteen days, SQS's maximum, time enough to notice and replay it."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,11 @@ class Names:
     def forwarding_rule(self) -> str:
         """Organization mode: the member's default-bus rule forwarding compliance and automation events to the hub."""
         return f"{self.prefix}forward-events"
+
+    @property
+    def forwarding_dead_letter_queue(self) -> str:
+        """Organization mode: the member's queue for events the hub's bus does not take."""
+        return f"{self.prefix}forward-events-dlq"
 
 
 def role_arn(account: Account, role_name: str) -> str:

@@ -130,7 +130,8 @@ def resolve(template: Template, account: str, region: str, partition: str = "aws
         if len(node) == 1 and next(iter(node)) in FUNCTIONS:
             ((function, argument),) = node.items()
             if function == "Ref":
-                return pseudo[argument]
+                # A resource's Ref stays its logical id: what it stands for exists only once created.
+                return pseudo.get(argument, {"Ref": argument})
             if function == "Fn::Sub":
                 return SUB_VARIABLE.sub(lambda match: "${" + match[2] + "}" if match[1] else pseudo[match[2]], argument)
             if function == "Fn::FindInMap":
@@ -425,9 +426,20 @@ def test_events_go_to_the_hubs_bus_in_the_same_region_through_the_forwarding_rol
         rule = resolve(rules, MEMBER, region)["ForwardEvents"]["Properties"]
         assert "EventBusName" not in rule, "the default bus, where AWS services send their events"
         (target,) = rule["Targets"]
-        assert set(target) == {"Id", "Arn", "RoleArn"}, "no Input, InputPath or InputTransformer on a bus of another account"
+        assert set(target) == {"Id", "Arn", "RoleArn", "DeadLetterConfig"}, "no Input, InputPath or InputTransformer on a bus of another account"
         assert target["Arn"] == f"arn:aws:events:{region}:{HUB}:event-bus/governance-member-events"
         assert target["RoleArn"] == f"arn:aws:iam::{MEMBER}:role/{forwarding['RoleName']}"
+        # Events the hub's bus refuses land in the member's queue, which only this rule may send to.
+        resources = resolve(rules, MEMBER, region)
+        queue = resources["ForwardEventsDeadLetters"]["Properties"]
+        queue_arn = f"arn:aws:sqs:{region}:{MEMBER}:{queue['QueueName']}"
+        assert target["DeadLetterConfig"] == {"Arn": queue_arn}
+        assert (queue["MessageRetentionPeriod"], queue["SqsManagedSseEnabled"]) == (1209600, True)
+        policy = resources["ForwardEventsDeadLettersPolicy"]["Properties"]
+        assert policy["Queues"] == [{"Ref": "ForwardEventsDeadLetters"}]
+        (sender,) = policy["PolicyDocument"]["Statement"]
+        assert (sender["Principal"], sender["Action"], sender["Resource"]) == ({"Service": "events.amazonaws.com"}, "sqs:SendMessage", queue_arn)
+        assert sender["Condition"] == {"ArnEquals": {"aws:SourceArn": [f"arn:aws:events:{region}:{MEMBER}:rule/{rule['Name']}"]}}
 
 
 # --- modes, engines, regions and overrides -------------------------------------------------------
@@ -702,13 +714,15 @@ def test_templates_are_canonical_json_without_transforms_or_recorders() -> None:
         assert "Transform" not in template, name
         types = {resource["Type"] for resource in template["Resources"].values()}
         assert not types & {"AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel"}, name
-        assert all(type_name.startswith(("AWS::IAM::", "AWS::Config::", "AWS::Events::", "AWS::Logs::")) for type_name in types), name
+        allowed = ("AWS::IAM::", "AWS::Config::", "AWS::Events::", "AWS::Logs::", "AWS::SQS::", "AWS::CloudFormation::WaitConditionHandle")
+        assert all(type_name.startswith(allowed) for type_name in types), name
 
 
 def test_the_names_of_organization_mode_fit_with_the_longest_prefix() -> None:
     names = Names(worst_case.LONGEST_PREFIX)
     assert limits.violation(limits.IAM_ROLE_NAME, names.forwarding_role) is None
     assert limits.violation(limits.EVENT_RULE_NAME, names.forwarding_rule) is None
+    assert limits.violation(limits.SQS_QUEUE_NAME, names.forwarding_dead_letter_queue) is None
     # EventBridge bus names: 1-256 of [/.-_A-Za-z0-9] (botocore events EventBusName).
     assert re.fullmatch(r"[/._A-Za-z0-9-]{1,256}", names.hub_event_bus)
 
