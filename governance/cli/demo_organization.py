@@ -323,7 +323,8 @@ def _rule_names(pattern: dict[str, Any]) -> set[str]:
 def quiet_cloudformation() -> Iterator[None]:
     """Silence the warnings moto's CloudFormation gives for the resource types it skips: the demo says it once.
 
-    They are the ``AWS::Config::*`` resources and the placeholder of excluded accounts' stacks.
+    They are the ``AWS::Config::*`` resources, the forwarding dead-letter queue's policy and the placeholder
+    of excluded accounts' stacks.
     """
     moto_logger = logging.getLogger("moto")
     level = moto_logger.level
@@ -331,6 +332,7 @@ def quiet_cloudformation() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tried to parse AWS::Config::")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
         try:
             yield
         finally:
