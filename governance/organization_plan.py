@@ -84,7 +84,7 @@ def _member_entries(settings: Settings, profile: RuleProfile, hub_region: Region
     """The Lambda config sections of ``profile``'s members in ``hub_region`` (its ``index``-th), as the hub's function reads them.
 
     Region and partition are the hub's own (it serves the members of its region); the account id stays a
-    placeholder, which no hub value can stand for.
+    placeholder, which the function replaces with each event's account.
     """
     config = member_plan(settings, profile).regions[index].lambda_config
     text = json.dumps({section: config[section] for section in ("rules", "ssmRunbooks")})
@@ -134,28 +134,6 @@ def hub_account(organization: OrganizationSettings, rules: tuple[RuleSettings, .
         regions=organization.regions,
         rules=rules,
     )
-
-
-def _account_specific(settings: Settings, organization: OrganizationSettings, hub: AccountPlan) -> list[str]:
-    """One sentence per rule whose Lambda setting holds a value of each member account, which the hub's config cannot name."""
-    problems = []
-    config_keys = {(profile.name, rule.key): rule.config_key for profile in organization.profiles for rule in profile.rules}
-    for index, region in enumerate(hub.regions):
-        for profile in organization.profiles:
-            for section, entries in _member_entries(settings, profile, region, index).items():
-                for name, entry in entries.items():
-                    if ACCOUNT_ID in json.dumps(entry):
-                        key = _rule_key_of(section, name, entry)
-                        problems.append(
-                            f"{config_keys.get((profile.name, key), f'{NAMESPACE}:rules.{key}')} makes the hub Lambda pass a resource of each member "
-                            "account (such as a role ARN) that its config cannot name for every account; organization mode does not support it "
-                            "yet, so use the ssm engine or another destination for this rule."
-                        )
-    return list(dict.fromkeys(problems))
-
-
-def _rule_key_of(section: str, name: str, entry: Any) -> str:
-    return name if section == "rules" else str(entry["key"])
 
 
 def _section_problems(organization: OrganizationSettings, hub: AccountPlan) -> list[str]:
@@ -212,12 +190,13 @@ def plan_organization(settings: Settings) -> OrganizationPlan:
         raise ValueError("organization mode needs governance:organization")
     problems = _admin_in_accounts(settings, organization)
     planned = plan_account(settings, hub_account(organization, hub_rules(organization)))
-    account_specific = _account_specific(settings, organization, planned)
-    problems.extend(account_specific)
     regions = []
-    for index, region in enumerate(planned.regions):
+    for index, planned_region in enumerate(planned.regions):
+        # The Lambda's params name a member's own roles (flow-log delivery) with the account left as a placeholder,
+        # which the function fills in with each event's account, as the member templates do with AWS::AccountId.
+        region = dataclasses.replace(planned_region, params_account=ACCOUNT_ID)
         section = hub_section(organization)
-        differences = [] if account_specific else profile_differences(settings, organization, region, index)
+        differences = profile_differences(settings, organization, region, index)
         if differences:
             section["profiles"] = differences
         regions.append(dataclasses.replace(region, organization=section))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -189,6 +189,9 @@ class RegionPlan:
     protected_rules: frozenset[str] = frozenset()
     organization: Mapping[str, Any] | None = field(default=None, hash=False)
     """Organization mode's hub: the Lambda config's ``organization`` section (member role, targets, exclusions)."""
+    params_account: str | None = None
+    """Organization mode's hub: the account the Lambda's params name roles in, a placeholder the function
+    replaces with each event's account (``None``: the plan's own account)."""
 
     @property
     def own_config_rules(self) -> tuple[RuleSettings, ...]:
@@ -299,7 +302,8 @@ class RegionPlan:
         """A rule's params as the Lambda receives them in this region, plus what the program resolved for it."""
         params = rule.entry.params_for_region(rule.params, self.region)
         if rule.key == VPC_FLOW_LOGS.key and needs_flow_logs_plumbing(rule.params):
-            params["deliverLogsRoleArn"] = role_arn(self.account, self.names.flow_logs_role)
+            account = self.account if self.params_account is None else replace(self.account, id=self.params_account)
+            params["deliverLogsRoleArn"] = role_arn(account, self.names.flow_logs_role)
         return params
 
     @cached_property

@@ -333,9 +333,26 @@ def assert_each_profile_gets_its_members_rules(run: ProgramRun, settings: Settin
     for index, region in enumerate(REGIONS):
         config = hub_config(run, region)
         for profile in profiles(settings):
-            member = member_plan(settings, profile).regions[index].lambda_config
+            # The member's own values as the hub in its region has them: its account stays for the function to fill in.
+            rules = member_plan(settings, profile).regions[index].lambda_config["rules"]
+            member = json.loads(json.dumps(rules).replace("<AWS.Partition>", "aws").replace("<AWS.Region>", region))
             for target in profile.targets:
-                assert effective_rules(config, target) == member["rules"], (profile.name, target, region)
+                assert effective_rules(config, target) == member, (profile.name, target, region)
+
+
+def test_a_rule_naming_each_members_own_role_leaves_the_account_for_the_function_to_fill_in() -> None:
+    # The dev stack's rules deliver flow logs to CloudWatch Logs through each member's own delivery role.
+    raw = org_stack(rules=dev_rules(), overrides=[{"targets": [OU_2], "rules": {"vpc-flow-logs": {"mode": "auto"}}}])
+    run, settings = run_program(namespaced(raw)), load_settings(raw)
+    assert_each_profile_gets_its_members_rules(run, settings)
+    config = hub_config(run, REGIONS[0])
+    role = "arn:aws:iam::<AWS.AccountId>:role/governance-flow-logs-delivery"
+    assert config["rules"]["vpc-flow-logs"]["params"]["deliverLogsRoleArn"] == role
+    assert effective_rules(config, OU_2)["vpc-flow-logs"]["mode"] == "auto"
+    assert HUB not in json.dumps(config["rules"]), "no value of the hub's own account stands for a member's"
+    for profile in profiles(settings):
+        iam = json.loads(render_member_templates(settings, profile).iam or "{}")
+        assert iam["Resources"]["FlowLogsDeliveryRole"]["Properties"]["RoleName"] == "governance-flow-logs-delivery"
 
 
 def test_the_hub_lambda_config_gives_each_profile_exactly_its_members_rules() -> None:
@@ -490,7 +507,6 @@ def test_a_config_per_profile_would_not_fit_the_lambda_environment_for_the_dev_r
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
-        (org_stack(rules=dev_rules()), "governance:rules.vpc-flow-logs "),
         (org_stack(ruleNamePrefix="gov_"), "governance:ruleNamePrefix "),
         (org_stack(accounts=[{"id": HUB, "roleArn": f"arn:aws:iam::{HUB}:role/deploy"}]), "governance:accounts[0].id "),
         (org_stack(exclude=[f"{300000000000 + index}" for index in range(150)]), "governance:organization.excludeAccounts "),

@@ -48,6 +48,8 @@ ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 ORGANIZATION_TARGET = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32}")
 """An OU id or a root id (CloudFormation's ``OrganizationalUnitId`` pattern)."""
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
+MEMBER_ACCOUNT = "<AWS.AccountId>"
+"""In an organization hub's params: the account of the event, filled in per event (the member's own flow-log role)."""
 
 
 class ConfigError(ValueError):
@@ -76,6 +78,12 @@ class RuleSetting:
             return load_fixer(self.key).parse_params(self.raw_params)
         except ValueError as error:
             raise ConfigError(f"{self.where}.{error}") from error
+
+    def for_account(self, account_id: str) -> RuleSetting:
+        """The setting for a member account: ``MEMBER_ACCOUNT`` in its params replaced by ``account_id``."""
+        if MEMBER_ACCOUNT not in json.dumps(self.raw_params):
+            return self
+        return replace(self, raw_params=_with_account(self.raw_params, account_id))
 
     def params_problem(self) -> ConfigError | None:
         """Why the params are invalid, or None once they are parsed."""
@@ -230,6 +238,17 @@ def load_config(raw: str | None) -> DeploymentConfig | ConfigError:
         except ConfigError as error:
             _LOADED[raw] = error
     return _LOADED[raw]
+
+
+def _with_account(value: Any, account_id: str) -> Any:
+    """``value`` with ``MEMBER_ACCOUNT`` replaced by ``account_id`` in every string."""
+    if isinstance(value, str):
+        return value.replace(MEMBER_ACCOUNT, account_id)
+    if isinstance(value, Mapping):
+        return {key: _with_account(item, account_id) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_account(item, account_id) for item in value]
+    return value
 
 
 def _object(data: Mapping[str, Any], name: str, where: str | None = None) -> dict[str, Any]:

@@ -157,6 +157,7 @@ def _handle_member_event(event: ComplianceEvent, config: DeploymentConfig, invoc
     if isinstance(profiled, str):
         record = AuditRecord("ignored", profiled, "info", api_calls=calls, **context)
         return _with_invocation(record, invocation)
+    profiled = replace(profiled, rule=profiled.rule.for_account(event.target.account))
     problem = profiled.rule.params_problem()
     if problem is not None:
         reason = f"the deployment config is invalid: {problem}; nothing was changed"

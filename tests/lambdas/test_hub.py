@@ -36,7 +36,7 @@ from conftest import (
     security_hub_entry,
 )
 from moto.organizations import utils as moto_organizations_utils
-from remediation import automation, handler, hub
+from remediation import automation, config, handler, hub
 from remediation.calls import attach_recorder
 from remediation.config import ConfigError, OrganizationSetting, parse_config
 from remediation.handler import HUB_IAM_ACTIONS, lambda_handler
@@ -548,3 +548,28 @@ def test_a_protected_rule_is_manual_in_a_profile_too() -> None:
     assert profile is not None
     setting = profile.rules[PORTS].setting
     assert setting is not None and (setting.mode, setting.auto_refused) == ("manual", True)
+
+
+# --- values of each member account ---------------------------------------------------------------
+
+FLOWS = "vpc-flow-logs"
+
+
+def test_a_members_flow_logs_are_delivered_through_its_own_role(deploy: Callable[..., Any], org: Organization) -> None:
+    params = {**DEFAULT_PARAMS[FLOWS], "deliverLogsRoleArn": "arn:aws:iam::<AWS.AccountId>:role/governance-flow-logs"}
+    rules = {**base_config()["rules"], FLOWS: rule_entry(params)}
+    deploy(rules=rules, organization={"memberRoleName": ROLE, "targets": [org.governed], "excludeAccounts": [EXCLUDED]})
+    ec2 = member_session(MEMBER).client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+
+    record = lambda_handler(compliance_event(rule_name(FLOWS), "AWS::EC2::VPC", vpc, account=MEMBER), FakeContext())
+
+    assert record["decision"] == "remediated", record["reason"]
+    (flow_log,) = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc]}])["FlowLogs"]
+    assert flow_log["DeliverLogsPermissionArn"] == f"arn:aws:iam::{MEMBER}:role/governance-flow-logs"
+
+
+def test_the_member_account_placeholder_is_the_one_the_templates_use() -> None:
+    from governance.member_template import ACCOUNT_ID
+
+    assert config.MEMBER_ACCOUNT == ACCOUNT_ID
