@@ -14,8 +14,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from governance.catalog import CLOUDTRAIL_MULTI_REGION, VPC_FLOW_LOGS
 from governance.cli.sessions import AccountSessions
+from governance.member_template import hub_lambda_role_arn
+from governance.organization_plan import ORGANIZATION_KEY
 from governance.settings import Account, Settings
 
+MEMBER_ROLE_CHECK = "member role can be assumed"
 ACCOUNT_TYPE = "AWS::::Account"
 """What account-level rules evaluate: not a resource type a recorder records."""
 
@@ -43,6 +46,27 @@ class CheckResult:
         }
 
 
+def member_role_fix(settings: Settings, error: Exception) -> str:
+    """What to do when a member role cannot be assumed: who it trusts, and which credentials reach it."""
+    organization = settings.organization
+    admin_role = organization.admin_role_arn if organization else None
+    trusted = (
+        f"the member role trusts the hub Lambda's role ({hub_lambda_role_arn(settings)}) and {ORGANIZATION_KEY}.adminRoleArn"
+        f" ({admin_role or 'not set'})"
+    )
+    if admin_role is None:
+        how = f"set {ORGANIZATION_KEY}.adminRoleArn and run the CLI with credentials that can assume it"
+    else:
+        how = "run the CLI with credentials that can assume adminRoleArn"
+    if _error_code(error) == "AccessDenied":
+        return f"{trusted}; {how}"
+    return f"{trusted}; {how}, and check this account's instance of the iam stack set (doctor lists the instances)"
+
+
+def _error_code(error: Exception) -> str:
+    return str(error.response.get("Error", {}).get("Code", "")) if isinstance(error, ClientError) else ""
+
+
 def _error_text(error: Exception) -> str:
     if isinstance(error, ClientError):
         return f"{error.response.get('Error', {}).get('Code', 'Error')}: {error.response.get('Error', {}).get('Message', '')}".strip()
@@ -53,7 +77,7 @@ def run_doctor(settings: Settings, sessions: AccountSessions) -> list[CheckResul
     """Run every check for every account and region of ``settings``."""
     results: list[CheckResult] = []
     for account in settings.accounts:
-        access = _check_access(account, sessions)
+        access = _check_access(settings, account, sessions)
         results.append(access)
         if not access.passed:
             continue
@@ -62,11 +86,14 @@ def run_doctor(settings: Settings, sessions: AccountSessions) -> list[CheckResul
     return results
 
 
-def _check_access(account: Account, sessions: AccountSessions) -> CheckResult:
-    name = "deploy role can be assumed" if account.role_arn else "credentials reach the account"
+def _check_access(settings: Settings, account: Account, sessions: AccountSessions) -> CheckResult:
+    member = sessions.is_member(account)
+    name = MEMBER_ROLE_CHECK if member else "deploy role can be assumed" if account.role_arn else "credentials reach the account"
     try:
         identity = sessions.client(account, "sts", account.home_region).get_caller_identity()
     except (ClientError, BotoCoreError) as error:
+        if member:
+            return CheckResult(account.id, "-", name, False, _error_text(error), member_role_fix(settings, error))
         return CheckResult(
             account.id, "-", name, False, _error_text(error),
             f"create {account.role_arn} with a trust policy for your identity (docs/deploying.md: Deploy role in each account)"
