@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from governance.cli.main import main
@@ -96,3 +98,29 @@ def test_scan_apply_and_undo_reach_member_accounts_through_the_member_role_once_
     assert assume_role_calls(faults)[f"arn:aws:iam::{sandbox}:role/{MEMBER_ROLE}"] == 1
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["undone"] is True
     assert world_open(sandbox, groups[sandbox])
+
+
+def test_undo_finds_a_record_of_a_member_in_the_hubs_log_group_and_undoes_it_through_the_member_role(
+    seeded: dict[str, Any], faults: Faults, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    stack, base, groups = seeded["stack"], seeded["base"], seeded["groups"]
+    audit = tmp_path / "audit.jsonl"
+    assert main(["apply", "--stack-file", str(stack), "--yes", "--audit-file", str(audit), "--rule", "restricted-admin-ports"]) == 0
+    record = next(r for r in latest_records(audit).values() if r["account"] == base)
+    # The hub Lambda logs its records in the hub's log group (the caller's account here), with the member's account id.
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName="/aws/lambda/governance-remediation")
+    logs.create_log_stream(logGroupName="/aws/lambda/governance-remediation", logStreamName="hub")
+    logs.put_log_events(logGroupName="/aws/lambda/governance-remediation", logStreamName="hub",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": json.dumps(record)}])
+    capsys.readouterr()
+    faults.calls.clear()
+
+    assert main(["undo", record["recordId"], "--stack-file", str(stack), "--yes"]) == 0
+
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["undone"] is True
+    searched = {call.access_key for call in faults.calls if call.operation == "FilterLogEvents"}
+    caller = boto3.Session().get_credentials().access_key
+    assert searched == {caller}  # the hub's log group (the caller's credentials), never a member's
+    assert assume_role_calls(faults)[f"arn:aws:iam::{base}:role/{MEMBER_ROLE}"] == 1
+    assert world_open(base, groups[base])
