@@ -7,6 +7,7 @@ silent failure. Each check passes or fails with the fix.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from governance.organization_plan import ORGANIZATION_KEY
 from governance.settings import Account, Settings
 
 MEMBER_ROLE_CHECK = "member role can be assumed"
+DOCTOR_CONCURRENCY = 16
+"""Accounts checked at once: an organization may have thousands."""
 ACCOUNT_TYPE = "AWS::::Account"
 """What account-level rules evaluate: not a resource type a recorder records."""
 
@@ -73,17 +76,17 @@ def _error_text(error: Exception) -> str:
     return str(error)
 
 
-def run_doctor(settings: Settings, sessions: AccountSessions) -> list[CheckResult]:
-    """Run every check for every account and region of ``settings``."""
-    results: list[CheckResult] = []
-    for account in settings.accounts:
+def run_doctor(settings: Settings, sessions: AccountSessions, concurrency: int = DOCTOR_CONCURRENCY) -> list[CheckResult]:
+    """Run every check for every account and region of ``settings``, ``concurrency`` accounts at a time, in account order."""
+
+    def account_checks(account: Account) -> list[CheckResult]:
         access = _check_access(settings, account, sessions)
-        results.append(access)
         if not access.passed:
-            continue
-        for region in account.regions:
-            results.extend(_region_checks(settings, account, region, sessions))
-    return results
+            return [access]
+        return [access, *(result for region in account.regions for result in _region_checks(settings, account, region, sessions))]
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return [result for results in pool.map(account_checks, settings.accounts) for result in results]
 
 
 def _check_access(settings: Settings, account: Account, sessions: AccountSessions) -> CheckResult:

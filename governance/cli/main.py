@@ -304,6 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor_command(fleet.settings, args.json, fleet, sessions)
     for problem in fleet.problems:
         sys.stderr.write(f"error: {problem}\n")
+    if fleet.listing is not None and settings.organization is not None:
+        sys.stderr.write(
+            f"note: organization: {len(fleet.members)} accounts under {len(settings.organization.targets)} targets, entered through "
+            f"role {settings.organization.member_role_name}; {len(fleet.listing.skipped)} excluded or not ACTIVE.\n"
+        )
     return with_listing(_run(args, fleet, sessions, rules, concurrency, fmt), fleet)
 
 
