@@ -72,7 +72,7 @@ def test_smoke_takes_any_targeted_account_and_refuses_one_outside_the_targets(
 
     outside = org.accounts["root"][1]
     assert main(["smoke", "--stack-file", str(stack), "--rule", "restricted-admin-ports", "--account", outside]) == 2
-    assert capsys.readouterr().err.strip() == (
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"--account {outside} is not in this stack (neither in governance:accounts nor an ACTIVE, not excluded account "
         "under governance:organization.targets)."
     )
