@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from governance.cli.main import main
@@ -107,3 +108,25 @@ def test_a_hub_role_that_cannot_be_assumed_is_one_line_and_the_direct_accounts_g
     assert not [call for call in faults.calls if call.operation == "AssumeRole"]  # and no member role at all
     assert any(call.operation == "DescribeSecurityGroups" for call in faults.calls)  # the management account was scanned
     assert code == 1
+
+
+def test_with_admin_role_arn_the_listing_and_every_member_role_go_through_the_assumed_hub_role(
+    organization: Organization, faults: Faults, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    org = organization
+    # moto reads the organization from the management account only: the hub role is one of that account here.
+    admin_role = f"arn:aws:iam::{org.management}:role/governance-deploy"
+    raw = organization_stack(org, adminAccountId=org.management, adminRoleArn=admin_role, targets=[org.sandbox], overrides=[])
+    stack = write_stack(tmp_path / "Pulumi.org.yaml", raw)
+
+    assert main(["scan", "--stack-file", str(stack), "--format", "json"]) == 0
+
+    assumed = [call for call in faults.calls if call.operation == "AssumeRole"]
+    hub = [call for call in assumed if call.params["RoleArn"] == admin_role]
+    members = [call for call in assumed if call.params["RoleArn"] != admin_role]
+    assert len(hub) == 1 and hub[0].access_key == boto3.Session().get_credentials().access_key
+    assert sorted(call.params["RoleArn"].split(":")[4] for call in members) == sorted(org.accounts["sandbox"])
+    listing = {call.access_key for call in faults.calls if call.operation == "ListAccountsForParent"}
+    assert listing == {call.access_key for call in members} and len(listing) == 1  # the hub role's credentials
+    assert listing != {hub[0].access_key}
+    assert f"note: organization: 3 accounts under 1 targets, entered through role {MEMBER_ROLE}" in capsys.readouterr().err
