@@ -32,6 +32,8 @@ HUB = "hub"
 MAX_OU_DEPTH = 5
 """Organizations nests OUs at most five levels under the root; a walk up stops there in any case."""
 GOOD_STATUS, GOOD_DETAILED_STATUS = "CURRENT", "SUCCEEDED"
+INSTANCES_PAGE_SIZE = 100
+"""``MaxResults`` of ``ListStackInstances``: its largest page (one instance per account and region)."""
 
 TARGETS_CHECK = "organization targets can be listed"
 TRUSTED_ACCESS_CHECK = "StackSets trusted access is on"
@@ -196,7 +198,10 @@ def _profile_accounts(fleet: GovernedFleet, stack_sets: ProfileStackSets) -> lis
 def _instances(cloudformation: Any, name: str, accounts: list[str], regions: tuple[str, ...], region: str) -> list[CheckResult]:
     fix = f"see the stack set's operations (aws cloudformation list-stack-set-operations --stack-set-name {name} --call-as DELEGATED_ADMIN), fix the cause, then pulumi up"
     try:
-        summaries = list(_pages(cloudformation, "list_stack_instances", "Summaries", StackSetName=name, CallAs="DELEGATED_ADMIN"))
+        summaries = list(_pages(
+            cloudformation, "list_stack_instances", "Summaries", StackSetName=name, CallAs="DELEGATED_ADMIN",
+            PaginationConfig={"PageSize": INSTANCES_PAGE_SIZE},
+        ))
     except _ERRORS as error:
         code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
         detail = f"stack set {name} does not exist" if code == "StackSetNotFoundException" else f"could not list the instances of {name} ({_error_text(error)})"

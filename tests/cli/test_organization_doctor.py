@@ -186,7 +186,7 @@ def test_a_failed_instance_on_a_later_page_fails_with_its_status_reason(fleet: G
     broken = base[-1]
     reason = "Account 1234 should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship to Role 'AWSServiceRoleForCloudFormationStackSetsOrgAdmin'."
     first_page = [summary(account, "us-east-1") for account in base[:-1]]
-    expected = {"StackSetName": "governance-member-iam-base", "CallAs": "DELEGATED_ADMIN"}
+    expected = {"StackSetName": "governance-member-iam-base", "CallAs": "DELEGATED_ADMIN", "MaxResults": 100}
     stubber.add_response("list_stack_instances", {"Summaries": first_page, "NextToken": "page-2"}, expected)
     stubber.add_response("list_stack_instances", {"Summaries": [summary(broken, "us-east-1", "OUTDATED", "FAILED", reason)]}, {**expected, "NextToken": "page-2"})
     for name, accounts, instance_regions in (
@@ -195,7 +195,7 @@ def test_a_failed_instance_on_a_later_page_fails_with_its_status_reason(fleet: G
         ("governance-member-rules-override-0", sandbox, regions),
     ):
         stubber.add_response("list_stack_instances", {"Summaries": [summary(a, r) for a in accounts for r in instance_regions]},
-                             {"StackSetName": name, "CallAs": "DELEGATED_ADMIN"})
+                             {"StackSetName": name, "CallAs": "DELEGATED_ADMIN", "MaxResults": 100})
 
     results = stack_set_checks(client, fleet)
 
