@@ -130,3 +130,18 @@ def test_with_admin_role_arn_the_listing_and_every_member_role_go_through_the_as
     assert listing == {call.access_key for call in members} and len(listing) == 1  # the hub role's credentials
     assert listing != {hub[0].access_key}
     assert f"note: organization: 3 accounts under 1 targets, entered through role {MEMBER_ROLE}" in capsys.readouterr().err
+
+
+def test_report_queries_the_hubs_lambda_log_groups_in_organization_mode() -> None:
+    from governance.cli.insights import log_units
+
+    raw = {
+        "regions": ["us-east-1", "eu-west-1"],
+        "rules": {"restricted-admin-ports": {"mode": "auto"}},
+        "organization": {"adminAccountId": "999999999999", "targets": ["ou-ab12-11111111"]},
+        "accounts": [{"id": "111111111111"}],
+    }
+    units = [(unit.account.id, unit.region, unit.log_group) for unit in log_units(load_settings(raw))]
+    group = "/aws/lambda/governance-remediation"
+    assert units == [("111111111111", "us-east-1", group), ("111111111111", "eu-west-1", group),
+                     ("999999999999", "us-east-1", group), ("999999999999", "eu-west-1", group)]
