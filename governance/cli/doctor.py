@@ -7,6 +7,7 @@ silent failure. Each check passes or fails with the fix.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +15,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from governance.catalog import CLOUDTRAIL_MULTI_REGION, VPC_FLOW_LOGS
 from governance.cli.sessions import AccountSessions
+from governance.member_template import hub_lambda_role_arn
+from governance.organization_plan import ORGANIZATION_KEY
 from governance.settings import Account, Settings
 
+MEMBER_ROLE_CHECK = "member role can be assumed"
+DOCTOR_CONCURRENCY = 16
+"""Accounts checked at once: an organization may have thousands."""
 ACCOUNT_TYPE = "AWS::::Account"
 """What account-level rules evaluate: not a resource type a recorder records."""
 
@@ -43,30 +49,54 @@ class CheckResult:
         }
 
 
+def member_role_fix(settings: Settings, error: Exception) -> str:
+    """What to do when a member role cannot be assumed: who it trusts, and which credentials reach it."""
+    organization = settings.organization
+    admin_role = organization.admin_role_arn if organization else None
+    trusted = (
+        f"the member role trusts the hub Lambda's role ({hub_lambda_role_arn(settings)}) and {ORGANIZATION_KEY}.adminRoleArn"
+        f" ({admin_role or 'not set'})"
+    )
+    if admin_role is None:
+        how = f"set {ORGANIZATION_KEY}.adminRoleArn and run the CLI with credentials that can assume it"
+    else:
+        how = "run the CLI with credentials that can assume adminRoleArn"
+    if _error_code(error) == "AccessDenied":
+        return f"{trusted}; {how}"
+    return f"{trusted}; {how}, and check this account's instance of the iam stack set (doctor lists the instances)"
+
+
+def _error_code(error: Exception) -> str:
+    return str(error.response.get("Error", {}).get("Code", "")) if isinstance(error, ClientError) else ""
+
+
 def _error_text(error: Exception) -> str:
     if isinstance(error, ClientError):
         return f"{error.response.get('Error', {}).get('Code', 'Error')}: {error.response.get('Error', {}).get('Message', '')}".strip()
     return str(error)
 
 
-def run_doctor(settings: Settings, sessions: AccountSessions) -> list[CheckResult]:
-    """Run every check for every account and region of ``settings``."""
-    results: list[CheckResult] = []
-    for account in settings.accounts:
-        access = _check_access(account, sessions)
-        results.append(access)
+def run_doctor(settings: Settings, sessions: AccountSessions, concurrency: int = DOCTOR_CONCURRENCY) -> list[CheckResult]:
+    """Run every check for every account and region of ``settings``, ``concurrency`` accounts at a time, in account order."""
+
+    def account_checks(account: Account) -> list[CheckResult]:
+        access = _check_access(settings, account, sessions)
         if not access.passed:
-            continue
-        for region in account.regions:
-            results.extend(_region_checks(settings, account, region, sessions))
-    return results
+            return [access]
+        return [access, *(result for region in account.regions for result in _region_checks(settings, account, region, sessions))]
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return [result for results in pool.map(account_checks, settings.accounts) for result in results]
 
 
-def _check_access(account: Account, sessions: AccountSessions) -> CheckResult:
-    name = "deploy role can be assumed" if account.role_arn else "credentials reach the account"
+def _check_access(settings: Settings, account: Account, sessions: AccountSessions) -> CheckResult:
+    member = sessions.is_member(account)
+    name = MEMBER_ROLE_CHECK if member else "deploy role can be assumed" if account.role_arn else "credentials reach the account"
     try:
         identity = sessions.client(account, "sts", account.home_region).get_caller_identity()
     except (ClientError, BotoCoreError) as error:
+        if member:
+            return CheckResult(account.id, "-", name, False, _error_text(error), member_role_fix(settings, error))
         return CheckResult(
             account.id, "-", name, False, _error_text(error),
             f"create {account.role_arn} with a trust policy for your identity (docs/deploying.md: Deploy role in each account)"

@@ -86,10 +86,19 @@ class LogUnit:
 
 
 def log_units(settings: Settings) -> list[LogUnit]:
-    """Every account-region of the stack that runs the remediation Lambda, with its log group."""
+    """Every account-region of the stack that runs the remediation Lambda, with its log group.
+
+    In organization mode the hub's Lambdas come last: they fix every member account, and their counts
+    are shown under the hub's account id.
+    """
+    from governance.organization_plan import plan_organization
+
+    plans = plan_stack(settings)
+    if settings.organization is not None:
+        plans = (*plans, plan_organization(settings).hub)
     return [
         LogUnit(region_plan.account, region_plan.region, region_plan.names.function_log_group)
-        for account_plan in plan_stack(settings)
+        for account_plan in plans
         for region_plan in account_plan.regions
         if region_plan.needs_function
     ]

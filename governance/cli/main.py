@@ -19,6 +19,7 @@ from governance.catalog import CATALOG, rule_notes
 from governance.cli.audit_file import AuditWriter
 from governance.cli.doctor import run_doctor
 from governance.cli.formats import FORMATS, csv_text, render_sections
+from governance.cli.organization_fleet import GovernedFleet, govern
 from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE, json_lines, table
 from governance.cli.report import CSV_HEADERS, csv_rows, render_report, report_sections, summarize
 from governance.cli.scan_report import render_findings
@@ -98,17 +99,27 @@ def output_format(args: argparse.Namespace) -> str:
     return chosen or "table"
 
 
-def smoke_command(settings: Settings, rule: str, account_id: str | None, region: str | None, timeout: float) -> int:
-    """Run the smoke test and print its result as JSON; 1 when it did not pass."""
+def smoke_command(
+    settings: Settings, rule: str, account_id: str | None, region: str | None, timeout: float, fleet: GovernedFleet | None = None,
+    sessions: AccountSessions | None = None,
+) -> int:
+    """Run the smoke test and print its result as JSON; 1 when it did not pass.
+
+    In organization mode ``--account`` may be any targeted account (default: the first one), and the
+    audit record is looked up in the hub's log group, where the hub Lambda writes it.
+    """
     from governance.cli.smoke import choose, run_smoke
 
+    sessions = sessions or AccountSessions()
+    members = fleet.members if fleet else ()
     try:
-        account, chosen_region = choose(settings, rule, account_id, region)
+        account, chosen_region = choose(settings, rule, account_id, region, default=members[0] if members else None)
     except ValueError as error:
         sys.stderr.write(f"{error}\n")
         return EXIT_USAGE
-    session = AccountSessions().regional(account, chosen_region)
-    result = run_smoke(settings, session, account, chosen_region, rule, timeout)
+    session = sessions.regional(account, chosen_region)
+    records = sessions.hub_session(chosen_region) if sessions.is_member(account) else None
+    result = run_smoke(settings, session, account, chosen_region, rule, timeout, records_session=records)
     print(json.dumps(result.to_json(), indent=1, default=str))
     return EXIT_OK if result.remediated and result.record and result.cleaned_up else EXIT_FOUND
 
@@ -119,9 +130,15 @@ def _concurrency(value: int) -> int:
     return value
 
 
-def doctor_command(settings: Settings, as_json: bool) -> int:
-    """Run the preflight checks and print them; 1 when any failed."""
-    results = run_doctor(settings, AccountSessions())
+def doctor_command(settings: Settings, as_json: bool, fleet: GovernedFleet | None = None, sessions: AccountSessions | None = None) -> int:
+    """Run the preflight checks and print them; 1 when any failed.
+
+    In organization mode the organization's checks come first, then every account's, members through their member role.
+    """
+    from governance.cli.organization_doctor import organization_checks
+
+    sessions = sessions or AccountSessions()
+    results = (organization_checks(fleet, sessions) if fleet else []) + run_doctor(settings, sessions)
     if as_json:
         json_lines([result.to_json() for result in results])
     else:
@@ -136,11 +153,11 @@ def _print_findings(findings: list[dict[str, Any]], fmt: str = "table") -> None:
     sys.stdout.write(render_findings(findings, fmt))
 
 
-def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, fmt: str) -> int:
+def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, fmt: str, sessions: AccountSessions | None = None) -> int:
     """What-if: read every resource, report the non-compliant ones, their planned changes and unreadable account-regions."""
     from governance.cli.fleet import read_fleet
 
-    read = read_fleet(settings, AccountSessions(), concurrency, rules)
+    read = read_fleet(settings, sessions or AccountSessions(), concurrency, rules)
     findings = [failure.finding() for failure in read.failures] + [item.finding() for item in read.items if item.non_compliant]
     _print_findings(findings, fmt)
     scanned = ((rule.key, rule.params) for account in settings.accounts for rule in account.rules if rules is None or rule.key in rules)
@@ -149,11 +166,14 @@ def scan_command(settings: Settings, rules: set[str] | None, concurrency: int, f
     return EXIT_FOUND if any(finding["status"] != "exempt" for finding in findings) else EXIT_OK
 
 
-def apply_command(settings: Settings, rules: set[str] | None, concurrency: int, audit_file: Path | None, assume_yes: bool, fmt: str = "table") -> int:
+def apply_command(
+    settings: Settings, rules: set[str] | None, concurrency: int, audit_file: Path | None, assume_yes: bool, fmt: str = "table",
+    sessions: AccountSessions | None = None,
+) -> int:
     """Fix what scan finds; audit records go to a JSONL file as each decision is made."""
     from governance.cli import fleet
 
-    read = fleet.read_fleet(settings, AccountSessions(), concurrency, rules, remediating=True)
+    read = fleet.read_fleet(settings, sessions or AccountSessions(), concurrency, rules, remediating=True)
     fleet.checkpoint("read", None)
     failures = [failure.finding() for failure in read.failures]
     findings = [item.finding() for item in read.items if item.non_compliant]
@@ -273,16 +293,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{error}\n")
         return EXIT_USAGE
     rules = set(args.rule) if isinstance(getattr(args, "rule", None), list) else None
+    sessions = AccountSessions()
+    try:
+        fleet = govern(settings, sessions)
+    except ConfigError as error:
+        sys.stderr.write(f"{error}\n")
+        return EXIT_USAGE
     if args.command == "doctor":
-        return doctor_command(settings, args.json)
+        # The listing's problems are lines of doctor's own output.
+        return doctor_command(fleet.settings, args.json, fleet, sessions)
+    for problem in fleet.problems:
+        sys.stderr.write(f"error: {problem}\n")
+    if fleet.listing is not None and settings.organization is not None:
+        sys.stderr.write(
+            f"note: organization: {len(fleet.members)} accounts under {len(settings.organization.targets)} targets, entered through "
+            f"role {settings.organization.member_role_name}; {len(fleet.listing.skipped)} excluded or not ACTIVE.\n"
+        )
+    return with_listing(_run(args, fleet, sessions, rules, concurrency, fmt), fleet)
+
+
+def with_listing(code: int, fleet: GovernedFleet) -> int:
+    """``code``, made 1 when it was 0 but some organization target could not be listed (part of the fleet was not governed)."""
+    return EXIT_FOUND if code == EXIT_OK and not fleet.complete else code
+
+
+def _run(args: argparse.Namespace, fleet: GovernedFleet, sessions: AccountSessions, rules: set[str] | None, concurrency: int, fmt: str) -> int:
+    settings = fleet.settings
     if args.command == "scan":
-        return scan_command(settings, rules, concurrency, fmt)
+        return scan_command(settings, rules, concurrency, fmt, sessions)
     if args.command == "apply":
-        return apply_command(settings, rules, concurrency, args.audit_file, args.yes, fmt)
+        return apply_command(settings, rules, concurrency, args.audit_file, args.yes, fmt, sessions)
     if args.command == "smoke":
-        return smoke_command(settings, args.rule, args.account, args.region, args.timeout)
+        return smoke_command(settings, args.rule, args.account, args.region, args.timeout, fleet, sessions)
     if args.command == "undo":
         from governance.cli.undo import undo_command
 
-        return undo_command(settings, args.records, args.audit_file, args.force, args.yes)
+        return undo_command(settings, args.records, args.audit_file, args.force, args.yes, sessions)
     raise AssertionError(f"unhandled command {args.command}")

@@ -109,13 +109,19 @@ CREATORS: dict[str, Callable[[boto3.Session, str], TestResource]] = {
 """Rules with a harmless test resource (S3 default encryption cannot be turned off on new buckets)."""
 
 
-def choose(settings: Settings, rule_key: str, account_id: str | None, region: str | None) -> tuple[Account, str]:
-    """The account and region to test in; raises ValueError with one sentence when the rule cannot be tested there."""
+def choose(settings: Settings, rule_key: str, account_id: str | None, region: str | None, default: Account | None = None) -> tuple[Account, str]:
+    """The account and region to test in; raises ValueError with one sentence when the rule cannot be tested there.
+
+    Without ``--account``: ``default`` (organization mode: the first targeted account), else the stack's first account.
+    """
     if rule_key not in CREATORS:
         raise ValueError(f"--rule must be one of {', '.join(CREATORS)}: only these have a test resource that is harmless to create and delete.")
-    account = next((a for a in settings.accounts if a.id == account_id), None) if account_id else settings.accounts[0]
+    if not settings.accounts:
+        raise ValueError("the stack has no account to test in: governance:accounts is empty and no organization target holds an ACTIVE account.")
+    account = next((a for a in settings.accounts if a.id == account_id), None) if account_id else default or settings.accounts[0]
     if account is None:
-        raise ValueError(f"--account {account_id} is not in this stack.")
+        where = " (neither in governance:accounts nor an ACTIVE, not excluded account under governance:organization.targets)" if settings.organization else ""
+        raise ValueError(f"--account {account_id} is not in this stack{where}.")
     region = region or account.home_region
     if region not in account.regions:
         raise ValueError(f"--region {region} is not a region of account {account.id} in this stack.")
@@ -160,8 +166,13 @@ def run_smoke(
     timeout: float,
     poll: float = 10.0,
     after_create: Callable[[TestResource], None] | None = None,
+    records_session: boto3.Session | None = None,
 ) -> SmokeResult:
-    """Create the test resource, wait for the remediation, look up its audit record, clean up."""
+    """Create the test resource, wait for the remediation, look up its audit record, clean up.
+
+    The record is looked up with ``records_session`` (organization mode: the hub's, whose Lambda fixes
+    member accounts), else with ``session``.
+    """
     from governance.plan import plan_account
 
     result = SmokeResult(rule_key, account.id, region)
@@ -184,7 +195,7 @@ def run_smoke(
         if not result.remediated:
             result.problems.append(f"not remediated within {timeout:.0f} s")
         log_group = Names(settings.rule_name_prefix).function_log_group
-        result.record = find_record(session, log_group, resource.resource_id)
+        result.record = find_record(records_session or session, log_group, resource.resource_id)
         if result.record is None:
             result.problems.append(f"no audit record for {resource.resource_id} in {log_group}")
     except (ClientError, BotoCoreError) as error:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,24 +62,37 @@ def find_records(settings: Settings, selector: str, audit_files: Iterable[Path],
     return _from_lambda_logs(settings, selector, sessions)
 
 
+def _log_clients(settings: Settings, sessions: AccountSessions) -> Iterator[Any]:
+    """Logs clients where the remediation Lambdas run: each account of ``governance:accounts``, and the hub.
+
+    Organization members run no Lambda: the hub's fixes them, and its records carry the member's account id.
+    """
+    for account in settings.accounts:
+        if sessions.is_member(account):
+            continue
+        for region in account.regions:
+            yield sessions.client(account, "logs", region)
+    if settings.organization is not None and sessions.hub is not None:
+        for region in settings.organization.regions:
+            yield sessions.hub_client("logs", region)
+
+
 def _from_lambda_logs(settings: Settings, record_id: str, sessions: AccountSessions) -> list[dict[str, Any]]:
     group = Names(settings.rule_name_prefix).function_log_group
-    for account in settings.accounts:
-        for region in account.regions:
-            logs = sessions.client(account, "logs", region)
-            try:
-                pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=f'"{record_id}"')
-                for page in pages:
-                    for event in page.get("events", []):
-                        try:
-                            record = json.loads(event["message"])
-                        except json.JSONDecodeError:
-                            continue
-                        if isinstance(record, dict) and record.get("recordId") == record_id:
-                            return [record]
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                    raise
+    for logs in _log_clients(settings, sessions):
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=f'"{record_id}"')
+            for page in pages:
+                for event in page.get("events", []):
+                    try:
+                        record = json.loads(event["message"])
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(record, dict) and record.get("recordId") == record_id:
+                        return [record]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
     return []
 
 
@@ -211,9 +224,14 @@ def undo_record(record: dict[str, Any], settings: Settings, sessions: AccountSes
     return UndoResult(record_id, True, "restored the recorded before-state", tuple(made))
 
 
-def undo_command(settings: Settings, selector: str, audit_files: list[Path], force: bool, assume_yes: bool) -> int:
-    """Find the records, confirm, undo each; prints one JSON line per record."""
-    sessions = AccountSessions()
+def undo_command(
+    settings: Settings, selector: str, audit_files: list[Path], force: bool, assume_yes: bool, sessions: AccountSessions | None = None,
+) -> int:
+    """Find the records, confirm, undo each; prints one JSON line per record.
+
+    A record of an organization member is undone through that account's member role.
+    """
+    sessions = sessions or AccountSessions()
     records = find_records(settings, selector, audit_files, sessions)
     fleet.checkpoint("read", None)
     if not records:

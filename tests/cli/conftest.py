@@ -8,6 +8,7 @@ import pytest
 from moto import mock_aws
 
 from governance.lambda_code import lambda_module
+from tests.cli.organization_fixtures import Organization, create_organization
 
 
 @pytest.fixture
@@ -17,3 +18,9 @@ def aws(aws_credentials: None) -> Iterator[None]:
         lambda_module("clients").forget_clients()
         yield
         lambda_module("clients").forget_clients()
+
+
+@pytest.fixture
+def organization(aws: None) -> Organization:
+    """An organization in moto with 3 OUs (one nested) and 12 accounts (``tests/cli/organization_fixtures.py``)."""
+    return create_organization()

@@ -4,7 +4,6 @@ included, exclusions and non-ACTIVE accounts left out with the reason, missing t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -18,48 +17,9 @@ from governance.cli.organization import (
     skip_reason,
     targeted_accounts,
 )
+from tests.cli.organization_fixtures import REGION, Organization
 
-REGION = "us-east-1"
 MISSING_OU = "ou-zzzz-99999999"
-
-
-@dataclass
-class Organization:
-    """An organization in moto: a root holding the management account and 2 accounts, OU "workloads" (3 accounts)
-    with OU "prod" nested in it (4 accounts), and OU "sandbox" (3 accounts): 12 accounts besides the management one."""
-
-    client: Any
-    management: str
-    root: str
-    workloads: str
-    prod: str
-    sandbox: str
-    accounts: dict[str, list[str]]
-    """Account ids by where they are: "root", "workloads", "prod", "sandbox"."""
-
-    def add_account(self, name: str, parent: str) -> str:
-        created = self.client.create_account(Email=f"{name}@example.com", AccountName=name)
-        account_id: str = created["CreateAccountStatus"]["AccountId"]
-        if parent != self.root:
-            self.client.move_account(AccountId=account_id, SourceParentId=self.root, DestinationParentId=parent)
-        return account_id
-
-
-@pytest.fixture
-def organization(aws: None) -> Iterator[Organization]:
-    # moto keeps organization data in the management account's backend only: from another account (a
-    # delegated administrator on AWS) ListAccountsForParent raises ParentNotFoundException. So the
-    # listing client runs with the credentials that created the organization.
-    client = boto3.client("organizations", region_name=REGION)
-    management = client.create_organization(FeatureSet="ALL")["Organization"]["MasterAccountId"]
-    root = client.list_roots()["Roots"][0]["Id"]
-    workloads = client.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"]["Id"]
-    prod = client.create_organizational_unit(ParentId=workloads, Name="prod")["OrganizationalUnit"]["Id"]
-    sandbox = client.create_organizational_unit(ParentId=root, Name="sandbox")["OrganizationalUnit"]["Id"]
-    org = Organization(client, management, root, workloads, prod, sandbox, {})
-    for place, parent, count in (("root", root, 2), ("workloads", workloads, 3), ("prod", prod, 4), ("sandbox", sandbox, 3)):
-        org.accounts[place] = [org.add_account(f"{place}-{index}", parent) for index in range(count)]
-    yield org
 
 
 def test_the_ous_cover_their_nested_ous_minus_the_excluded_and_the_suspended(organization: Organization) -> None:
