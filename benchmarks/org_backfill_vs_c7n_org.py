@@ -109,38 +109,70 @@ class Organization:
         return f"arn:aws:iam::{account}:role/{MEMBER_ROLE}"
 
 
+S3_SUBRESOURCES = {"lifecycle": "LifecycleConfiguration", "notification": "NotificationConfiguration"}
+"""Bucket subresources whose operation is not named after the query key."""
+
+
+def s3_operation(method: str, path: str, query: str) -> str:
+    """The S3 operation of a path-style REST request, named as the API does for the ones the benchmark sees.
+
+    Other bucket subresources are named from their query key (``GetBucketReplication`` from ``?replication``).
+    """
+    parts = [part for part in path.split("/") if part]
+    verb = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}.get(method, method)
+    if not parts:
+        return "ListBuckets" if method == "GET" else f"{verb}Service"
+    if len(parts) > 1:
+        return f"{verb}Object"
+    subresource = query.split("&", 1)[0].split("=", 1)[0]
+    if subresource == "list-type":
+        return "ListObjectsV2"
+    if not subresource:
+        return {"GET": "ListObjects", "PUT": "CreateBucket", "HEAD": "HeadBucket"}.get(method, f"{verb}Bucket")
+    name = S3_SUBRESOURCES.get(subresource) or subresource.replace("-", " ").title().replace(" ", "")
+    return f"{verb}Bucket{name}"
+
+
 @dataclass
-class StsActions:
-    """WSGI middleware in front of moto that counts STS requests per action, and ``AssumeRole`` per target account."""
+class OperationCounter:
+    """WSGI middleware in front of moto that counts signed requests per ``service.Operation``, and
+    ``sts:AssumeRole`` per account of the role assumed."""
 
     app: WsgiApp
-    by_action: Counter[str] = field(default_factory=Counter)
+    by_operation: Counter[str] = field(default_factory=Counter)
     assume_role_by_account: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Read the action (and role ARN) of an STS request, then pass it on with its body intact."""
+        """Read the request's operation (and an AssumeRole's role ARN), then pass it on with its body intact."""
         match = SERVICE_IN_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if match and match.group(1) == "sts":
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            environ["wsgi.input"] = io.BytesIO(body)
+        if match:
+            service, role_arn, body = match.group(1), "", b""
+            if service != "s3" and environ.get("CONTENT_LENGTH"):  # S3 is named from the path; its bodies stay unread
+                body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+                environ["wsgi.input"] = io.BytesIO(body)
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            if target:  # the JSON protocol: the action in a header, the parameters in a JSON body
-                action, parameters = target.rsplit(".", 1)[-1], json.loads(body or b"{}")
-                role_arn = str(parameters.get("RoleArn", ""))
-            else:  # the query protocol botocore uses for STS today
-                fields = parse_qs(body.decode(errors="replace")) | parse_qs(environ.get("QUERY_STRING", ""))
-                action, role_arn = fields.get("Action", ["unknown"])[0], fields.get("RoleArn", [""])[0]
+            if target:  # the JSON protocols: the operation in a header, the parameters in a JSON body
+                operation = target.rsplit(".", 1)[-1]
+                if operation == "AssumeRole":
+                    role_arn = str(json.loads(body or b"{}").get("RoleArn", ""))
+            elif service == "s3":
+                operation = s3_operation(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+            else:  # the query protocols (EC2, STS, IAM): Action in the form body or the query string
+                fields = parse_qs(environ.get("QUERY_STRING", ""))
+                if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+                    fields |= parse_qs(body.decode(errors="replace"))
+                operation, role_arn = fields.get("Action", ["unknown"])[0], fields.get("RoleArn", [""])[0]
             with self._lock:
-                self.by_action[action] += 1
-                if action == "AssumeRole":
+                self.by_operation[f"{service}.{operation}"] += 1
+                if service == "sts" and operation == "AssumeRole":
                     self.assume_role_by_account[account_of(role_arn)] += 1
         return self.app(environ, start_response)
 
     def reset(self) -> None:
         """Start counting from zero."""
         with self._lock:
-            self.by_action.clear()
+            self.by_operation.clear()
             self.assume_role_by_account.clear()
 
 
@@ -152,9 +184,11 @@ def account_of(role_arn: str) -> str:
 
 @dataclass
 class OrgResult(Result):
-    """One tool's run over the organization, with its ``AssumeRole`` requests per target account."""
+    """One tool's run over the organization: ``operations`` counted at the emulator, ``AssumeRole`` per target account."""
 
     assume_roles: Counter[str] = field(default_factory=Counter)
+    api_stats: Counter[str] = field(default_factory=Counter)
+    """c7n's own count of its policies' API calls (``api-stats``), to check the emulator's count against."""
     accounts_verified: int = 0
     accounts: int = 0
 
@@ -164,11 +198,11 @@ class OrgResult(Result):
         return max(self.assume_roles.values(), default=0)
 
 
-def count_sts_actions(emulator: Emulator) -> StsActions:
-    """Put an STS action counter between the emulator's request counter and moto (once)."""
+def count_operations(emulator: Emulator) -> OperationCounter:
+    """Put an operation counter between the emulator's request counter and moto (once)."""
     counter = emulator.requests
-    if not isinstance(counter.app, StsActions):
-        counter.app = StsActions(counter.app)
+    if not isinstance(counter.app, OperationCounter):
+        counter.app = OperationCounter(counter.app)
     return counter.app
 
 
@@ -282,10 +316,11 @@ def measure(
     result: OrgResult, emulator: Emulator, log: Path, org: Organization, buckets: int, groups: int
 ) -> OrgResult:
     """Run the result's command, keep its requests and ``AssumeRole`` counts, then verify every member."""
-    sts = count_sts_actions(emulator)
-    sts.reset()
+    counter = count_operations(emulator)
+    counter.reset()
     timed_run(result, emulator, log)
-    result.assume_roles = Counter(sts.assume_role_by_account)
+    result.assume_roles = Counter(counter.assume_role_by_account)
+    result.operations = Counter(counter.by_operation)
     result.accounts = len(org.members)
     result.problems, result.accounts_verified = verify_organization(org, buckets, groups)
     return result
@@ -310,7 +345,7 @@ def run_c7n_org(
     ]  # fmt: skip
     result = measure(OrgResult("c7n-org", command), emulator, workdir / "c7n-org.log", org, buckets, groups)
     # c7n-org writes each policy's output under <account name>/<region>/<policy>.
-    result.operations = custodian_operations(out, "*/*/*/metadata.json")
+    result.api_stats = custodian_operations(out, "*/*/*/metadata.json")
     return result
 
 
@@ -395,11 +430,15 @@ def report(results: list[OrgResult], members: int, buckets: int, groups: int) ->
     print(f"  benchmark: {shlex.join([sys.executable, *sys.argv])}")
     for result in results:
         print(f"  {result.tool}: {shlex.join(result.command)}")
-    if c7n_org.operations:
-        print()
-        print(f"c7n's own api-stats over all accounts ({c7n_org.total - sum(c7n_org.operations.values())} more requests outside its policies):")
-        for operation, count in sorted(c7n_org.operations.items()):
-            print(f"  {operation} {count}")
+    print()
+    print("requests per operation, counted at the emulator:")
+    operations = sorted(set(c7n_org.operations) | set(ours.operations))
+    print_table(
+        [["operation", c7n_org.tool, ours.tool]]
+        + [[name, str(c7n_org.operations[name]), str(ours.operations[name])] for name in operations]
+    )
+    if c7n_org.api_stats:
+        print(f"(c7n's own api-stats count {sum(c7n_org.api_stats.values())} calls inside its policies)")
     for result in results:
         if result.problems or result.exit_code not in (None, 0):
             print(f"\n{result.tool} problems (log {result.log}):")

@@ -115,16 +115,39 @@ def test_seeded_organization_is_the_same_after_a_reset_and_every_member_is_verif
     assert ours.verified, (ours.problems, ours.log and ours.log.read_text())
     assert ours.accounts_verified == MEMBERS
     assert ours.assume_roles == Counter(dict.fromkeys(org.members, 1))
-    assert ours.requests["s3"] > 0 and ours.requests["ec2"] > 0
+    assert ours.operations["s3.PutBucketEncryption"] == MEMBERS * BUCKETS
+    assert ours.operations["ec2.RevokeSecurityGroupIngress"] == MEMBERS * GROUPS
+    assert ours.operations["sts.AssumeRole"] == MEMBERS
+    assert sum(ours.operations.values()) == ours.total
 
 
-def test_sts_counter_counts_assume_role_per_target_account(emulator: Emulator) -> None:
-    counter = bench.count_sts_actions(emulator)
-    assert bench.count_sts_actions(emulator) is counter
+def test_operation_counter_counts_assume_role_per_target_account(emulator: Emulator) -> None:
+    counter = bench.count_operations(emulator)
+    assert bench.count_operations(emulator) is counter
     counter.reset()
     sts = boto3.client("sts", region_name=bench.REGION)
     for account in ("111111111111", "111111111111", "222222222222"):
         sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/x", RoleSessionName="test")
     sts.get_caller_identity()
     assert counter.assume_role_by_account == Counter({"111111111111": 2, "222222222222": 1})
-    assert counter.by_action == Counter({"AssumeRole": 3, "GetCallerIdentity": 1})
+    assert counter.by_operation == Counter({"sts.AssumeRole": 3, "sts.GetCallerIdentity": 1})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "operation"),
+    [
+        ("GET", "/", "", "ListBuckets"),
+        ("GET", "/", "bucket-region=us-east-1", "ListBuckets"),
+        ("GET", "/b", "encryption", "GetBucketEncryption"),
+        ("PUT", "/b", "encryption", "PutBucketEncryption"),
+        ("GET", "/b", "notification", "GetBucketNotificationConfiguration"),
+        ("GET", "/b", "lifecycle", "GetBucketLifecycleConfiguration"),
+        ("GET", "/b", "versioning", "GetBucketVersioning"),
+        ("GET", "/b", "list-type=2", "ListObjectsV2"),
+        ("PUT", "/b", "", "CreateBucket"),
+        ("HEAD", "/b", "", "HeadBucket"),
+        ("GET", "/b/k/e/y", "", "GetObject"),
+    ],
+)
+def test_s3_requests_are_named_by_path_and_subresource(method: str, path: str, query: str, operation: str) -> None:
+    assert bench.s3_operation(method, path, query) == operation
