@@ -6,8 +6,8 @@ security groups open to the world (``0.0.0.0/0`` and ``::/0``) on TCP 22 and 338
 legitimate rule (TCP 443 from ``10.0.0.0/8``) that must survive (the work of ``apply_vs_custodian.py``,
 per account). Both tools run from the hub's credentials and reach each member through its member role
 (``governance-member``). Each tool starts from the same freshly seeded state (same account ids); the
-AWS requests are counted at the emulator per service, and ``sts:AssumeRole`` per target account; the
-wall time is that of the tool's whole command. Afterwards every member account is verified: every
+AWS requests are counted at the emulator per service and per operation, and ``sts:AssumeRole`` per
+target account; the wall time is that of the tool's whole command. Afterwards every member account is verified: every
 bucket has default encryption, no group has 22 or 3389 open to the world, every group keeps 443.
 
 c7n-org runs Cloud Custodian's default policy options (``benchmarks/custodian/policy.yml``) with an
