@@ -44,8 +44,9 @@ def scoped_resources(action: str, partition: str, account: str) -> list[str]:
 
 
 def granted_actions() -> set[str]:
-    """Every action the program can grant: runbooks, fixers, the handler and the plumbing."""
+    """Every action the program can grant: runbooks, fixers, the handler, the plumbing and the operator CLI's reads."""
     from governance.catalog import CATALOG
+    from governance.cli.permissions import operator_reads
     from governance.lambda_code import fixer_iam_actions, handler_iam_actions
 
     actions = {action for entry in CATALOG.values() if entry.ssm for action in entry.ssm.iam_actions}
@@ -53,6 +54,7 @@ def granted_actions() -> set[str]:
     actions |= set(handler_iam_actions(audits_ssm=True, updates_securityhub=True))
     actions |= {"logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents", "sqs:SendMessage", "events:PutEvents", "iam:PassRole"}
     actions |= {"logs:DescribeLogGroups", "logs:DescribeLogStreams"}
+    actions |= set(operator_reads(frozenset(CATALOG)))  # organization mode's member role, for the operator CLI
     return actions
 
 

@@ -30,6 +30,7 @@ from components import policies
 from components.log_buckets import RoleGrants, split_grants
 from governance import limits
 from governance.catalog import VPC_FLOW_LOGS
+from governance.cli.permissions import operator_reads
 from governance.lambda_code import fixer_iam_actions
 from governance.plan import (
     DEAD_LETTER_RETENTION_SECONDS,
@@ -146,11 +147,15 @@ def member_grants(plan: AccountPlan) -> RoleGrants:
     One role serves both (``memberRoleName``): the Lambda fixes the profile's lambda-engine rules, the CLI
     scans every enabled rule and fixes the remediating ones of either engine. Direct mode leaves the CLI's
     role to the operator; here the template must hold it, so the role grants each remediating rule's fixer
-    actions and each detect-only rule's reads.
+    actions, each detect-only rule's reads, and what the CLI reads to find resources, exemptions and
+    doctor's findings (``governance.cli.permissions``).
     """
-    rules = [(rule, operator_actions(rule)) for rule in operated_rules(plan)]
+    operated = operated_rules(plan)
+    rules = [(rule, operator_actions(rule)) for rule in operated]
     rules += [(rule, fixer_iam_actions(rule.key)) for region in plan.regions for rule in region.lambda_rules]
-    return split_grants(rules, extra=plan.handler_actions)
+    # The CLI's own reads: discovery of the operated rules, the exemption query and doctor's checks.
+    reads = operator_reads(frozenset(rule.key for rule in operated)) if operated else ()
+    return split_grants(rules, extra=(*plan.handler_actions, *reads))
 
 
 def operator_actions(rule: RuleSettings) -> tuple[str, ...]:
