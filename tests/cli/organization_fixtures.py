@@ -72,7 +72,7 @@ def organization_stack(org: Organization, *, targets: list[str] | None = None, e
         "adminAccountId": org.accounts["root"][0],
         "targets": targets or [org.workloads, org.sandbox],
         "excludeAccounts": exclude or [],
-        "overrides": [{"targets": [org.sandbox], "rules": SANDBOX_RULES}],
+        "overrides": [{"name": "sandbox", "targets": [org.sandbox], "rules": SANDBOX_RULES}],
         **extra,
     }
     return {"regions": ["us-east-1", "eu-west-1"], "rules": BASE_RULES, "organization": organization}

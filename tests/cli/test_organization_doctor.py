@@ -119,13 +119,13 @@ def test_a_target_inside_another_fails_naming_both_and_the_stack_sets_that_claim
     org = organization
     raw = organization_stack(org, targets=[org.workloads, org.prod, org.sandbox])
     if override_inner:
-        raw["organization"]["overrides"] = [{"targets": [org.prod], "rules": {"s3-bucket-versioning": {"mode": "off"}}}]
+        raw["organization"]["overrides"] = [{"name": "prod", "targets": [org.prod], "rules": {"s3-bucket-versioning": {"mode": "off"}}}]
     ready_hub(org, raw, deployed=False)
 
     _, results = doctor(tmp_path, raw, capsys)
 
     (nested,) = failed(results, NESTED_CHECK)
-    claim = "stack sets governance-member-rules-override-0 and governance-member-rules-base" if override_inner else "two instances of governance-member-rules-base"
+    claim = "stack sets governance-member-rules-prod and governance-member-rules-base" if override_inner else "two instances of governance-member-rules-base"
     assert nested["detail"] == f"{org.prod} lies inside {org.workloads}: {claim} would both deploy to the accounts of {org.prod}"
     assert nested["fix"].startswith(f"remove {org.prod} from governance:organization.targets")
 
@@ -140,20 +140,20 @@ def test_a_missing_instance_and_a_missing_stack_set_fail_naming_the_account_or_t
     lost = org.accounts["prod"][2]
     cloudformation.delete_stack_instances(StackSetName="governance-member-rules-base", Accounts=[lost], Regions=["eu-west-1"], RetainStacks=False)
     cloudformation.delete_stack_instances(
-        StackSetName="governance-member-iam-override-0", Accounts=org.accounts["sandbox"], Regions=["us-east-1"], RetainStacks=False
+        StackSetName="governance-member-iam-sandbox", Accounts=org.accounts["sandbox"], Regions=["us-east-1"], RetainStacks=False
     )
-    cloudformation.delete_stack_set(StackSetName="governance-member-iam-override-0")
+    cloudformation.delete_stack_set(StackSetName="governance-member-iam-sandbox")
 
     _, results = doctor(tmp_path, raw, capsys)
 
     problems = failed(results, INSTANCES_CHECK)
     assert [(line["account"], line["detail"]) for line in problems] == [
         (lost, "governance-member-rules-base: eu-west-1: no instance"),
-        ("hub", "stack set governance-member-iam-override-0 does not exist"),
+        ("hub", "stack set governance-member-iam-sandbox does not exist"),
     ]
     assert [line["detail"] for line in organization_lines(results) if line["check"] == INSTANCES_CHECK and line["passed"]] == [
         "governance-member-iam-base: 7 accounts x 1 regions CURRENT/SUCCEEDED",
-        "governance-member-rules-override-0: 3 accounts x 2 regions CURRENT/SUCCEEDED",
+        "governance-member-rules-sandbox: 3 accounts x 2 regions CURRENT/SUCCEEDED",
     ]
 
 
@@ -191,8 +191,8 @@ def test_a_failed_instance_on_a_later_page_fails_with_its_status_reason(fleet: G
     stubber.add_response("list_stack_instances", {"Summaries": [summary(broken, "us-east-1", "OUTDATED", "FAILED", reason)]}, {**expected, "NextToken": "page-2"})
     for name, accounts, instance_regions in (
         ("governance-member-rules-base", base, regions),
-        ("governance-member-iam-override-0", sandbox, regions[:1]),
-        ("governance-member-rules-override-0", sandbox, regions),
+        ("governance-member-iam-sandbox", sandbox, regions[:1]),
+        ("governance-member-rules-sandbox", sandbox, regions),
     ):
         stubber.add_response("list_stack_instances", {"Summaries": [summary(a, r) for a in accounts for r in instance_regions]},
                              {"StackSetName": name, "CallAs": "DELEGATED_ADMIN", "MaxResults": 100})
