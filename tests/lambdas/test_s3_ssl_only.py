@@ -106,6 +106,11 @@ def test_a_taken_sid_gets_a_number() -> None:
     assert written(plan(state({"Version": "2012-10-17", "Statement": taken}), Params()))["Statement"][-1]["Sid"] == "DenyInsecureTransport3"
 
 
+def test_a_sid_that_is_not_a_string_is_kept_and_does_not_stop_the_plan() -> None:
+    odd = [READER, {"Sid": []}, {"Sid": {"nested": 1}}]
+    assert written(plan(state({"Version": "2012-10-17", "Statement": odd}), Params()))["Statement"] == [*odd, DENY]
+
+
 def test_a_single_statement_object_is_kept_as_the_first_statement() -> None:
     assert written(plan(state({"Version": "2012-10-17", "Statement": READER}), Params()))["Statement"] == [READER, DENY]
 

@@ -172,7 +172,9 @@ def deny_statement(bucket: str, partition: str, sid: str = SID) -> dict[str, Any
 
 def free_sid(statements: Sequence[Any]) -> str:
     """``DenyInsecureTransport``, numbered when a statement already uses that Sid (Sids must be unique)."""
-    taken = {statement.get("Sid") for statement in statements if isinstance(statement, Mapping)}
+    # Only a string can equal the Sid written here; a Sid of another type (S3 refuses one, an edited copy may hold
+    # it) is not hashable in every case, so it is left out rather than crash the plan.
+    taken = {statement["Sid"] for statement in statements if isinstance(statement, Mapping) and isinstance(statement.get("Sid"), str)}
     sid, number = SID, 1
     while sid in taken:
         number += 1
