@@ -7,9 +7,12 @@ the fleet goes on.
 
 ``apply`` runs after the operator confirmed what ``scan`` showed, and by then anything may have
 changed: it reads the tags and the state again, per account-region and per resource, and plans each
-write from that fresh read. Each decision's audit record is written as soon as its write returns,
-before anything else can fail; a verification pass then re-reads what changed and appends an
-amending line with the same record id (readers take the last line of each record id).
+write from that fresh read. ``apply --yes`` has nothing to confirm, so it reads once: per
+account-region the tags and the batch discovery, then per resource the fixer's read right before
+its write (``apply_unconfirmed``); compliant resources get no record. Each decision's audit record
+is written as soon as its write returns, before anything else can fail; a verification pass then
+re-reads what changed and appends an amending line with the same record id (readers take the last
+line of each record id).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from governance.cli.inventory import ExemptionsUnreadable, Found, discover, exempt_arns
+from governance.cli.inventory import ExemptionsUnreadable, Found, discover, discovery_gives_state, exempt_arns
 from governance.cli.sessions import CLIENT_CONFIG, AccountSessions
 from governance.compliance import config_verdict
 from governance.lambda_code import lambda_module
@@ -36,6 +39,9 @@ UNREADABLE = "unreadable"
 ASK_FIXER = "ask-fixer"
 Exemption = bool | str
 """True/False from the batch tag query, ``UNREADABLE`` when it failed, ``ASK_FIXER`` when the fixer checks."""
+
+NOT_YET_READ = "not-yet-read"
+"""The plan of an item ``apply --yes`` reads and plans only right before its write (nothing was confirmed)."""
 
 AWS_ERRORS = (ClientError, BotoCoreError)
 
@@ -63,7 +69,7 @@ class Item:
     state: Any
     params: Any
     plan: Any
-    """The fixer's plan, ``NoAction``, or None when compliant."""
+    """The fixer's plan, ``NoAction``, None when compliant, or ``NOT_YET_READ`` (``apply --yes``)."""
     exempt: Exemption
     """From the tag query; ``UNREADABLE`` fails closed; ``ASK_FIXER`` when the fixer reads the tags itself."""
 
@@ -201,6 +207,36 @@ def _flag(exempt: set[str] | None, found: Found) -> Exemption:
     return found.arn in exempt if found.arn else ASK_FIXER
 
 
+Unit = tuple[RegionPlan, list[RuleSettings]]
+"""One account-region and the selected rules it runs."""
+
+
+def _units(settings: Settings, only: set[str] | None, remediating: bool) -> list[Unit]:
+    units: list[Unit] = []
+    for account_plan in plan_stack(settings):
+        for region_plan in account_plan.regions:
+            rules = _selected_rules(region_plan, only, remediating)
+            if rules:
+                units.append((region_plan, rules))
+    return units
+
+
+def _discover_unit(unit: Unit, sessions: AccountSessions, settings: Settings) -> list[Row] | UnitFailure:
+    """Enter the account-region, query its exemption tags once and discover every rule's resources."""
+    region_plan, rules = unit
+    account, region = region_plan.account, region_plan.region
+    try:
+        session = sessions.regional(account, region)
+        exempt = _exemptions(session, settings.exemption_tag, {rule.key for rule in rules})
+        return [
+            (region_plan, session, rule, found, _flag(exempt, found))
+            for rule in rules
+            for found in discover(rule.key, session, account, region)
+        ]
+    except AWS_ERRORS as error:
+        return UnitFailure(account.id, region, f"account {account.id} in {region} could not be read ({_describe(error)}); nothing there was scanned or changed")
+
+
 def read_fleet(
     settings: Settings,
     sessions: AccountSessions,
@@ -213,29 +249,9 @@ def read_fleet(
     An account whose role cannot be assumed, or a region whose reads are refused, becomes one
     ``UnitFailure`` per account-region; the others are read as usual.
     """
-    units: list[tuple[RegionPlan, list[RuleSettings]]] = []
-    for account_plan in plan_stack(settings):
-        for region_plan in account_plan.regions:
-            rules = _selected_rules(region_plan, only, remediating)
-            if rules:
-                units.append((region_plan, rules))
-
-    def read_unit(unit: tuple[RegionPlan, list[RuleSettings]]) -> list[Row] | UnitFailure:
-        region_plan, rules = unit
-        account, region = region_plan.account, region_plan.region
-        try:
-            session = sessions.regional(account, region)
-            exempt = _exemptions(session, settings.exemption_tag, {rule.key for rule in rules})
-            return [
-                (region_plan, session, rule, found, _flag(exempt, found))
-                for rule in rules
-                for found in discover(rule.key, session, account, region)
-            ]
-        except AWS_ERRORS as error:
-            return UnitFailure(account.id, region, f"account {account.id} in {region} could not be read ({_describe(error)}); nothing there was scanned or changed")
-
+    units = _units(settings, only, remediating)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(read_unit, units))
+        results = list(pool.map(lambda unit: _discover_unit(unit, sessions, settings), units))
         rows = [row for result in results if not isinstance(result, UnitFailure) for row in result]
         failures = [result for result in results if isinstance(result, UnitFailure)]
         return FleetRead(list(pool.map(_plan_row, rows)), failures)
@@ -306,7 +322,10 @@ def _reread_unit(items: list[Item], settings: Settings) -> list[Fresh]:
 
 
 def _decide_and_fix(fresh: Fresh, settings: Settings) -> tuple[Any, list[dict[str, Any]], Any]:
-    """Read the resource now, plan from that read, and write; returns (outcome, API calls, state read)."""
+    """Read the resource now, plan from that read, and write; returns (outcome, API calls, state read).
+
+    The outcome is None when an item of ``apply --yes`` reads as compliant: there is nothing to record.
+    """
     engine, calls_module, base = lambda_module("engine"), lambda_module("calls"), lambda_module("fixers.base")
     item = fresh.item
     fixer = lambda_module("fixers").load_fixer(item.rule.key)
@@ -321,7 +340,10 @@ def _decide_and_fix(fresh: Fresh, settings: Settings) -> tuple[Any, list[dict[st
                 # Read immediately before the write (batch reads were taken after the confirmation).
                 state = fresh.found.state if fresh.found.state is not None else fixer.read_state(fresh.found.target)
                 planned = fixer.plan(state, item.params)
-                if isinstance(planned, base.Plan) and not isinstance(item.plan, base.Plan):
+                confirmed = item.plan is not NOT_YET_READ
+                if planned is None and not confirmed:
+                    outcome = None
+                elif confirmed and isinstance(planned, base.Plan) and not isinstance(item.plan, base.Plan):
                     reason = "the resource changed after the confirmation and now needs a change nobody confirmed; nothing was changed (run apply again)"
                     outcome = engine.Outcome("failed", reason, "warning", before=state.to_json(), change=planned.to_json())
                 elif fresh.exempt == UNREADABLE and isinstance(planned, base.Plan):
@@ -367,21 +389,67 @@ def apply_fleet(
     decision, written right after the write returns, and for every write one amending line with the
     same record id once verification has read the resource again.
     """
-    final: dict[str, dict[str, Any]] = {}
-    for failure in read.failures:
-        failure_record = failure.record()
-        on_record(failure_record)
-        final[failure_record["recordId"]] = failure_record
     todo = [item for item in read.items if item.plan is not None]
     units: dict[tuple[str, str], list[Item]] = {}
     for item in todo:
         units.setdefault(item.unit, []).append(item)
-    progress = Progress(len(todo), "apply")
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        fresh = [fresh for batch in pool.map(lambda unit: _reread_unit(unit, settings), units.values()) for fresh in batch]
+        return _fix_and_verify(fresh, read.failures, settings, pool, on_record)
+
+
+def apply_unconfirmed(
+    settings: Settings,
+    sessions: AccountSessions,
+    concurrency: int,
+    on_record: Callable[[dict[str, Any]], None],
+    only: set[str] | None = None,
+) -> tuple[list[dict[str, Any]], list[UnitFailure]]:
+    """``apply --yes``: read, plan and fix every resource in one pass; returns the records and the unreadable account-regions.
+
+    Nobody confirmed anything, so there is no earlier read to check again: per account-region one
+    exemption-tag query and one batch discovery per rule, then for each resource the fixer reads it
+    right before its write and plans from that read. Compliant resources get no record; an
+    account-region that cannot be entered or read gets one ``failed`` record, as in ``apply_fleet``.
+    """
+    units = _units(settings, only, remediating=True)
+    fixers = lambda_module("fixers")
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(lambda unit: _discover_unit(unit, sessions, settings), units))
+        failures = [result for result in results if isinstance(result, UnitFailure)]
+        fresh = []
+        for result in results:
+            if isinstance(result, UnitFailure):
+                continue
+            for region_plan, session, rule, found, exempt in result:
+                params = fixers.load_fixer(rule.key).parse_params(region_plan.lambda_params(rule))
+                item = Item(region_plan, rule, session, found, found.state, params, NOT_YET_READ, exempt)
+                fresh.append(Fresh(item, found, exempt))
+        return _fix_and_verify(fresh, failures, settings, pool, on_record), failures
+
+
+def _fix_and_verify(
+    fresh_items: list[Fresh],
+    failures: list[UnitFailure],
+    settings: Settings,
+    pool: ThreadPoolExecutor,
+    on_record: Callable[[dict[str, Any]], None],
+) -> list[dict[str, Any]]:
+    """Record the account-regions that failed, decide and fix every item, then verify what was written."""
+    final: dict[str, dict[str, Any]] = {}
+    for failure in failures:
+        failure_record = failure.record()
+        on_record(failure_record)
+        final[failure_record["recordId"]] = failure_record
+    progress = Progress(len(fresh_items), "apply")
     lock = threading.Lock()
     written: list[tuple[Item, Any, dict[str, Any]]] = []
 
     def fix(fresh: Fresh) -> None:
         outcome, calls, _state = _decide_and_fix(fresh, settings)
+        if outcome is None:
+            progress.step()
+            return
         item = fresh.item
         wrote = outcome.decision == "remediated"
         if wrote:
@@ -398,12 +466,10 @@ def apply_fleet(
                 written.append((item, outcome, record))
         progress.step()
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        fresh_items = [fresh for batch in pool.map(lambda unit: _reread_unit(unit, settings), units.values()) for fresh in batch]
-        list(pool.map(fix, fresh_items))
-        for record in _verification_pass(written, pool):
-            on_record(record)
-            final[record["recordId"]] = record
+    list(pool.map(fix, fresh_items))
+    for record in _verification_pass(written, pool):
+        on_record(record)
+        final[record["recordId"]] = record
     return list(final.values())
 
 
@@ -426,10 +492,13 @@ def _verification_pass(written: list[tuple[Item, Any, dict[str, Any]]], pool: Th
     def verify_group(group: list[tuple[Item, Any, dict[str, Any]]]) -> list[dict[str, Any]]:
         first = group[0][0]
         fixer = lambda_module("fixers").load_fixer(first.rule.key)
-        try:
-            fresh: dict[str, Any] = {found.target.resource_id: found.state for found in discover(first.rule.key, first.session, first.region_plan.account, first.region_plan.region)}
-        except AWS_ERRORS:
-            fresh = {}
+        fresh: dict[str, Any] = {}
+        # A discovery that names resources without their state (ListBuckets, say) would only cost a request.
+        if discovery_gives_state(first.rule.key):
+            try:
+                fresh = {found.target.resource_id: found.state for found in discover(first.rule.key, first.session, first.region_plan.account, first.region_plan.region)}
+            except AWS_ERRORS:
+                fresh = {}
         amended = []
         for item, outcome, record in group:
             try:

@@ -65,8 +65,10 @@ def _target(account: Account, region: str, resource_type: str, resource_id: str)
 
 
 def _client(session: boto3.Session, service: str) -> Any:
-    # Batch reads retry throttling adaptively, like every other CLI call.
-    return session.client(service, config=CLIENT_CONFIG)
+    # The session's cached client (the fixers use the same ones), retrying like every other CLI call.
+    clients = lambda_module("clients")
+    with clients.using_session(session, CLIENT_CONFIG):
+        return clients.client(service)
 
 
 def _pages(session: boto3.Session, service: str, operation: str, key: str, **params: Any) -> list[Any]:
@@ -298,6 +300,15 @@ DISCOVERY: dict[str, Callable[[boto3.Session, Account, str], list[Found]]] = {
     "guardduty-enabled": _account,
 }
 """How to find the resources of each rule (one entry per catalog key)."""
+
+
+NAMES_ONLY = frozenset({_buckets, _account, _trails, _queues, _topics, _keys, _functions, _rds_snapshots, _documents, _iam_users})
+"""The discoveries that name resources without their state: every ``Found`` they give has ``state`` None."""
+
+
+def discovery_gives_state(rule_key: str) -> bool:
+    """Whether ``discover`` may give the state of some of ``rule_key``'s resources (a batch read of it)."""
+    return DISCOVERY[rule_key] not in NAMES_ONLY
 
 
 def discover(rule_key: str, session: boto3.Session, account: Account, region: str) -> list[Found]:

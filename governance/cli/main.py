@@ -170,23 +170,48 @@ def apply_command(
     settings: Settings, rules: set[str] | None, concurrency: int, audit_file: Path | None, assume_yes: bool, fmt: str = "table",
     sessions: AccountSessions | None = None,
 ) -> int:
-    """Fix what scan finds; audit records go to a JSONL file as each decision is made."""
+    """Fix what scan finds; audit records go to a JSONL file as each decision is made.
+
+    With ``assume_yes`` nothing is shown or confirmed, so every resource is read once, right before
+    its write; otherwise the fleet is read, shown, confirmed, and read again before each write. The
+    audit file is opened before anything is read: a path that cannot be written changes nothing.
+    """
+    path = audit_file or Path(f"governance-audit-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.jsonl")
+    audit = AuditWriter(path)
+    try:
+        audit.open()
+    except OSError as error:
+        sys.stderr.write(f"--audit-file: {path} cannot be written ({error.strerror or error}); give a writable file path. Nothing was changed.\n")
+        return EXIT_USAGE
+    with audit:
+        if assume_yes:
+            return _apply_unconfirmed(settings, rules, concurrency, audit, fmt, sessions or AccountSessions())
+        return _apply_confirmed(settings, rules, concurrency, audit, fmt, sessions or AccountSessions())
+
+
+def _apply_unconfirmed(settings: Settings, rules: set[str] | None, concurrency: int, audit: AuditWriter, fmt: str, sessions: AccountSessions) -> int:
     from governance.cli import fleet
 
-    read = fleet.read_fleet(settings, sessions or AccountSessions(), concurrency, rules, remediating=True)
+    # Nothing is read per resource before the write step: the fixers read each one right before its write.
+    fleet.checkpoint("read", None)
+    fleet.checkpoint("confirm", None)
+    records, unreadable = fleet.apply_unconfirmed(settings, sessions, concurrency, audit, rules)
+    if not records:
+        return _print_nothing_to_fix(fmt)
+    return _finish_apply(records, [failure.finding() for failure in unreadable], audit.path, fmt)
+
+
+def _apply_confirmed(settings: Settings, rules: set[str] | None, concurrency: int, audit: AuditWriter, fmt: str, sessions: AccountSessions) -> int:
+    from governance.cli import fleet
+
+    read = fleet.read_fleet(settings, sessions, concurrency, rules, remediating=True)
     fleet.checkpoint("read", None)
     failures = [failure.finding() for failure in read.failures]
     findings = [item.finding() for item in read.items if item.non_compliant]
     fixable = [finding for finding in findings if finding["status"] == "non_compliant"]
     if not findings and not failures:
-        if fmt == "json":
-            print(json.dumps({**summarize([]).to_json(), "auditFile": None}, indent=1, sort_keys=True))
-        elif fmt == "csv":
-            sys.stdout.write(csv_text(CSV_HEADERS, []))
-        else:
-            print("No non-compliant resources found.")
-        return EXIT_OK
-    if not assume_yes and fixable:
+        return _print_nothing_to_fix(fmt)
+    if fixable:
         _print_findings(failures + findings)
         if not sys.stdin.isatty():
             sys.stderr.write("apply changes resources: confirm on a terminal or pass --yes.\n")
@@ -195,9 +220,21 @@ def apply_command(
             print("Nothing changed.")
             return EXIT_OK
     fleet.checkpoint("confirm", None)
-    path = audit_file or Path(f"governance-audit-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.jsonl")
-    with AuditWriter(path) as write:
-        records = fleet.apply_fleet(read, settings, concurrency, write)
+    records = fleet.apply_fleet(read, settings, concurrency, audit)
+    return _finish_apply(records, failures, audit.path, fmt)
+
+
+def _print_nothing_to_fix(fmt: str) -> int:
+    if fmt == "json":
+        print(json.dumps({**summarize([]).to_json(), "auditFile": None}, indent=1, sort_keys=True))
+    elif fmt == "csv":
+        sys.stdout.write(csv_text(CSV_HEADERS, []))
+    else:
+        print("No non-compliant resources found.")
+    return EXIT_OK
+
+
+def _finish_apply(records: list[dict[str, Any]], failures: list[dict[str, Any]], path: Path, fmt: str) -> int:
     decisions: dict[str, int] = {}
     for record in records:
         decisions[record["decision"]] = decisions.get(record["decision"], 0) + 1

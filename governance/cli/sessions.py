@@ -25,6 +25,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, Credentials, RefreshableCredentials
+from botocore.loaders import Loader, create_loader
 
 from governance.settings import Account
 
@@ -60,9 +61,26 @@ class _Shared(CredentialProvider):
         return self._credentials
 
 
+_LOADER: list[Loader] = []
+_LOADER_LOCK = threading.Lock()
+
+
+def _shared_loader(core: botocore.session.Session) -> Loader:
+    """One botocore data loader for every session of the run, so each service model is parsed once.
+
+    botocore caches what a loader has read on the loader; a session of its own per account-region
+    would otherwise parse the same JSON models again (the EC2 model alone is megabytes) in each.
+    """
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(create_loader(core.get_config_variable("data_path")))
+        return _LOADER[0]
+
+
 def session_with(credentials: Credentials | None, region: str | None = None) -> boto3.Session:
     """A boto3 session signing with ``credentials`` (the default chain when None), with ``region`` as its default."""
     core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader(core))
     if credentials is not None:
         core.register_component("credential_provider", CredentialResolver([_Shared(credentials)]))
     return boto3.Session(botocore_session=core, region_name=region)

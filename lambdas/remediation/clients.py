@@ -31,7 +31,8 @@ CLIENT_CONFIG = Config(
 )
 """Botocore settings shared by every client."""
 
-_CLIENTS: dict[tuple[int, str, str | None], Any] = {}
+_CLIENTS: dict[tuple[int, str, str | None], tuple[boto3.Session | None, Any]] = {}
+"""Clients by (id of the session, service, region); each keeps its session, so that id is never reused meanwhile."""
 _CREATING = threading.Lock()
 _SESSION: ContextVar[tuple[boto3.Session, Config] | None] = ContextVar("governance_session", default=None)
 
@@ -54,20 +55,25 @@ def client(service: str, region: str | None = None) -> Any:
     """The cached client for ``service`` in ``region`` (None: the function's own region)."""
     override = _SESSION.get()
     key = (id(override[0]) if override is not None else 0, service, region)
-    cached = _CLIENTS.get(key)
-    if cached is None:
+    entry = _CLIENTS.get(key)
+    if entry is None:
         # Creating clients is not thread-safe in botocore; using them is.
         with _CREATING:
-            cached = _CLIENTS.get(key)
-            if cached is None:
+            entry = _CLIENTS.get(key)
+            if entry is None:
                 if override is None:
-                    cached = boto3.client(service, region_name=region, config=CLIENT_CONFIG)
+                    entry = (None, boto3.client(service, region_name=region, config=CLIENT_CONFIG))
                 else:
                     session, config = override
-                    cached = session.client(service, region_name=region, config=config)
-                attach_recorder(cached)
-                _CLIENTS[key] = cached
-    return cached
+                    entry = (session, session.client(service, region_name=region, config=config))
+                attach_recorder(entry[1])
+                _CLIENTS[key] = entry
+    return entry[1]
+
+
+def cached_clients() -> list[Any]:
+    """Every client created so far and still cached."""
+    return [cached for _session, cached in list(_CLIENTS.values())]
 
 
 def forget_clients() -> None:

@@ -259,7 +259,7 @@ def sent(aws: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     original = BaseClient._convert_to_request_dict
 
     def intercept(self: BaseClient, api_params: dict[str, Any], operation_model: Any, *args: Any, **kwargs: Any) -> Any:
-        if any(self is cached for cached in list(clients._CLIENTS.values())):
+        if any(self is cached for cached in clients.cached_clients()):
             service = self.meta.service_model.service_name
             calls.append({"service": service, "operation": operation_model.name, "region": self.meta.region_name, "params": copy.deepcopy(api_params)})
         return original(self, api_params, operation_model, *args, **kwargs)
