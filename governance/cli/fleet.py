@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -154,6 +154,11 @@ class Progress:
     label: str
     done: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expect(self, more: int) -> None:
+        """Count ``more`` items still to do (when they are found as the work goes on)."""
+        with self._lock:
+            self.total += more
 
     def step(self) -> None:
         """Count one finished item and redraw."""
@@ -393,9 +398,13 @@ def apply_fleet(
     units: dict[tuple[str, str], list[Item]] = {}
     for item in todo:
         units.setdefault(item.unit, []).append(item)
+    run = _Fixes(settings, on_record, Progress(len(todo), "apply"))
+    for failure in read.failures:
+        run.record_failure(failure)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         fresh = [fresh for batch in pool.map(lambda unit: _reread_unit(unit, settings), units.values()) for fresh in batch]
-        return _fix_and_verify(fresh, read.failures, settings, pool, on_record)
+        list(pool.map(run.fix, fresh))
+        return run.verify(pool)
 
 
 def apply_unconfirmed(
@@ -409,46 +418,55 @@ def apply_unconfirmed(
 
     Nobody confirmed anything, so there is no earlier read to check again: per account-region one
     exemption-tag query and one batch discovery per rule, then for each resource the fixer reads it
-    right before its write and plans from that read. Compliant resources get no record; an
-    account-region that cannot be entered or read gets one ``failed`` record, as in ``apply_fleet``.
+    right before its write and plans from that read. An account-region's fixes start as soon as its
+    own discovery returns. Compliant resources get no record; an account-region that cannot be
+    entered or read gets one ``failed`` record, as in ``apply_fleet``.
     """
-    units = _units(settings, only, remediating=True)
     fixers = lambda_module("fixers")
+    run = _Fixes(settings, on_record, Progress(0, "apply"))
+    failures: list[UnitFailure] = []
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(lambda unit: _discover_unit(unit, sessions, settings), units))
-        failures = [result for result in results if isinstance(result, UnitFailure)]
-        fresh = []
-        for result in results:
+        discoveries = [pool.submit(_discover_unit, unit, sessions, settings) for unit in _units(settings, only, remediating=True)]
+        fixes = []
+        for discovery in as_completed(discoveries):
+            result = discovery.result()
             if isinstance(result, UnitFailure):
+                failures.append(result)
+                run.record_failure(result)
                 continue
+            run.progress.expect(len(result))
             for region_plan, session, rule, found, exempt in result:
                 params = fixers.load_fixer(rule.key).parse_params(region_plan.lambda_params(rule))
                 item = Item(region_plan, rule, session, found, found.state, params, NOT_YET_READ, exempt)
-                fresh.append(Fresh(item, found, exempt))
-        return _fix_and_verify(fresh, failures, settings, pool, on_record), failures
+                fixes.append(pool.submit(run.fix, Fresh(item, found, exempt)))
+        for fix in fixes:
+            fix.result()
+        return run.verify(pool), failures
 
 
-def _fix_and_verify(
-    fresh_items: list[Fresh],
-    failures: list[UnitFailure],
-    settings: Settings,
-    pool: ThreadPoolExecutor,
-    on_record: Callable[[dict[str, Any]], None],
-) -> list[dict[str, Any]]:
-    """Record the account-regions that failed, decide and fix every item, then verify what was written."""
-    final: dict[str, dict[str, Any]] = {}
-    for failure in failures:
-        failure_record = failure.record()
-        on_record(failure_record)
-        final[failure_record["recordId"]] = failure_record
-    progress = Progress(len(fresh_items), "apply")
-    lock = threading.Lock()
-    written: list[tuple[Item, Any, dict[str, Any]]] = []
+@dataclass
+class _Fixes:
+    """The decisions of one ``apply``: each item's record as soon as it is known, then the verification of the writes."""
 
-    def fix(fresh: Fresh) -> None:
-        outcome, calls, _state = _decide_and_fix(fresh, settings)
+    settings: Settings
+    on_record: Callable[[dict[str, Any]], None]
+    progress: Progress
+    final: dict[str, dict[str, Any]] = field(default_factory=dict)
+    written: list[tuple[Item, Any, dict[str, Any]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record_failure(self, failure: UnitFailure) -> None:
+        """Record an account-region that could not be entered or read."""
+        record = failure.record()
+        self.on_record(record)
+        with self._lock:
+            self.final[record["recordId"]] = record
+
+    def fix(self, fresh: Fresh) -> None:
+        """Decide and fix one item; its record is written as soon as the write returns."""
+        outcome, calls, _state = _decide_and_fix(fresh, self.settings)
         if outcome is None:
-            progress.step()
+            self.progress.step()
             return
         item = fresh.item
         wrote = outcome.decision == "remediated"
@@ -458,19 +476,20 @@ def _fix_and_verify(
         record = _record(item, outcome, calls, final=not wrote)
         if wrote:
             record["verification"] = {"status": "pending"}
-        on_record(record)
+        self.on_record(record)
         checkpoint("record", item)
-        with lock:
-            final[record["recordId"]] = record
+        with self._lock:
+            self.final[record["recordId"]] = record
             if wrote:
-                written.append((item, outcome, record))
-        progress.step()
+                self.written.append((item, outcome, record))
+        self.progress.step()
 
-    list(pool.map(fix, fresh_items))
-    for record in _verification_pass(written, pool):
-        on_record(record)
-        final[record["recordId"]] = record
-    return list(final.values())
+    def verify(self, pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
+        """Verify every write (one amending record each); returns the final records."""
+        for record in _verification_pass(self.written, pool):
+            self.on_record(record)
+            self.final[record["recordId"]] = record
+        return list(self.final.values())
 
 
 PENDING = " (written; verification pending)"

@@ -23,7 +23,7 @@ from governance.cli.organization_fleet import GovernedFleet, govern
 from governance.cli.output import EXIT_FOUND, EXIT_OK, EXIT_USAGE, json_lines, table
 from governance.cli.report import CSV_HEADERS, csv_rows, render_report, report_sections, summarize
 from governance.cli.scan_report import render_findings
-from governance.cli.sessions import AccountSessions
+from governance.cli.sessions import MAX_WORKERS, AccountSessions
 from governance.settings import ConfigError, Settings
 from governance.stack_file import load_stack, load_stack_file
 
@@ -125,8 +125,8 @@ def smoke_command(
 
 
 def _concurrency(value: int) -> int:
-    if not 1 <= value <= 256:
-        raise ConfigError([f"--concurrency must be a whole number from 1 to 256, got {value}."])
+    if not 1 <= value <= MAX_WORKERS:
+        raise ConfigError([f"--concurrency must be a whole number from 1 to {MAX_WORKERS}, got {value}."])
     return value
 
 

@@ -29,11 +29,18 @@ from botocore.loaders import Loader, create_loader
 
 from governance.settings import Account
 
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30)
+MAX_WORKERS = 256
+"""The most parallel workers ``--concurrency`` allows."""
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30, max_pool_connections=MAX_WORKERS
+)
 """Every CLI client: throttling and 5xx retried up to 8 times with exponential backoff and jitter.
 
 Many workers share an account, so backoff per request suits better than the adaptive mode's
-client-side rate limiter, which under scattered throttling slows a whole client to a crawl."""
+client-side rate limiter, which under scattered throttling slows a whole client to a crawl. Every
+worker may use the same client (one account-region), so each keeps its connection open: botocore's
+default pool of 10 would close and reopen (with a new TLS handshake) the connection of every
+worker beyond the tenth after each request. Connections are opened only as workers need them."""
 SESSION_NAME = "governance-cli"
 HUB_SLOT = "hub"
 """The cache slot of the hub's credentials, apart from any account's (the hub may be a member too)."""
