@@ -151,3 +151,14 @@ def test_operation_counter_counts_assume_role_per_target_account(emulator: Emula
 )
 def test_s3_requests_are_named_by_path_and_subresource(method: str, path: str, query: str, operation: str) -> None:
     assert bench.s3_operation(method, path, query) == operation
+
+
+def test_the_median_run_by_wall_time_is_reported_and_any_unverified_run_fails_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    c7n_runs = [result("c7n-org", 900, seconds, {"1": 6, "2": 6}) for seconds in (5.0, 3.0, 4.0)]
+    our_runs = [result("apply", 300, seconds, {"1": 1, "2": 1}) for seconds in (1.2, 0.9, 1.0)]
+    assert bench.median_run(c7n_runs).seconds == 4.0 and bench.median_run(our_runs).seconds == 1.0
+    assert bench.report([bench.median_run(c7n_runs), bench.median_run(our_runs)], 2, 1, 1, [c7n_runs, our_runs]) == 0
+    assert "apply wall per run (s): 1.20, 0.90, 1.00; median 1.00" in capsys.readouterr().out
+    unverified = [*our_runs[:2], result("apply", 300, 1.0, {"1": 1, "2": 1}, problems=1)]
+    assert bench.median_run(unverified) is unverified[2]
+    assert bench.report([bench.median_run(c7n_runs), our_runs[2]], 2, 1, 1, [c7n_runs, unverified]) == 1
