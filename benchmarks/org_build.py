@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import math
-import os
-import runpy
 import statistics
 import sys
 import time
@@ -35,17 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
 
 import pulumi  # noqa: E402
-from pulumi.runtime import mocks, settings  # noqa: E402
+from pulumi.runtime import mocks  # noqa: E402
 
 from governance.mock_program import (  # noqa: E402
     GET_ORGANIZATION,
-    PROJECT,
-    PROJECT_ROOT,
     Invoked,
     RecordingMocks,
-    RecordingMonitor,
+    run_program,
     stack_config,
-    to_cli_values,
 )
 
 MAX_RATIO = 1.2
@@ -162,27 +157,14 @@ class Build:
 
 
 def build(config: dict[str, Any], organization_size: int) -> Build:
-    """Run ``__main__.py`` under ``CountingMocks`` (as ``mock_program.run_program`` does) and time it."""
+    """Run ``__main__.py`` with ``mock_program.run_program`` under ``CountingMocks`` and time the whole run."""
     organization = CountingOrganization(organization_size)
     recording = CountingMocks(organization=organization)
-    settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(recording, project=PROJECT, stack="bench", preview=False, monitor=RecordingMonitor(recording))
-    pulumi.runtime.set_all_config(to_cli_values(config))
-    previous = Path.cwd()
-    os.chdir(PROJECT_ROOT)
-    try:
-
-        @pulumi.runtime.test
-        def program() -> None:
-            runpy.run_path(str(PROJECT_ROOT), run_name="__main__")
-
-        gc.collect()  # the previous build's garbage is not collected during this one
-        started, started_cpu = time.perf_counter(), time.process_time()
-        program()
-        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
-    finally:
-        os.chdir(previous)
-    return Build(seconds, cpu_seconds, len(recording.resources), Counter(organization.requests), organization.listing_requests)
+    gc.collect()  # the previous build's garbage is not collected during this one
+    started, started_cpu = time.perf_counter(), time.process_time()
+    run = run_program(config, stack="bench", mocks=recording)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+    return Build(seconds, cpu_seconds, len(run.resources), Counter(organization.requests), organization.listing_requests)
 
 
 def rules() -> dict[str, Any]:

@@ -177,12 +177,15 @@ def to_cli_values(config: Mapping[str, Any]) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
-def run_program(config: Mapping[str, Any], stack: str = "dev", organization_accounts: tuple[str, ...] = ()) -> ProgramRun:
+def run_program(
+    config: Mapping[str, Any], stack: str = "dev", organization_accounts: tuple[str, ...] = (), mocks: RecordingMocks | None = None
+) -> ProgramRun:
     """Run ``__main__.py`` under mocks with ``config`` (``governance:*`` keys) and return what it did.
 
-    ``organization_accounts`` are the member accounts of the mocked organization.
+    ``organization_accounts`` are the member accounts of the mocked organization; ``mocks`` replaces
+    the recording mocks (a subclass that answers more, or counts), and then ``organization_accounts`` is unused.
     """
-    recording = RecordingMocks(organization_accounts=organization_accounts)
+    recording = mocks if mocks is not None else RecordingMocks(organization_accounts=organization_accounts)
     monitor = RecordingMonitor(recording)
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(recording, project=PROJECT, stack=stack, preview=False, monitor=monitor)
