@@ -25,7 +25,7 @@ the same members in ``governance:accounts`` with their role ARNs instead.
 Targets: apply makes at most 1/3 of c7n-org's requests, takes at most 1/4 of its wall time, assumes
 each member's role at most once, and leaves every account verified.
 
-The wall time of one run moves by a fifth from run to run on a shared machine, so ``--rounds N``
+The wall time of one run moves by up to a quarter from run to run on a shared machine, so ``--rounds N``
 (default 3) runs the two tools N times, alternating, each time on freshly seeded state; the table
 shows each tool's median run (by wall time), every run's wall time is printed, and every run of
 both tools must verify every account.
