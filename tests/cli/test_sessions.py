@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from governance.cli.sessions import AccountSessions
+from governance.cli.sessions import CLIENT_CONFIG, MAX_WORKERS, AccountSessions, session_with
 from governance.settings import Account
 from tests.cli.aws_faults import Faults, faults  # noqa: F401
 
@@ -121,3 +121,10 @@ def test_an_account_whose_role_cannot_be_assumed_fails_alone_and_is_asked_once(a
             sessions.regional(refused, region)
         assert caller_identity(sessions, fine, region).split(":")[4] == fine.id
     assert attempts == [refused.id]
+
+
+def test_every_session_shares_one_model_loader_and_each_client_keeps_a_connection_per_worker() -> None:
+    first, second = session_with(None, "us-east-1"), session_with(None, "eu-west-1")
+    loader = first._session.get_component("data_loader")
+    assert loader is second._session.get_component("data_loader"), "each session would parse every service model again"
+    assert first.client("ec2", config=CLIENT_CONFIG).meta.config.max_pool_connections == MAX_WORKERS
