@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from remediation.fixers import ecr_scan_on_push
 from remediation.fixers.base import ApiCall, Plan, Target, call
 from remediation.fixers.ecr_scan_on_push import Params, RepositoryState, plan
-from remediation.fixers.inverse import UndoRefused
+from remediation.fixers.inverse import NOTHING_TO_UNDO, UndoRefused
 from remediation.handler import lambda_handler
 
 from governance.compliance import config_verdict
@@ -29,7 +29,6 @@ KEY = "ecr-scan-on-push"
 REPO = "team/service-api"
 ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{REPO}"
 TARGET = Target("AWS::ECR::Repository", REPO, ACCOUNT, REGION)
-NOTHING_TO_UNDO = "the fixer would not have changed the recorded before-state, so there is nothing it could undo"
 
 
 def run(repository: str = REPO) -> dict[str, Any]:

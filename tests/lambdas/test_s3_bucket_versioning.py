@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from remediation import clients
 from remediation.fixers import s3_bucket_versioning
 from remediation.fixers.base import ApiCall, NoAction, Plan, Target, call
+from remediation.fixers.inverse import NOTHING_TO_UNDO
 from remediation.fixers.s3_bucket_versioning import Params, VersioningState
 from remediation.handler import lambda_handler
 
@@ -32,7 +33,6 @@ BUCKET = "versioned-bucket"
 TARGET = Target("AWS::S3::Bucket", BUCKET, ACCOUNT, REGION)
 STATUSES = (None, "Enabled", "Suspended")
 MFA_DELETE = (None, "Enabled", "Disabled")
-NOTHING_TO_UNDO = "the fixer would not have changed the recorded before-state, so there is nothing it could undo"
 
 
 def run(bucket: str = BUCKET) -> dict[str, Any]:

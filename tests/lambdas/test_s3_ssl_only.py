@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from remediation import clients
 from remediation.fixers import s3_ssl_only
 from remediation.fixers.base import ApiCall, NoAction, Plan, Target, call
-from remediation.fixers.inverse import UndoRefused
+from remediation.fixers.inverse import NOTHING_TO_UNDO, UndoRefused
 from remediation.fixers.s3_ssl_only import POLICY_SIZE_LIMIT, Params, PolicyState, deny_statement, plan
 from remediation.handler import lambda_handler
 
@@ -38,7 +38,6 @@ ARN = f"arn:aws:s3:::{BUCKET}"
 TARGET = Target("AWS::S3::Bucket", BUCKET, ACCOUNT, REGION)
 DENY = deny_statement(BUCKET, "aws")
 READER = {"Sid": "Readers", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/reader"}, "Action": "s3:GetObject", "Resource": f"{ARN}/*"}
-NOTHING_TO_UNDO = "the fixer would not have changed the recorded before-state, so there is nothing it could undo"
 
 
 def state(policy: Any) -> PolicyState:

@@ -22,7 +22,7 @@ from remediation.fixers import (
     vpc_flow_logs,
 )
 from remediation.fixers.base import Target
-from remediation.fixers.inverse import UndoRefused
+from remediation.fixers.inverse import NOTHING_TO_UNDO, UndoRefused
 
 ACCOUNT, OTHER_ACCOUNT, REGION = "123456789012", "999999999999", "us-east-1"
 BUCKET, VPC, GROUP = "fixed-bucket", "vpc-0123456789abcdef0", "sg-0123456789abcdef0"
@@ -31,7 +31,6 @@ EU_TRAIL = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/europe"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 SOME_FLAGS = {"BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True, "RestrictPublicBuckets": False}
-NOTHING_TO_UNDO = "the fixer would not have changed the recorded before-state, so there is nothing it could undo"
 
 BUCKET_TARGET = Target("AWS::S3::Bucket", BUCKET, ACCOUNT, REGION)
 ACCOUNT_TARGET = Target("AWS::::Account", ACCOUNT, ACCOUNT, REGION)

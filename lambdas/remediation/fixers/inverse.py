@@ -44,8 +44,12 @@ def same_resource(recorded: Any, resource: str, what: str) -> None:
     require(recorded == resource, f"the record's before-state names {what} {recorded!r}, not the record's resource {resource}")
 
 
+NOTHING_TO_UNDO = "the fixer would not have changed the recorded before-state, so there is nothing it could undo"
+"""Why a record whose before-state the fixer would have left as it was is refused."""
+
+
 def inverse_of(planned: PlanResult) -> Plan:
     """The plan the fixer makes from the recorded before-state; refused when it would have changed nothing."""
-    require(isinstance(planned, Plan), "the fixer would not have changed the recorded before-state, so there is nothing it could undo")
+    require(isinstance(planned, Plan), NOTHING_TO_UNDO)
     plan: Plan = planned  # type: ignore[assignment]
     return plan
