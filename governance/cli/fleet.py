@@ -168,8 +168,13 @@ class Progress:
                 width = 30
                 filled = width * self.done // max(self.total, 1)
                 sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
-                if self.done == self.total:
-                    sys.stderr.write("\n")
+                sys.stderr.flush()
+
+    def finish(self) -> None:
+        """End the line once the work is done (the total may have grown until then)."""
+        with self._lock:
+            if self.done and sys.stderr.isatty():
+                sys.stderr.write("\n")
                 sys.stderr.flush()
 
 
@@ -486,6 +491,7 @@ class _Fixes:
 
     def verify(self, pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
         """Verify every write (one amending record each); returns the final records."""
+        self.progress.finish()
         for record in _verification_pass(self.written, pool):
             self.on_record(record)
             self.final[record["recordId"]] = record

@@ -8,12 +8,14 @@ write. These tests count the requests and check the guarantees that the second r
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
 import boto3
 import pytest
 
+from governance.cli.fleet import Progress
 from governance.cli.main import main
 from tests.cli.aws_faults import Faults, faults, latest_records
 from tests.cli.test_apply_faults import ALL_ON, EXEMPT, WORLD_SSH, make_bucket, make_open_group, write_stack
@@ -106,3 +108,16 @@ def test_an_audit_file_that_cannot_be_written_stops_apply_before_anything_is_rea
     error = capsys.readouterr().err
     assert error.startswith("--audit-file: ") and "Nothing was changed." in error and error.count("\n") == 1, error
     assert faults.calls == [], "nothing is read or written when the audit file cannot be written"
+
+
+def test_the_progress_line_ends_once_when_the_work_is_done_though_its_total_grew(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    progress = Progress(0, "apply")
+    progress.expect(1)
+    progress.step()
+    progress.expect(2)
+    progress.step()
+    progress.step()
+    progress.finish()
+    line = capsys.readouterr().err
+    assert line.count("\n") == 1 and line.endswith("3/3\n"), line
