@@ -10,17 +10,18 @@ changed: it reads the tags and the state again, per account-region and per resou
 write from that fresh read. ``apply --yes`` has nothing to confirm, so it reads once: per
 account-region the tags and the batch discovery, then per resource the fixer's read right before
 its write (``apply_unconfirmed``); compliant resources get no record. Each decision's audit record
-is written as soon as its write returns, before anything else can fail; a verification pass then
-re-reads what changed and appends an amending line with the same record id (readers take the last
-line of each record id).
+is written as soon as its write returns, before anything else can fail; the resource is then read
+again (right after the write, or in one batch read per account-region and rule once that rule's
+fixes there are done) and an amending line with the same record id says what the read found
+(readers take the last line of each record id).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -403,13 +404,14 @@ def apply_fleet(
     units: dict[tuple[str, str], list[Item]] = {}
     for item in todo:
         units.setdefault(item.unit, []).append(item)
-    run = _Fixes(settings, on_record, Progress(len(todo), "apply"))
-    for failure in read.failures:
-        run.record_failure(failure)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        run = _Fixes(settings, on_record, Progress(0, "apply"), pool)
+        for failure in read.failures:
+            run.record_failure(failure)
         fresh = [fresh for batch in pool.map(lambda unit: _reread_unit(unit, settings), units.values()) for fresh in batch]
+        run.expect(entry.item for entry in fresh)
         list(pool.map(run.fix, fresh))
-        return run.verify(pool)
+        return run.verify()
 
 
 def apply_unconfirmed(
@@ -428,9 +430,9 @@ def apply_unconfirmed(
     entered or read gets one ``failed`` record, as in ``apply_fleet``.
     """
     fixers = lambda_module("fixers")
-    run = _Fixes(settings, on_record, Progress(0, "apply"))
     failures: list[UnitFailure] = []
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        run = _Fixes(settings, on_record, Progress(0, "apply"), pool)
         discoveries = [pool.submit(_discover_unit, unit, sessions, settings) for unit in _units(settings, only, remediating=True)]
         fixes = []
         for discovery in as_completed(discoveries):
@@ -439,39 +441,73 @@ def apply_unconfirmed(
                 failures.append(result)
                 run.record_failure(result)
                 continue
-            run.progress.expect(len(result))
+            items = []
             for region_plan, session, rule, found, exempt in result:
                 params = fixers.load_fixer(rule.key).parse_params(region_plan.lambda_params(rule))
-                item = Item(region_plan, rule, session, found, found.state, params, NOT_YET_READ, exempt)
-                fixes.append(pool.submit(run.fix, Fresh(item, found, exempt)))
+                items.append(Item(region_plan, rule, session, found, found.state, params, NOT_YET_READ, exempt))
+            run.expect(items)
+            fixes += [pool.submit(run.fix, Fresh(item, item.found, item.exempt)) for item in items]
         for fix in fixes:
             fix.result()
-        return run.verify(pool), failures
+        return run.verify(), failures
+
+
+GroupKey = tuple[str, str, str]
+"""An account, a region and a rule: the resources one batch read verifies."""
+
+
+def _group(item: Item) -> GroupKey:
+    return (*item.unit, item.rule.key)
 
 
 @dataclass
 class _Fixes:
-    """The decisions of one ``apply``: each item's record as soon as it is known, then the verification of the writes."""
+    """The decisions of one ``apply``: each item's record as soon as it is known, then its verification.
+
+    A write is verified as soon as it can be: by the fixer's own read right after the write, or, for
+    a rule whose batch discovery reads the state (security groups), by one batch read once every
+    fix of that rule in that account-region is done. Each amending record is written by the worker
+    that verified it, so the audit file's group commit serves them too.
+    """
 
     settings: Settings
     on_record: Callable[[dict[str, Any]], None]
     progress: Progress
+    pool: ThreadPoolExecutor
     final: dict[str, dict[str, Any]] = field(default_factory=dict)
-    written: list[tuple[Item, Any, dict[str, Any]]] = field(default_factory=list)
+    _open: dict[GroupKey, int] = field(default_factory=dict)
+    """Per batch-verified group, the fixes not yet done."""
+    _written: dict[GroupKey, list[tuple[Item, Any, dict[str, Any]]]] = field(default_factory=dict)
+    _verifications: list[Future[None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expect(self, items: Iterable[Item]) -> None:
+        """Count the fixes to come, before any of them is submitted."""
+        counted = 0
+        with self._lock:
+            for item in items:
+                counted += 1
+                if discovery_gives_state(item.rule.key):
+                    self._open[_group(item)] = self._open.get(_group(item), 0) + 1
+        self.progress.expect(counted)
 
     def record_failure(self, failure: UnitFailure) -> None:
         """Record an account-region that could not be entered or read."""
-        record = failure.record()
-        self.on_record(record)
-        with self._lock:
-            self.final[record["recordId"]] = record
+        self._keep(failure.record())
 
     def fix(self, fresh: Fresh) -> None:
-        """Decide and fix one item; its record is written as soon as the write returns."""
+        """Decide and fix one item; its record is written as soon as the write returns, then it is verified."""
+        item = fresh.item
+        try:
+            self._fix(fresh)
+        finally:
+            self.progress.step()
+            if discovery_gives_state(item.rule.key):
+                self._done_in_group(_group(item))
+
+    def _fix(self, fresh: Fresh) -> None:
         outcome, calls, _state = _decide_and_fix(fresh, self.settings)
         if outcome is None:
-            self.progress.step()
             return
         item = fresh.item
         wrote = outcome.decision == "remediated"
@@ -481,20 +517,45 @@ class _Fixes:
         record = _record(item, outcome, calls, final=not wrote)
         if wrote:
             record["verification"] = {"status": "pending"}
-        self.on_record(record)
+        self._keep(record)
         checkpoint("record", item)
+        if not wrote:
+            return
+        if discovery_gives_state(item.rule.key):
+            with self._lock:
+                self._written.setdefault(_group(item), []).append((item, outcome, record))
+        else:
+            self._keep(_verified(item, outcome, record))
+
+    def _done_in_group(self, key: GroupKey) -> None:
+        with self._lock:
+            self._open[key] -= 1
+            written = self._written.pop(key, []) if self._open[key] == 0 else []
+            if written:
+                # Submitted before this fix's own future completes: ``verify`` sees every verification.
+                self._verifications.append(self.pool.submit(self._verify_batch, written))
+
+    def _verify_batch(self, written: list[tuple[Item, Any, dict[str, Any]]]) -> None:
+        first = written[0][0]
+        try:
+            fresh = {found.target.resource_id: found.state for found in discover(first.rule.key, first.session, first.region_plan.account, first.region_plan.region)}
+        except AWS_ERRORS:
+            fresh = {}  # each resource is then read on its own
+        for item, outcome, record in written:
+            self._keep(_verified(item, outcome, record, fresh.get(item.found.target.resource_id)))
+
+    def _keep(self, record: dict[str, Any]) -> None:
+        self.on_record(record)
         with self._lock:
             self.final[record["recordId"]] = record
-            if wrote:
-                self.written.append((item, outcome, record))
-        self.progress.step()
 
-    def verify(self, pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
-        """Verify every write (one amending record each); returns the final records."""
+    def verify(self) -> list[dict[str, Any]]:
+        """Wait for the verifications still running (call once every fix is done); returns the final records."""
         self.progress.finish()
-        for record in _verification_pass(self.written, pool):
-            self.on_record(record)
-            self.final[record["recordId"]] = record
+        with self._lock:
+            pending = list(self._verifications)
+        for verification in pending:
+            verification.result()
         return list(self.final.values())
 
 
@@ -505,50 +566,29 @@ def _pending(outcome: Any) -> Any:
     return replace(outcome, reason=f"{outcome.reason}{PENDING}")
 
 
-def _verification_pass(written: list[tuple[Item, Any, dict[str, Any]]], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
-    """Re-read every changed resource, batching by account-region and rule; one amending record each.
+def _verified(item: Item, outcome: Any, record: dict[str, Any], first_read: Any = None) -> dict[str, Any]:
+    """The amending record of one write: the resource read again as the Lambda's engine does.
 
-    A read that fails makes that resource's record say so; it never stops the others.
+    ``first_read`` is the state from a batch read made after the writes, when there is one. A read
+    that still finds the resource non-compliant is repeated after the engine's waits, which allow
+    for AWS's eventual consistency. A read that fails makes this record say so; it never stops the others.
     """
-    groups: dict[tuple[str, str, str], list[tuple[Item, Any, dict[str, Any]]]] = {}
-    for entry in written:
-        groups.setdefault((*entry[0].unit, entry[0].rule.key), []).append(entry)
-
-    def verify_group(group: list[tuple[Item, Any, dict[str, Any]]]) -> list[dict[str, Any]]:
-        first = group[0][0]
-        fixer = lambda_module("fixers").load_fixer(first.rule.key)
-        fresh: dict[str, Any] = {}
-        # A discovery that names resources without their state (ListBuckets, say) would only cost a request.
-        if discovery_gives_state(first.rule.key):
-            try:
-                fresh = {found.target.resource_id: found.state for found in discover(first.rule.key, first.session, first.region_plan.account, first.region_plan.region)}
-            except AWS_ERRORS:
-                fresh = {}
-        amended = []
-        for item, outcome, record in group:
-            try:
-                state = fresh.get(item.found.target.resource_id)
-                if state is None:
-                    with _in_account(item.session):
-                        state = fixer.read_state(item.found.target)
-                after = state.to_json()
-                remaining = fixer.plan(state, item.params)
-                compliant = remaining is None
-                left = lambda_module("engine").left_alone(fixer, remaining, outcome.change)
-            except AWS_ERRORS as error:
-                verification = {"status": "unreadable", "error": _describe(error)}
-                result = replace(outcome, decision="failed", level="error", reason=f"the change was made, but it could not be verified ({_describe(error)}); see apiCalls and undo")
-            else:
-                verification = {"status": "compliant" if compliant else "non_compliant"}
-                result = replace(outcome, after=after, reason=outcome.reason.removesuffix(PENDING))
-                if left is not None:
-                    result = replace(result, level="warning", reason=f"{result.reason}; {left}")
-                elif not compliant:
-                    result = replace(result, decision="failed", level="error", reason="the change was made, but the resource still reads as non-compliant")
-            checkpoint("verify", item)
-            amendment = _record(item, result, record["apiCalls"], final=True, record_id=record["recordId"])
-            amendment["verification"] = verification
-            amended.append(amendment)
-        return amended
-
-    return [record for records in pool.map(verify_group, groups.values()) for record in records]
+    engine = lambda_module("engine")
+    fixer = lambda_module("fixers").load_fixer(item.rule.key)
+    try:
+        with _in_account(item.session):
+            after, compliant, left = engine.verify(fixer, item.found.target, item.params, outcome.change, first_read=first_read)
+    except AWS_ERRORS as error:
+        verification = {"status": "unreadable", "error": _describe(error)}
+        result = replace(outcome, decision="failed", level="error", reason=f"the change was made, but it could not be verified ({_describe(error)}); see apiCalls and undo")
+    else:
+        verification = {"status": "compliant" if compliant else "non_compliant"}
+        result = replace(outcome, after=after, reason=outcome.reason.removesuffix(PENDING))
+        if left is not None:
+            result = replace(result, level="warning", reason=f"{result.reason}; {left}")
+        elif not compliant:
+            result = replace(result, decision="failed", level="error", reason="the change was made, but the resource still reads as non-compliant")
+    checkpoint("verify", item)
+    amendment = _record(item, result, record["apiCalls"], final=True, record_id=record["recordId"])
+    amendment["verification"] = verification
+    return amendment

@@ -142,18 +142,22 @@ def remediate_target(
     return Outcome("remediated", applied.summary, level, before, after, applied_json, applied_undo, applied.narrowing, finding, verified=True)
 
 
-def verify(fixer: Fixer, target: Target, params: Any, change: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool, str | None]:
+def verify(
+    fixer: Fixer, target: Target, params: Any, change: dict[str, Any] | None = None, first_read: Any = None
+) -> tuple[dict[str, Any], bool, str | None]:
     """Read the resource again until it is compliant or the reads run out; returns the last state.
 
     Compliant means the fixer plans nothing for it: a plan that refuses to act (NoAction) is not.
     The third value is None, or, when all that is left is what ``change`` left alone on purpose
-    (see ``left_alone``), the fixer's sentence saying so; the reads stop there.
+    (see ``left_alone``), the fixer's sentence saying so; the reads stop there. ``first_read`` is
+    the fixer's state from a read the caller made after the writes (a batch read of many
+    resources); it stands for the first read.
     """
     after: dict[str, Any] = {}
-    for delay in VERIFY_DELAYS_SECONDS:
+    for attempt, delay in enumerate(VERIFY_DELAYS_SECONDS):
         if delay:
             sleep(delay)
-        state = fixer.read_state(target)
+        state = first_read if attempt == 0 and first_read is not None else fixer.read_state(target)
         after = state.to_json()
         remaining = fixer.plan(state, params)
         if remaining is None:

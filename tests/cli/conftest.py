@@ -20,6 +20,14 @@ def aws(aws_credentials: None) -> Iterator[None]:
         lambda_module("clients").forget_clients()
 
 
+@pytest.fixture(autouse=True)
+def verification_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between verification reads (the engine's, which ``apply`` shares), recorded instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(lambda_module("engine"), "sleep", waits.append)
+    return waits
+
+
 @pytest.fixture
 def organization(aws: None) -> Organization:
     """An organization in moto with 3 OUs (one nested) and 12 accounts (``tests/cli/organization_fixtures.py``)."""

@@ -140,6 +140,63 @@ def test_records_are_on_disk_before_verification_starts(aws: None, faults: Fault
     assert final["decision"] == "remediated" and final["final"] is True and final["verification"] == {"status": "compliant"}
 
 
+
+def test_a_verification_read_that_still_sees_the_old_state_is_read_again_after_the_engines_wait(
+    aws: None, faults: Faults, tmp_path: Path, verification_waits: list[float]
+) -> None:
+    # AWS propagates bucket configuration eventually: the first read after a write may show the old state.
+    stack = write_stack(tmp_path, {"s3-bucket-public-access": {"mode": "auto"}})
+    bucket = make_bucket("slow-to-propagate")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={**ALL_ON, "RestrictPublicBuckets": False})
+    stale_reads: list[Call] = []
+
+    def propagate_late(call: Call, _response: dict[str, Any]) -> None:
+        if call.operation == "PutPublicAccessBlock" and call.params.get("Bucket") == bucket and not stale_reads:
+            stale_reads.append(call)
+            # What the next read sees: the old state (as one that reads, so that the hooks see it).
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={**ALL_ON, "RestrictPublicBuckets": False})
+        elif call.operation == "GetPublicAccessBlock" and len(stale_reads) == 1:
+            stale_reads.append(call)
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=ALL_ON)  # now it has propagated
+
+    faults.after.append(propagate_late)
+    audit = tmp_path / "audit.jsonl"
+    assert main(["apply", "--stack-file", str(stack), "--yes", "--audit-file", str(audit)]) == 0
+    record = next(iter(latest_records(audit).values()))
+    assert record["decision"] == "remediated" and record["verification"] == {"status": "compliant"}, record
+    assert record["after"]["publicAccessBlock"] == ALL_ON
+    assert verification_waits == [1.0], "one stale read, then one wait before the read that found the change"
+
+
+def test_a_batch_verification_that_sees_the_old_state_reads_the_group_again_on_its_own(
+    aws: None, faults: Faults, tmp_path: Path, verification_waits: list[float]
+) -> None:
+    stack = write_stack(tmp_path, {"restricted-admin-ports": {"mode": "auto"}})
+    group = make_open_group("slow-to-propagate")
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    events: list[str] = []
+
+    def propagate_late(call: Call, _response: dict[str, Any]) -> None:
+        if call.operation == "RevokeSecurityGroupIngress" and not events:
+            events.append("revoked")
+            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[WORLD_SSH])  # the old state, once more
+        elif call.operation == "DescribeSecurityGroups" and events == ["revoked"]:
+            events.append("batch read stale")
+            ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[WORLD_SSH])  # now it has propagated
+
+    faults.after.append(propagate_late)
+    audit = tmp_path / "audit.jsonl"
+    assert main(["apply", "--stack-file", str(stack), "--yes", "--audit-file", str(audit)]) == 0
+    assert events == ["revoked", "batch read stale"]
+    record = next(iter(latest_records(audit).values()))
+    assert record["decision"] == "remediated" and record["verification"] == {"status": "compliant"}, record
+    assert not ssh_open(group)
+    described = [call for call in faults.calls if call.operation == "DescribeSecurityGroups"]
+    assert described[-1].params.get("GroupIds") == [group], "the second read is the group's own"
+    assert verification_waits == [1.0]
+
+
 # --- state is read again after the confirmation ----------------------------------------------------
 
 
