@@ -30,7 +30,7 @@ from components import policies
 from components.log_buckets import RoleGrants, split_grants
 from governance import limits
 from governance.catalog import VPC_FLOW_LOGS
-from governance.cli.permissions import operator_reads
+from governance.cli.permissions import FORWARDED_DEAD_LETTER_READS, operator_reads
 from governance.lambda_code import fixer_iam_actions
 from governance.plan import (
     DEAD_LETTER_RETENTION_SECONDS,
@@ -243,13 +243,25 @@ def member_trust_policy(organization: OrganizationSettings, trusted_role_arns: t
 
 
 def member_role_policy(plan: AccountPlan) -> policies.Document:
-    """Direct mode's Lambda role policy for ``member_grants``, without the statements about the function itself (hub-side)."""
+    """Direct mode's Lambda role policy for ``member_grants``, without the statements about the function itself (hub-side).
+
+    Where the member forwards events, ``doctor`` also reads the depth of the forwarding dead-letter queue: a
+    statement on that queue alone (in every region: the name is the same in each).
+    """
     document = policies.lambda_role_policy(plan.account, plan.names, member_grants(plan))
     sids = {statement.get("Sid") for statement in document["Statement"]}
     missing = HUB_PLUMBING_SIDS - sids
     if missing:
         raise AssertionError(f"policies.lambda_role_policy no longer has the statements {sorted(missing)}; update HUB_PLUMBING_SIDS")
-    return {**document, "Statement": [statement for statement in document["Statement"] if statement.get("Sid") not in HUB_PLUMBING_SIDS]}
+    statements = [statement for statement in document["Statement"] if statement.get("Sid") not in HUB_PLUMBING_SIDS]
+    if forwards_events(plan):
+        statements.append({
+            "Sid": "ReadForwardingDeadLetterDepth",
+            "Effect": "Allow",
+            "Action": list(FORWARDED_DEAD_LETTER_READS),
+            "Resource": f"arn:{PARTITION}:sqs:*:{ACCOUNT_ID}:{plan.names.forwarding_dead_letter_queue}",
+        })
+    return {**document, "Statement": statements}
 
 
 def forwarding_trust_policy() -> policies.Document:

@@ -19,7 +19,7 @@ from components.account_roles import lambda_grants as direct_lambda_grants
 from components.account_roles import ssm_grants as direct_ssm_grants
 from governance import limits, member_template
 from governance.catalog import CATALOG
-from governance.cli.permissions import operator_reads
+from governance.cli.permissions import FORWARDED_DEAD_LETTER_READS, operator_reads
 from governance.lambda_code import fixer_iam_actions
 from governance.member_template import (
     FIRST_REGION,
@@ -364,7 +364,7 @@ def test_roles_are_what_direct_mode_deploys(profile_name: str) -> None:
         if rule.remediates or action.split(":")[1].startswith(("Get", "List", "Describe", "Lookup", "Head"))
     }
     cli_reads = set(operator_reads(frozenset(rule.key for rule in profile.rules if rule.source == "own" or rule.engine == "lambda")))
-    assert fixing <= statement_actions(member_policy) == fixing | operated | cli_reads
+    assert fixing <= statement_actions(member_policy) == fixing | operated | cli_reads | set(FORWARDED_DEAD_LETTER_READS)
     assert operated - fixing, "the profile has rules the Lambda does not fix, which the CLI reads through the member role"
     assert {statement["Sid"] for statement in member_policy["Statement"]}.isdisjoint(HUB_PLUMBING_SIDS)
 
@@ -386,8 +386,16 @@ def test_the_member_role_grants_exactly_the_fixers_actions_of_the_rules_the_hub_
     # The hub audits the member's SSM executions through the role too, as direct mode's Lambda does; the CLI
     # finds resources and exemptions and runs doctor's checks with it.
     cli_reads = set(operator_reads(frozenset(rule.key for rule in operated)))
-    assert statement_actions(policy) == fixers | {"ssm:GetAutomationExecution"} | cli_reads
+    assert statement_actions(policy) == fixers | {"ssm:GetAutomationExecution"} | cli_reads | set(FORWARDED_DEAD_LETTER_READS)
     assert {"tag:GetResources", "config:DescribeConfigurationRecorders"} <= cli_reads
+
+
+def test_doctor_reads_the_forwarding_dead_letter_queue_and_no_other_queue() -> None:
+    iam, _ = rendered(dev_settings())
+    _, policy = member_role(resolve(iam, MEMBER, REGIONS[0]), "MemberRole")
+    (statement,) = [statement for statement in policy["Statement"] if statement.get("Sid") == "ReadForwardingDeadLetterDepth"]
+    assert statement["Action"] == list(FORWARDED_DEAD_LETTER_READS)
+    assert statement["Resource"] == f"arn:aws:sqs:*:{MEMBER}:governance-forward-events-dlq"
 
 
 # --- the member role and event forwarding ---------------------------------------------------------

@@ -17,9 +17,11 @@ from governance.catalog import CLOUDTRAIL_MULTI_REGION, VPC_FLOW_LOGS
 from governance.cli.sessions import AccountSessions
 from governance.member_template import hub_lambda_role_arn
 from governance.organization_plan import ORGANIZATION_KEY
+from governance.plan import Names, plan_account
 from governance.settings import Account, Settings
 
 MEMBER_ROLE_CHECK = "member role can be assumed"
+FORWARDED_CHECK = "no forwarded events wait in the member"
 DOCTOR_CONCURRENCY = 16
 """Accounts checked at once: an organization may have thousands."""
 ACCOUNT_TYPE = "AWS::::Account"
@@ -83,7 +85,13 @@ def run_doctor(settings: Settings, sessions: AccountSessions, concurrency: int =
         access = _check_access(settings, account, sessions)
         if not access.passed:
             return [access]
-        return [access, *(result for region in account.regions for result in _region_checks(settings, account, region, sessions))]
+        results = [access]
+        forwarding = _forwarding_regions(settings, account) if sessions.is_member(account) else frozenset()
+        for region in account.regions:
+            results.extend(_region_checks(settings, account, region, sessions))
+            if region in forwarding:
+                results.append(_check_forwarded_dead_letters(settings, account, region, sessions))
+        return results
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         return [result for results in pool.map(account_checks, settings.accounts) for result in results]
@@ -122,6 +130,40 @@ def _region_checks(settings: Settings, account: Account, region: str, sessions: 
             yield _check_bucket(account, region, sessions, bucket, "flow-log bucket exists")
         if rule.key == CLOUDTRAIL_MULTI_REGION.key and rule.params.get("s3BucketName"):
             yield _check_bucket(account, region, sessions, str(rule.params["s3BucketName"]), "trail bucket exists")
+
+
+def _forwarding_regions(settings: Settings, account: Account) -> frozenset[str]:
+    """The member's regions whose rules stack forwards events to the hub (a lambda-engine rule or an SSM remediation)."""
+    return frozenset(region.region for region in plan_account(settings, account).regions if region.event_pattern is not None)
+
+
+def _check_forwarded_dead_letters(settings: Settings, account: Account, region: str, sessions: AccountSessions) -> CheckResult:
+    """Events the hub's bus refused stay in the member's forwarding dead-letter queue, where no alarm of the hub sees them."""
+    names = Names(settings.rule_name_prefix)
+    queue = names.forwarding_dead_letter_queue
+    admin = settings.organization.admin_account_id if settings.organization else "?"
+    bus = f"arn:{account.partition}:events:{region}:{admin}:event-bus/{names.hub_event_bus}"
+    sqs = sessions.client(account, "sqs", region)
+    try:
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    except (ClientError, BotoCoreError) as error:
+        if _error_code(error) in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            fix = f"the rules stack set's instance in {region} creates it: see the instance check, then run pulumi up"
+        elif _error_code(error) == "AccessDenied":
+            fix = "run pulumi up: the iam stack set grants the member role sqs:GetQueueAttributes on this queue"
+        else:
+            fix = "run doctor again; if it persists, read the queue with the member role"
+        return CheckResult(account.id, region, FORWARDED_CHECK, False, f"{queue}: {_error_text(error)}", fix)
+    waiting = int(depth.get("ApproximateNumberOfMessages", "0"))
+    if waiting:
+        return CheckResult(
+            account.id, region, FORWARDED_CHECK, False,
+            f"{waiting} events wait in {queue}: the hub's bus {bus} refused them",
+            f"check that the hub's stack is deployed in {region} and its bus admits the organization, then run apply for "
+            f"account {account.id} (it fixes what those events named) and delete the queue's messages",
+        )
+    return CheckResult(account.id, region, FORWARDED_CHECK, True, f"{queue} is empty")
 
 
 def _check_recorder(account: Account, region: str, config: Any, required_types: list[str]) -> CheckResult:

@@ -53,6 +53,10 @@ DOCTOR_READS: tuple[str, ...] = (
 (``HeadBucket``, which needs ``s3:ListBucket``) is not granted: ``s3:ListBucket`` would let the role list the
 objects of every bucket of the account, so in a member that check reports the refusal instead."""
 
+FORWARDED_DEAD_LETTER_READS: tuple[str, ...] = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+"""What ``doctor`` reads of a member's forwarding dead-letter queue (organization mode): the member role grants
+them on that queue only, not on every queue of the account."""
+
 
 def operator_reads(rule_keys: set[str] | frozenset[str]) -> tuple[str, ...]:
     """Every read the CLI makes in an account for these rules, besides their fixers' actions, sorted."""

@@ -15,9 +15,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto.iam.models import get_account_id_from
 from moto.organizations.models import FakeDelegatedAdministrator
 
-from governance.cli.doctor import MEMBER_ROLE_CHECK
+from governance.cli.doctor import FORWARDED_CHECK, MEMBER_ROLE_CHECK
 from governance.cli.main import main
 from governance.cli.organization_doctor import (
     DELEGATED_ADMIN_CHECK,
@@ -29,14 +30,16 @@ from governance.cli.organization_doctor import (
     stack_set_checks,
 )
 from governance.cli.organization_fleet import GovernedFleet, govern
+from governance.cli.permissions import FORWARDED_DEAD_LETTER_READS
 from governance.cli.sessions import AccountSessions
 from governance.organization_plan import plan_organization
 from governance.settings import load_settings
 from tests.cli.aws_faults import Call, Faults, faults  # noqa: F401
-from tests.cli.organization_fixtures import MEMBER_ROLE, Organization, organization_stack, write_stack
+from tests.cli.organization_fixtures import MEMBER_ROLE, Organization, member_session, organization_stack, write_stack
 
 ORGANIZATION_CHECKS = (TARGETS_CHECK, TRUSTED_ACCESS_CHECK, DELEGATED_ADMIN_CHECK, NESTED_CHECK, INSTANCES_CHECK)
 TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+FORWARDING_DEAD_LETTERS = "governance-forward-events-dlq"
 
 
 @pytest.fixture
@@ -245,3 +248,40 @@ def test_a_target_that_cannot_be_listed_is_a_failed_doctor_line(
     (line,) = failed(results, TARGETS_CHECK)
     assert line["detail"].startswith(f"governance:organization.targets: {missing} does not exist in this organization")
     assert code == 1
+
+
+def test_events_the_hubs_bus_refused_fail_in_the_member_region_that_keeps_them(
+    organization: Organization, stacksets_admin: None, faults: Faults, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    org = organization
+    raw = organization_stack(org)
+    ready_hub(org, raw)
+    refused, quiet, denied = org.accounts["workloads"][0], org.accounts["sandbox"][0], org.accounts["prod"][0]
+    for account, waiting in ((refused, 2), (quiet, 0), (denied, 0)):
+        sqs = member_session(account, "us-east-1").client("sqs")
+        url = sqs.create_queue(QueueName=FORWARDING_DEAD_LETTERS)["QueueUrl"]
+        for index in range(waiting):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"detail-type": "Config Rules Compliance Change", "id": str(index)}))
+    # A member role from before this check: the iam stack set has not granted the queue's reads yet.
+    faults.fail("AccessDenied", lambda call: call.operation == "GetQueueUrl" and get_account_id_from(call.access_key or "") == denied)
+    faults.calls.clear()
+
+    _, results = doctor(tmp_path, raw, capsys)
+
+    lines = {(line["account"], line["region"]): line for line in results if line["check"] == FORWARDED_CHECK}
+    assert len(lines) == 20, "each of the 10 members in both regions: every profile's SSM remediation forwards its outcomes"
+    admin = raw["organization"]["adminAccountId"]
+    waiting_line = lines[(refused, "us-east-1")]
+    assert not waiting_line["passed"]
+    assert waiting_line["detail"] == (
+        f"2 events wait in {FORWARDING_DEAD_LETTERS}: the hub's bus arn:aws:events:us-east-1:{admin}:event-bus/governance-member-events refused them"
+    )
+    assert f"then run apply for account {refused}" in waiting_line["fix"]
+    assert lines[(quiet, "us-east-1")]["passed"] and lines[(quiet, "us-east-1")]["detail"] == f"{FORWARDING_DEAD_LETTERS} is empty"
+    never_created = lines[(refused, "eu-west-1")]
+    assert not never_created["passed"] and never_created["fix"].startswith("the rules stack set's instance in eu-west-1 creates it")
+    denied_line = lines[(denied, "us-east-1")]
+    assert not denied_line["passed"] and denied_line["detail"].startswith(f"{FORWARDING_DEAD_LETTERS}: AccessDenied")
+    assert "grants the member role sqs:GetQueueAttributes" in denied_line["fix"]
+    sent = {f"sqs:{call.operation}" for call in faults.calls if call.service == "sqs"}
+    assert sent == set(FORWARDED_DEAD_LETTER_READS), "the member role grants what the check sends, on that queue only"
