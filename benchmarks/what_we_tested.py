@@ -125,16 +125,19 @@ def fault_cell(observation: dict[str, Any] | None, common: str) -> str:
 
 
 def fault_rows(observations: dict[str, Any]) -> list[str]:
-    """The fault table: one row per fault, one column per fixer, every cell from the test's observations."""
-    lines = [
-        "| fault | most common outcome | " + " | ".join(f"`{fixer}`" for fixer in FIXERS) + " |",
-        "|---|---|" + "---|" * len(FIXERS),
-    ]
+    """The fault table: one column per fault, its most common outcome first, then one row per fixer, every cell observed."""
+    columns = []
     for fault in FAULTS:
         cells = [observations.get(f"{fixer}|{fault}") for fixer in FIXERS]
         cores = [fault_core(cell) for cell in cells if cell is None or "not_applicable" not in cell]
-        common = max(set(cores), key=cores.count) if cores else "not applicable"
-        lines.append(f"| {fault} | {common} | " + " | ".join(fault_cell(cell, common) for cell in cells) + " |")
+        columns.append((fault, cells, max(set(cores), key=cores.count) if cores else "not applicable"))
+    lines = [
+        "| fixer | " + " | ".join(fault for fault, _, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+        "| **most common outcome** | " + " | ".join(common for _, _, common in columns) + " |",
+    ]
+    for index, fixer in enumerate(FIXERS):
+        lines.append(f"| `{fixer}` | " + " | ".join(fault_cell(cells[index], common) for _, cells, common in columns) + " |")
     return lines
 
 
@@ -168,8 +171,8 @@ def render(data: dict[str, Any], summary: str, seconds: float, command: str, pat
         f"| Limits: worst-case configs | the longest prefix, largest params, every rule on both engines, all regions, many accounts with overrides; each config is rejected with one sentence per problem naming its key, or everything the program registers fits every limit of `governance/limits.py` | {number(limits.get('worst cases accepted'))} accepted ({number(limits.get('resources checked'))} registered resources checked), {number(limits.get('worst cases rejected'))} rejected with {number(limits.get('problems named'))} problems, each naming its key | `{MEASURED_BY['limits']}` |",
         f"| Replay in the emulator | every resource the program declares for `Pulumi.dev.yaml`, `Pulumi.prod.yaml` and the accepted worst cases, created in moto as the provider would, each request also checked against botocore's service model; moto's validators refuse unknown managed rules, malformed policies, invalid event patterns | {number(replay.get('stacks replayed'))} stacks, {number(replay.get('resources replayed'))} resources, {number(replay.get('requests checked'))} requests; {number(replay.get('known-bad values refused'))} known-bad values, each refused (the replay can fail) | `{MEASURED_BY['replay']}` |",
         "",
-        f"Fault outcomes as observed by `{MEASURED_BY['faults']}` (records in order → the resource read afterwards; ✓: the row's",
-        "most common outcome; in brackets what was counted: tries of the faulted call, reads of the resource, writes sent):",
+        f"Fault outcomes as observed by `{MEASURED_BY['faults']}` (records in order → the resource read afterwards; ✓: the column's",
+        "most common outcome, in its first row; in brackets what was counted: tries of the faulted call, reads of the resource, writes sent):",
         "",
         *fault_rows(observations),
         "",
