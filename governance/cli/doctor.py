@@ -159,7 +159,7 @@ def _check_forwarded_dead_letters(settings: Settings, account: Account, region: 
     if waiting:
         return CheckResult(
             account.id, region, FORWARDED_CHECK, False,
-            f"{waiting} events wait in {queue}: the hub's bus {bus} refused them",
+            f"{waiting} {'event waits' if waiting == 1 else 'events wait'} in {queue}: the hub's bus {bus} refused {'it' if waiting == 1 else 'them'}",
             f"check that the hub's stack is deployed in {region} and its bus admits the organization, then run apply for "
             f"account {account.id} (it fixes what those events named) and delete the queue's messages",
         )
