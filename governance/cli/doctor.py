@@ -24,6 +24,8 @@ MEMBER_ROLE_CHECK = "member role can be assumed"
 FORWARDED_CHECK = "no forwarded events wait in the member"
 DOCTOR_CONCURRENCY = 16
 """Accounts checked at once: an organization may have thousands."""
+REFUSED_CODES = frozenset({"403", "AccessDenied", "Forbidden"})
+"""How S3 answers a HeadBucket it refuses (the HEAD response has no body: the code is the status)."""
 ACCOUNT_TYPE = "AWS::::Account"
 """What account-level rules evaluate: not a resource type a recorder records."""
 
@@ -216,5 +218,11 @@ def _check_bucket(account: Account, region: str, sessions: AccountSessions, buck
     try:
         sessions.client(account, "s3", region).head_bucket(Bucket=bucket)
     except (ClientError, BotoCoreError) as error:
-        return CheckResult(account.id, region, name, False, f"s3://{bucket}: {_error_text(error)}", f"create s3://{bucket} with the service's bucket policy")
+        fix = f"create s3://{bucket} with the service's bucket policy"
+        if _error_code(error) in REFUSED_CODES:
+            # HeadBucket answers 403 when the caller may not list the bucket, whoever owns it: it cannot tell here.
+            why = "the member role is not granted s3:ListBucket" if sessions.is_member(account) else "this role may not list it"
+            fix = (f"{why}, so this check cannot tell whether s3://{bucket} exists: check it from the account that owns it "
+                   "(a central log archive, for instance), or create it with the service's bucket policy")
+        return CheckResult(account.id, region, name, False, f"s3://{bucket}: {_error_text(error)}", fix)
     return CheckResult(account.id, region, name, True, f"s3://{bucket}")

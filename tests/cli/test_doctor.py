@@ -15,6 +15,7 @@ from governance.cli.doctor import run_doctor
 from governance.cli.main import main
 from governance.cli.sessions import AccountSessions
 from governance.settings import load_settings
+from tests.cli.aws_faults import Faults, faults  # noqa: F401
 
 ACCOUNT = "111111111111"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/governance-deploy"
@@ -95,6 +96,22 @@ def test_security_hub_and_destinations_are_checked_when_used(emulator: AccountSe
     emulator.client(account, "s3", "us-east-1").create_bucket(Bucket="flow-logs-bucket")
     emulator.client(account, "s3", "us-east-1").create_bucket(Bucket="trail-bucket-111")
     assert all(result.passed for result in run_doctor(settings, emulator))
+
+
+def test_a_bucket_that_refuses_the_role_is_not_told_to_be_created(emulator: AccountSessions, faults: Faults) -> None:  # noqa: F811
+    ready_account(emulator)
+    settings = load_settings({
+        "regions": ["us-east-1"],
+        "accounts": [{"id": ACCOUNT, "roleArn": ROLE}],
+        "rules": {"cloudtrail-multi-region": {"mode": "auto", "params": {"s3BucketName": "org-trail-archive"}}},
+    })
+    # S3 answers a HeadBucket it refuses with a bare 403, as for a bucket of another account.
+    faults.fail("403", lambda call: call.operation == "HeadBucket")
+
+    trail = by_check(run_doctor(settings, emulator))["trail bucket exists"]
+
+    assert not trail.passed and trail.detail.startswith("s3://org-trail-archive: 403")
+    assert trail.fix.startswith("this role may not list it, so this check cannot tell whether s3://org-trail-archive exists")
 
 
 def test_cli_exit_codes_and_json(emulator: AccountSessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
