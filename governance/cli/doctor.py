@@ -88,11 +88,12 @@ def run_doctor(settings: Settings, sessions: AccountSessions, concurrency: int =
         if not access.passed:
             return [access]
         results = [access]
-        forwarding = _forwarding_regions(settings, account) if sessions.is_member(account) else frozenset()
+        hub = settings.organization.admin_account_id if settings.organization and sessions.is_member(account) else None
+        forwarding = _forwarding_regions(settings, account) if hub else frozenset()
         for region in account.regions:
             results.extend(_region_checks(settings, account, region, sessions))
-            if region in forwarding:
-                results.append(_check_forwarded_dead_letters(settings, account, region, sessions))
+            if hub and region in forwarding:
+                results.append(_check_forwarded_dead_letters(settings, account, region, sessions, hub))
         return results
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -139,12 +140,11 @@ def _forwarding_regions(settings: Settings, account: Account) -> frozenset[str]:
     return frozenset(region.region for region in plan_account(settings, account).regions if region.event_pattern is not None)
 
 
-def _check_forwarded_dead_letters(settings: Settings, account: Account, region: str, sessions: AccountSessions) -> CheckResult:
-    """Events the hub's bus refused stay in the member's forwarding dead-letter queue, where no alarm of the hub sees them."""
+def _check_forwarded_dead_letters(settings: Settings, account: Account, region: str, sessions: AccountSessions, hub: str) -> CheckResult:
+    """Events the bus of the ``hub`` account refused stay in the member's forwarding dead-letter queue, where no alarm of the hub sees them."""
     names = Names(settings.rule_name_prefix)
     queue = names.forwarding_dead_letter_queue
-    admin = settings.organization.admin_account_id if settings.organization else "?"
-    bus = f"arn:{account.partition}:events:{region}:{admin}:event-bus/{names.hub_event_bus}"
+    bus = f"arn:{account.partition}:events:{region}:{hub}:event-bus/{names.hub_event_bus}"
     sqs = sessions.client(account, "sqs", region)
     try:
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
@@ -153,7 +153,7 @@ def _check_forwarded_dead_letters(settings: Settings, account: Account, region: 
         if _error_code(error) in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
             fix = f"the rules stack set's instance in {region} creates it: see the instance check, then run pulumi up"
         elif _error_code(error) == "AccessDenied":
-            fix = "run pulumi up: the iam stack set grants the member role sqs:GetQueueAttributes on this queue"
+            fix = "run pulumi up: the iam stack set grants the member role sqs:GetQueueUrl and sqs:GetQueueAttributes on this queue"
         else:
             fix = "run doctor again; if it persists, read the queue with the member role"
         return CheckResult(account.id, region, FORWARDED_CHECK, False, f"{queue}: {_error_text(error)}", fix)

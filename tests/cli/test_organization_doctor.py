@@ -256,8 +256,8 @@ def test_events_the_hubs_bus_refused_fail_in_the_member_region_that_keeps_them(
     org = organization
     raw = organization_stack(org)
     ready_hub(org, raw)
-    refused, quiet, denied = org.accounts["workloads"][0], org.accounts["sandbox"][0], org.accounts["prod"][0]
-    for account, waiting in ((refused, 2), (quiet, 0), (denied, 0)):
+    refused, quiet, denied, one = org.accounts["workloads"][0], org.accounts["sandbox"][0], org.accounts["prod"][0], org.accounts["prod"][1]
+    for account, waiting in ((refused, 2), (quiet, 0), (denied, 0), (one, 1)):
         sqs = member_session(account, "us-east-1").client("sqs")
         url = sqs.create_queue(QueueName=FORWARDING_DEAD_LETTERS)["QueueUrl"]
         for index in range(waiting):
@@ -277,11 +277,13 @@ def test_events_the_hubs_bus_refused_fail_in_the_member_region_that_keeps_them(
         f"2 events wait in {FORWARDING_DEAD_LETTERS}: the hub's bus arn:aws:events:us-east-1:{admin}:event-bus/governance-member-events refused them"
     )
     assert f"then run apply for account {refused}" in waiting_line["fix"]
+    assert lines[(one, "us-east-1")]["detail"].startswith(f"1 event waits in {FORWARDING_DEAD_LETTERS}: ")
+    assert lines[(one, "us-east-1")]["detail"].endswith(" refused it")
     assert lines[(quiet, "us-east-1")]["passed"] and lines[(quiet, "us-east-1")]["detail"] == f"{FORWARDING_DEAD_LETTERS} is empty"
     never_created = lines[(refused, "eu-west-1")]
     assert not never_created["passed"] and never_created["fix"].startswith("the rules stack set's instance in eu-west-1 creates it")
     denied_line = lines[(denied, "us-east-1")]
     assert not denied_line["passed"] and denied_line["detail"].startswith(f"{FORWARDING_DEAD_LETTERS}: AccessDenied")
-    assert "grants the member role sqs:GetQueueAttributes" in denied_line["fix"]
+    assert "grants the member role sqs:GetQueueUrl and sqs:GetQueueAttributes" in denied_line["fix"]
     sent = {f"sqs:{call.operation}" for call in faults.calls if call.service == "sqs"}
     assert sent == set(FORWARDED_DEAD_LETTER_READS), "the member role grants what the check sends, on that queue only"
