@@ -89,11 +89,12 @@ def run_doctor(settings: Settings, sessions: AccountSessions, concurrency: int =
             return [access]
         results = [access]
         hub = settings.organization.admin_account_id if settings.organization and sessions.is_member(account) else None
-        forwarding = _forwarding_regions(settings, account) if hub else frozenset()
+        # The member's regions whose rules stack forwards events to the hub (a lambda-engine rule or an SSM remediation).
+        forwarding = {plan.region: plan.names for plan in plan_account(settings, account).regions if plan.event_pattern is not None} if hub else {}
         for region in account.regions:
             results.extend(_region_checks(settings, account, region, sessions))
             if hub and region in forwarding:
-                results.append(_check_forwarded_dead_letters(settings, account, region, sessions, hub))
+                results.append(_check_forwarded_dead_letters(account, region, sessions, hub, forwarding[region]))
         return results
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -135,14 +136,8 @@ def _region_checks(settings: Settings, account: Account, region: str, sessions: 
             yield _check_bucket(account, region, sessions, str(rule.params["s3BucketName"]), "trail bucket exists")
 
 
-def _forwarding_regions(settings: Settings, account: Account) -> frozenset[str]:
-    """The member's regions whose rules stack forwards events to the hub (a lambda-engine rule or an SSM remediation)."""
-    return frozenset(region.region for region in plan_account(settings, account).regions if region.event_pattern is not None)
-
-
-def _check_forwarded_dead_letters(settings: Settings, account: Account, region: str, sessions: AccountSessions, hub: str) -> CheckResult:
+def _check_forwarded_dead_letters(account: Account, region: str, sessions: AccountSessions, hub: str, names: Names) -> CheckResult:
     """Events the bus of the ``hub`` account refused stay in the member's forwarding dead-letter queue, where no alarm of the hub sees them."""
-    names = Names(settings.rule_name_prefix)
     queue = names.forwarding_dead_letter_queue
     bus = f"arn:{account.partition}:events:{region}:{hub}:event-bus/{names.hub_event_bus}"
     sqs = sessions.client(account, "sqs", region)
